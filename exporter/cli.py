@@ -1,0 +1,117 @@
+"""`registry-exporter`: run the probes in the background and serve their readings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from exporter import __version__
+from exporter.config import Config, ConfigError, load_config
+from exporter.probes import available, build_probe
+from exporter.probes.reading import ProbeRunner
+from exporter.scheduler import Scheduler
+
+log = logging.getLogger("registry_exporter")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="registry-exporter",
+        description="Prometheus exporter for an active/standby Docker registry pair.",
+    )
+    parser.add_argument("--config", type=Path, help="YAML config file (default: all defaults)")
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        metavar="HOST:PORT",
+        help="address to serve on (default: the config's listen, 0.0.0.0:9623)",
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def build_scheduler(config: Config) -> tuple[Scheduler, dict[str, float]]:
+    runners = []
+    intervals: dict[str, float] = {}
+    for name in config.probes_for_role():
+        if name not in available():
+            continue
+        interval = getattr(config.intervals, name)
+        runners.append(
+            (ProbeRunner(build_probe(name, config), getattr(config.timeouts, name)), interval)
+        )
+        intervals[name] = interval
+    return Scheduler(runners), intervals
+
+
+def split_listen(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+        if args.listen:
+            config = config.model_copy(update={"listen": args.listen})
+            host, port = split_listen(args.listen)
+        else:
+            host, port = split_listen(config.listen)
+    except (ConfigError, ValueError) as exc:
+        print(f"registry-exporter: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn  # the web stack is loaded only once the config is good
+
+    from exporter.server import create_app
+
+    scheduler, intervals = build_scheduler(config)
+    app = create_app(config, scheduler, intervals)
+    log.info(
+        "registry-exporter %s: node %s, role %s, probes %s, listening on %s:%d",
+        __version__,
+        config.node,
+        config.role,
+        ",".join(scheduler.probe_names),
+        host,
+        port,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=5,
+            limit_concurrency=64,
+        )
+    )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal
+    # to the handler that was there before it; make that one a no-op so a clean
+    # shutdown exits 0 instead of dying by the signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    server.run()
+    log.info("registry-exporter stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Readings -> Prometheus metric families (the metrics contract in README).
+
+`ReadingsCollector.collect()` only renders the scheduler's cache: it runs on
+the event loop of the ASGI app, so it must never block or do I/O.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from prometheus_client.core import CollectorRegistry, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from exporter import __version__
+from exporter.config import Config
+from exporter.metrics.families import NAMESPACE, gauge
+from exporter.probes.reading import Reading
+
+log = logging.getLogger(__name__)
+
+RENDERERS = {
+    "disk": "exporter.metrics.disk",
+    "services": "exporter.metrics.services",
+    "api": "exporter.metrics.api",
+    "cert": "exporter.metrics.cert",
+    "write": "exporter.metrics.write",
+}
+
+Render = Callable[[Reading[Any]], Iterator[Metric]]
+
+
+def _renderer(probe: str) -> Render | None:
+    module = RENDERERS.get(probe)
+    if module is None:
+        return None
+    render: Render = importlib.import_module(module).render
+    return render
+
+
+class ReadingsCollector(Collector):
+    def __init__(
+        self,
+        config: Config,
+        probes: tuple[str, ...],
+        readings: Callable[[], Mapping[str, Reading[Any]]],
+    ) -> None:
+        self.config = config
+        self.probes = probes
+        self.readings = readings
+        self.renderers = {name: _renderer(name) for name in probes}
+
+    def collect(self) -> Iterator[Metric]:
+        readings = self.readings()
+        yield from self._self_metrics(readings)
+        for name in self.probes:
+            reading = readings.get(name)
+            render = self.renderers.get(name)
+            if reading is None or render is None:
+                continue
+            try:
+                families = list(render(reading))
+            except Exception:  # a rendering bug must cost one probe's series, not the scrape
+                log.exception("rendering metrics of probe %s failed", name)
+                continue
+            yield from families
+
+    def _self_metrics(self, readings: Mapping[str, Reading[Any]]) -> Iterator[Metric]:
+        build = InfoMetricFamily(NAMESPACE + "build", "registry-monitor version.")
+        build.add_metric([], {"version": __version__})
+        node = InfoMetricFamily(
+            NAMESPACE + "node", "This node's name and role (active or standby), from the config."
+        )
+        node.add_metric([], {"node": self.config.node, "role": self.config.role})
+        success = gauge(
+            "probe_success",
+            "1 if the probe's last run produced its reading, 0 if it failed or timed out. "
+            "Probes run in the background on their own intervals; scrapes read their last "
+            "readings and never wait for a probe, so a hung target cannot fail a scrape",
+            ["probe"],
+        )
+        duration = gauge("probe_duration_seconds", "Seconds the probe's last run took", ["probe"])
+        last_run = gauge(
+            "probe_last_run_timestamp_seconds", "Unix time the probe's last run started", ["probe"]
+        )
+        for name in self.probes:
+            reading = readings.get(name)
+            if reading is None:
+                continue
+            success.add_metric([name], 1.0 if reading.ok else 0.0)
+            duration.add_metric([name], reading.duration_seconds)
+            last_run.add_metric([name], reading.started_at)
+        yield from (build, node, success, duration, last_run)
+
+
+def build_registry(collector: ReadingsCollector) -> CollectorRegistry:
+    """A dedicated registry: only our families, no default process/platform collectors."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry

@@ -1,0 +1,44 @@
+"""disk reading -> filesystem_* families (node_exporter's names and labels)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
+
+from exporter.metrics.families import flag, gauge
+from exporter.probes.disk import DiskUsage
+from exporter.probes.reading import Reading
+
+LABELS = ("path", "mountpoint", "device", "fstype")
+
+
+def render(reading: Reading[DiskUsage]) -> Iterator[Metric]:
+    d = reading.value
+    if d is None:
+        return
+    labels = [d.path, d.mountpoint, d.device, d.fstype]
+    figures = (
+        (
+            "filesystem_size_bytes",
+            "Size of the filesystem holding data_dir, in bytes.",
+            d.size_bytes,
+        ),
+        (
+            "filesystem_avail_bytes",
+            "Bytes available to non-root users (the registry) on that filesystem.",
+            d.avail_bytes,
+        ),
+        (
+            "filesystem_free_bytes",
+            "Free bytes on that filesystem, root reserve included.",
+            d.free_bytes,
+        ),
+        ("filesystem_files", "Inodes of that filesystem.", d.files),
+        ("filesystem_files_free", "Free inodes of that filesystem.", d.files_free),
+        ("filesystem_readonly", "1 if that filesystem is mounted read-only.", flag(d.readonly)),
+    )
+    for name, doc, value in figures:
+        family = gauge(name, doc, LABELS)
+        family.add_metric(labels, float(value))
+        yield family

@@ -1,0 +1,56 @@
+"""services reading -> service_* families (one-hot state as node_exporter's systemd collector)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
+
+from exporter.metrics.families import counter, flag, gauge
+from exporter.probes.reading import Reading
+from exporter.probes.services import ACTIVE_STATES, LOAD_STATES, ServicesStatus
+
+
+def render(reading: Reading[ServicesStatus]) -> Iterator[Metric]:
+    status = reading.value
+    if status is None:
+        return
+    active = gauge("service_active", "1 if the systemd unit is active.", ["unit"])
+    state = gauge(
+        "service_state",
+        "systemd ActiveState of the unit, one series per state, 1 for the current one.",
+        ["unit", "state"],
+    )
+    load = gauge(
+        "service_load_state",
+        "systemd LoadState of the unit, one series per state (not-found: no such unit).",
+        ["unit", "state"],
+    )
+    restarts = counter(
+        "service_restarts",
+        "Automatic restarts systemd made (NRestarts). Units without Restart= "
+        "(Debian's docker-registry) stay 0: watch service_start_time_seconds changes.",
+        ["unit"],
+    )
+    started = gauge(
+        "service_start_time_seconds",
+        "Unix time the unit last became active; a change means a (re)start.",
+        ["unit"],
+    )
+    for unit in status.units:
+        active.add_metric([unit.unit], flag(unit.active))
+        states = (
+            ACTIVE_STATES
+            if unit.active_state in ACTIVE_STATES
+            else (*ACTIVE_STATES, unit.active_state)
+        )
+        for name in states:
+            state.add_metric([unit.unit, name], flag(name == unit.active_state))
+        loads = LOAD_STATES if unit.load_state in LOAD_STATES else (*LOAD_STATES, unit.load_state)
+        for name in loads:
+            load.add_metric([unit.unit, name], flag(name == unit.load_state))
+        if unit.restarts is not None:
+            restarts.add_metric([unit.unit], float(unit.restarts))
+        if unit.started_at is not None:
+            started.add_metric([unit.unit], unit.started_at)
+    yield from (active, state, load, restarts, started)

@@ -1,0 +1,97 @@
+"""The exporter's HTTP face: /metrics, /healthz, /api/status and the status page."""
+
+from __future__ import annotations
+
+import gzip
+import hmac
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client.exposition import choose_encoder
+
+from exporter import __version__, status_page
+from exporter.config import Config
+from exporter.jsonable import jsonable
+from exporter.metrics import ReadingsCollector, build_registry
+from exporter.scheduler import Scheduler
+
+
+def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.stop()
+
+    app = FastAPI(
+        title="registry-monitor exporter",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    registry = build_registry(ReadingsCollector(config, scheduler.probe_names, scheduler.readings))
+
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        """With api_token set, /api/* needs `Authorization: Bearer <token>` (constant-time)."""
+        if config.api_token is None:
+            return
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), config.api_token.encode()):
+            raise HTTPException(401, "bearer token required", {"WWW-Authenticate": "Bearer"})
+
+    @app.get("/metrics", response_class=Response, summary="Prometheus metrics (cached readings)")
+    async def metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        body = encoder(registry)
+        headers = {}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type=content_type, headers=headers)
+
+    @app.get("/healthz", summary="200 while every probe loop is alive")
+    async def healthz() -> JSONResponse:
+        alive = scheduler.alive()
+        return JSONResponse(
+            {"status": "ok" if alive else "scheduler stopped"}, 200 if alive else 503
+        )
+
+    @app.get(
+        "/api/status", dependencies=[Depends(require_token)], summary="Last reading of every probe"
+    )
+    async def api_status() -> dict[str, Any]:
+        now = time.time()
+        readings = scheduler.readings()
+        probes = []
+        for name in scheduler.probe_names:
+            r = readings.get(name)
+            entry: dict[str, Any] = {"probe": name, "interval_seconds": intervals.get(name)}
+            if r is None:
+                entry.update(ok=None, error="not run yet")
+            else:
+                entry.update(
+                    ok=r.ok,
+                    error=r.error,
+                    started_at=r.started_at,
+                    age_seconds=round(now - r.started_at, 3),
+                    duration_seconds=round(r.duration_seconds, 6),
+                    value=jsonable(r.value),
+                )
+            probes.append(entry)
+        return {"node": config.node, "role": config.role, "version": __version__, "probes": probes}
+
+    @app.get("/", response_class=HTMLResponse, summary="Status page for people")
+    async def index() -> HTMLResponse:
+        return HTMLResponse(status_page.render(config, scheduler.probe_names, scheduler.readings()))
+
+    return app
+
+
+RouteFactory = Callable[[FastAPI], None]

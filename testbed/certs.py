@@ -1,0 +1,85 @@
+"""Test certificates with the validity each test needs (trustme; cryptography if self-signed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class CertFiles:
+    cert: Path  # leaf + intermediates, as nginx's ssl_certificate wants it
+    key: Path
+    fingerprint_sha256: str
+    not_after: dt.datetime
+    not_before: dt.datetime
+
+
+def _fingerprint(pem: bytes) -> str:
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+
+
+def issue(
+    ca: trustme.CA,
+    directory: Path,
+    *names: str,
+    days: float = 90,
+    not_before: dt.datetime | None = None,
+    stem: str = "server",
+) -> CertFiles:
+    """A leaf for names, valid from not_before (default: an hour ago) for `days` days."""
+    start = not_before or now() - dt.timedelta(hours=1)
+    end = start + dt.timedelta(days=days)
+    leaf = ca.issue_cert(*names, not_before=start, not_after=end)
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
+    cert_path.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    key_path.write_bytes(leaf.private_key_pem.bytes())
+    key_path.chmod(0o600)
+    return CertFiles(cert_path, key_path, _fingerprint(leaf.cert_chain_pems[0].bytes()), end, start)
+
+
+def self_signed(directory: Path, name: str, days: float = 90, stem: str = "self") -> CertFiles:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = now() - dt.timedelta(hours=1)
+    end = start + dt.timedelta(days=days)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
+    cert_path.write_bytes(pem)
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return CertFiles(cert_path, key_path, _fingerprint(pem), end, start)
+
+
+def write_ca(ca: trustme.CA, path: Path) -> Path:
+    ca.cert_pem.write_to_path(str(path))
+    return path

@@ -1,0 +1,92 @@
+"""A stand-in for `systemctl show`, the only faked part: the test machines run no systemd.
+
+Unit states live in JSON files under $FAKE_SYSTEMD_DIR (written by the
+FakeSystemd helper); units without a file answer as systemd answers an
+unknown unit (LoadState=not-found). Output follows systemd's format:
+Key=Value lines, one blank line between units, timestamps in microseconds
+of CLOCK_MONOTONIC for the ...Monotonic properties.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULTS = {
+    "LoadState": "loaded",
+    "ActiveState": "active",
+    "SubState": "running",
+    "NRestarts": "0",
+    "MainPID": "0",
+    "Result": "success",
+    "ExecMainStatus": "0",
+}
+
+NOT_FOUND = {
+    "LoadState": "not-found",
+    "ActiveState": "inactive",
+    "SubState": "dead",
+    "NRestarts": "0",
+    "MainPID": "0",
+    "Result": "success",
+    "ExecMainStatus": "0",
+}
+
+
+def to_monotonic_usec(unix: float | None) -> str:
+    if not unix:
+        return "0"
+    return str(max(1, int((time.monotonic() - (time.time() - unix)) * 1e6)))
+
+
+def unit_properties(state_dir: Path, unit: str) -> dict[str, str]:
+    path = state_dir / f"{unit}.json"
+    if not path.exists():
+        props = dict(NOT_FOUND)
+        unix: dict[str, float] = {}
+    else:
+        data = json.loads(path.read_text())
+        props = {**DEFAULTS, **{k: str(v) for k, v in data.get("properties", {}).items()}}
+        unix = data.get("unix", {})
+    props["Id"] = unit
+    for key, when in unix.items():  # e.g. ActiveEnterTimestamp -> ...Monotonic
+        props[f"{key}Monotonic"] = to_monotonic_usec(when)
+    return props
+
+
+def main(argv: list[str]) -> int:
+    state_dir = Path(os.environ.get("FAKE_SYSTEMD_DIR", "/nonexistent"))
+    if (state_dir / "HANG").exists():
+        time.sleep(float((state_dir / "HANG").read_text() or "3600"))
+    if (state_dir / "DOWN").exists():
+        print("Failed to connect to bus: No such file or directory", file=sys.stderr)
+        return 1
+    if not argv or argv[0] != "show":
+        print(f"fake systemctl: only 'show' is implemented, got {argv}", file=sys.stderr)
+        return 1
+    wanted: list[str] = []
+    units: list[str] = []
+    args = iter(argv[1:])
+    for arg in args:
+        if arg.startswith("--property="):
+            wanted += arg.split("=", 1)[1].split(",")
+        elif arg in ("-p", "--property"):
+            wanted += next(args).split(",")
+        elif arg == "--":
+            units += list(args)
+        elif not arg.startswith("-"):
+            units.append(arg)
+    blocks = []
+    for unit in units:
+        props = unit_properties(state_dir, unit)
+        keys = wanted or sorted(props)
+        blocks.append("\n".join(f"{k}={props.get(k, '')}" for k in keys if k in props or wanted))
+    sys.stdout.write("\n\n".join(blocks) + ("\n" if blocks else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

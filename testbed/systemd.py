@@ -1,0 +1,69 @@
+"""Drive the fake systemctl from tests: put it on PATH and set unit states."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import testbed.fake_systemctl as fake_module
+
+
+class FakeSystemd:
+    def __init__(self, root: Path) -> None:
+        self.state_dir = root / "units"
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.bin_dir = root / "bin"
+        self.bin_dir.mkdir(parents=True, exist_ok=True)
+        self.systemctl = self.bin_dir / "systemctl"
+        self.systemctl.write_text(
+            f"#!{sys.executable}\n"
+            "import sys\n"
+            f"sys.path.insert(0, {str(Path(fake_module.__file__).parent)!r})\n"
+            "import fake_systemctl\n"
+            "sys.exit(fake_systemctl.main(sys.argv[1:]))\n"
+        )
+        self.systemctl.chmod(0o755)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"FAKE_SYSTEMD_DIR": str(self.state_dir)}
+
+    def set_unit(
+        self,
+        unit: str,
+        active_state: str = "active",
+        sub_state: str | None = None,
+        started_at: float | None = None,
+        restarts: int = 0,
+        main_pid: int = 0,
+        load_state: str = "loaded",
+        extra: dict[str, object] | None = None,
+        unix: dict[str, float | None] | None = None,
+    ) -> None:
+        default_sub = {"active": "running", "failed": "failed", "inactive": "dead"}
+        props = {
+            "LoadState": load_state,
+            "ActiveState": active_state,
+            "SubState": sub_state or default_sub.get(active_state, active_state),
+            "NRestarts": restarts,
+            "MainPID": main_pid,
+            **(extra or {}),
+        }
+        times: dict[str, float | None] = {
+            "ActiveEnterTimestamp": started_at if started_at is not None else time.time() - 60
+        }
+        times.update(unix or {})
+        (self.state_dir / f"{unit}.json").write_text(
+            json.dumps({"properties": props, "unix": {k: v for k, v in times.items() if v}})
+        )
+
+    def remove_unit(self, unit: str) -> None:
+        (self.state_dir / f"{unit}.json").unlink(missing_ok=True)
+
+    def hang(self, seconds: float = 3600) -> None:
+        (self.state_dir / "HANG").write_text(str(seconds))
+
+    def bus_down(self) -> None:
+        (self.state_dir / "DOWN").write_text("")

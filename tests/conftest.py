@@ -1,0 +1,76 @@
+"""Fixtures: real daemons on loopback in temporary directories, stopped even on failure."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from pytest_httpserver import HTTPServer
+
+from testbed.certs import write_ca
+from testbed.exporter import Exporter
+from testbed.registry import Registry
+from testbed.systemd import FakeSystemd
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    return write_ca(ca, tmp_path / "ca.pem")
+
+
+@pytest.fixture
+def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
+    """The fake systemctl first on PATH, for this process and the daemons it starts."""
+    fake = FakeSystemd(tmp_path / "systemd")
+    monkeypatch.setenv("FAKE_SYSTEMD_DIR", str(fake.state_dir))
+    monkeypatch.setenv("PATH", f"{fake.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return fake
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    reg = Registry(tmp_path / "registry").start()
+    try:
+        yield reg
+    finally:
+        reg.stop()
+
+
+@pytest.fixture
+def start_exporter(tmp_path: Path) -> Iterator[Callable[..., Exporter]]:
+    started: list[Exporter] = []
+
+    def start(
+        config: dict[str, Any], wait_for: tuple[str, ...] = (), name: str = "exporter"
+    ) -> Exporter:
+        exporter = Exporter(tmp_path / name, config)
+        started.append(exporter)
+        return exporter.start(wait_for)
+
+    try:
+        yield start
+    finally:
+        for exporter in started:
+            exporter.stop()
+
+
+@pytest.fixture
+def fake_http() -> Iterator[HTTPServer]:
+    """pytest-httpserver on 127.0.0.1, threaded so a hanging handler blocks only its request."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()

@@ -1,0 +1,123 @@
+from pathlib import Path
+
+import pytest
+
+from exporter.config import Config, ConfigError, load_config, parse_config
+
+
+def test_defaults_describe_the_toolforge_pair() -> None:
+    c = Config(node="n")
+    assert c.role == "active"
+    assert c.data_dir == Path("/srv/registry")
+    assert c.services == ("docker-registry.service", "nginx.service")
+    assert c.sync_unit == "rsync-docker-registry-sync.service"
+    assert c.backend_url == "http://127.0.0.1:5000"
+    assert c.public_url == "https://docker-registry.tools.wmflabs.org"
+    assert c.cert_file == Path("/etc/acmecerts/toolforge/live/ec-prime256v1.chained.crt")
+    assert c.listen == "0.0.0.0:9623"
+    assert (c.thresholds.disk_used_percent.warning, c.thresholds.disk_used_percent.critical) == (
+        80,
+        90,
+    )
+    assert (c.thresholds.cert_days_left.warning, c.thresholds.cert_days_left.critical) == (21, 7)
+    assert (
+        c.thresholds.standby_lag_seconds.warning,
+        c.thresholds.standby_lag_seconds.critical,
+    ) == (
+        1800,
+        3600,
+    )
+    assert c.write_canary_repository == "registry-monitor-canary"
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("")
+    assert load_config(path).role == "active"
+
+
+def test_probes_follow_the_role() -> None:
+    assert Config(role="active").probes_for_role() == (
+        "disk",
+        "services",
+        "api",
+        "cert",
+        "write",
+        "storage",
+    )
+    assert Config(role="standby").probes_for_role() == (
+        "disk",
+        "services",
+        "api",
+        "cert",
+        "storage",
+        "sync",
+        "standby",
+    )
+    assert "write" not in Config(role="active", write_probe=False).probes_for_role()
+
+
+def test_unknown_key_is_an_error_naming_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("thresholds:\n  disk_used_percnt: {warning: 1, critical: 2}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}: invalid configuration")
+    assert "thresholds.disk_used_percnt: unknown key" in text
+
+
+def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("role: primary\nthresholds:\n  cert_days_left: {warning: soon, critical: 7}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    text = str(err.value)
+    assert "role: Input should be 'active' or 'standby' (got 'primary')" in text
+    assert "thresholds.cert_days_left.warning: Input should be a valid number" in text
+    assert "(got 'soon')" in text
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("backend_url: ftp://x\n", "backend_url: Value error, expected an http:// or https:// URL"),
+        ("listen: 9623\n", "listen: Input should be a valid string"),
+        ("listen: 'localhost'\n", "listen: Value error, expected HOST:PORT"),
+        (
+            "catalog_page_size: 5000\n",
+            "catalog_page_size: Input should be less than or equal to 1000",
+        ),
+        ("intervals: {api: 5}\n", "timeouts.api (10s) is longer than intervals.api (5s)"),
+        ("- a\n- b\n", "expected a mapping of keys at the top level"),
+        ("role: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_values(tmp_path: Path, yaml_text: str, expected: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(str(path))
+    assert expected in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "nope.yaml")
+    assert (
+        str(err.value)
+        == f"{tmp_path / 'nope.yaml'}: cannot read config file: No such file or directory"
+    )
+
+
+def test_parse_keeps_values() -> None:
+    c = parse_config(
+        {"node": "tools-docker-registry-04", "role": "standby", "canary_images": ["a:b"]}, "x"
+    )
+    assert (c.node, c.role, c.canary_images, c.write_enabled) == (
+        "tools-docker-registry-04",
+        "standby",
+        ("a:b",),
+        False,
+    )

@@ -1,0 +1,143 @@
+"""cert probe against the real registry serving TLS, with certificates made for each case."""
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from exporter.config import Config
+from exporter.probes.cert import CertProbe, CertsStatus
+from exporter.probes.reading import Deadline, Reading, run_probe
+from testbed.certs import CertFiles, issue, now, self_signed
+from testbed.registry import Registry
+
+NAME = "registry.test"
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[[CertFiles], Registry]]:
+    started: list[Registry] = []
+
+    def start(cert: CertFiles) -> Registry:
+        reg = Registry(tmp_path / f"tls{len(started)}", tls=(cert.cert, cert.key)).start()
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in started:
+        reg.stop()
+
+
+def probe(
+    reg: Registry | None, ca_file: Path, cert_file: Path | None, port: int = 0
+) -> Reading[CertsStatus]:
+    config = Config(
+        public_url=f"https://{NAME}",
+        public_connect=f"127.0.0.1:{reg.port if reg else port}",
+        ca_file=ca_file,
+        cert_file=cert_file,
+    )
+    return run_probe(CertProbe(config), Deadline(5))
+
+
+def test_valid_certificate_served_and_on_disk(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME, days=60)
+    r = probe(serve(cert), ca_file, cert.cert)
+    assert r.ok, r.error
+    served, on_disk = r.value.certs
+    for c, source, target in ((served, "served", f"{NAME}:443"), (on_disk, "file", str(cert.cert))):
+        assert (c.source, c.target, c.valid, c.error) == (source, target, True, None)
+        assert c.fingerprint_sha256 == cert.fingerprint_sha256
+        assert c.not_after == cert.not_after.timestamp()
+        assert c.not_before == cert.not_before.timestamp()
+        assert c.issuer is not None and "Testing CA" in c.issuer
+        assert c.days_left() == pytest.approx(60 - 1 / 24, abs=0.01)
+    assert r.value.served_matches_file is True
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (
+            lambda ca, d: issue(ca, d, NAME, not_before=now() - dt.timedelta(days=10), days=5),
+            "certificate has expired",
+        ),
+        (
+            lambda ca, d: issue(ca, d, NAME, not_before=now() + dt.timedelta(days=1), days=5),
+            "certificate is not yet valid",
+        ),
+        (
+            lambda ca, d: issue(ca, d, "other.test", days=30),
+            "Hostname mismatch, certificate is not valid for 'registry.test'.",
+        ),
+        (lambda ca, d: self_signed(d, NAME, days=30), "self-signed certificate"),
+    ],
+    ids=["expired", "not-yet-valid", "wrong-name", "self-signed"],
+)
+def test_invalid_certificates_still_report_their_fields(
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    serve: Callable[[CertFiles], Registry],
+    make: Callable[[trustme.CA, Path], CertFiles],
+    reason: str,
+) -> None:
+    cert = make(ca, tmp_path / "c")
+    r = probe(serve(cert), ca_file, cert.cert)
+    assert r.ok, r.error  # fetched, just not valid: a finding, not a probe failure
+    served, on_disk = r.value.certs
+    assert (served.valid, served.error) == (False, reason)
+    assert served.fingerprint_sha256 == cert.fingerprint_sha256
+    assert served.not_after == cert.not_after.timestamp()
+    assert on_disk.valid is False and on_disk.error
+    assert r.value.served_matches_file is True
+
+
+def test_renewed_file_not_yet_served(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    old = issue(ca, tmp_path / "old", NAME, days=5)
+    new = issue(ca, tmp_path / "new", NAME, days=90)
+    r = probe(serve(old), ca_file, new.cert)
+    assert r.ok
+    served, on_disk = r.value.certs
+    assert (served.fingerprint_sha256, on_disk.fingerprint_sha256) == (
+        old.fingerprint_sha256,
+        new.fingerprint_sha256,
+    )
+    assert r.value.served_matches_file is False
+
+
+def test_missing_file_keeps_the_served_certificate(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME)
+    r = probe(serve(cert), ca_file, tmp_path / "nope.crt")
+    assert r.ok is False
+    assert r.error == f"file {tmp_path / 'nope.crt'}: cannot read: No such file or directory"
+    served, on_disk = r.value.certs
+    assert (served.valid, served.fingerprint_sha256) == (True, cert.fingerprint_sha256)
+    assert on_disk.fetched is False
+    assert r.value.served_matches_file is None
+
+
+def test_nothing_listening(ca_file: Path, tmp_path: Path) -> None:
+    from testbed.waiting import free_port
+
+    r = probe(None, ca_file, None, port=free_port())
+    assert r.ok is False
+    assert r.error == f"served {NAME}:443: cannot connect: Connection refused"
+    (served,) = r.value.certs
+    assert served.fetched is False
+
+
+def test_garbage_cert_file(ca_file: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.crt"
+    bad.write_text("not a certificate\n")
+    config = Config(public_url="http://plain.test", ca_file=ca_file, cert_file=bad)
+    r = run_probe(CertProbe(config), Deadline(5))
+    assert r.error == f"file {bad}: no PEM certificate in file"
