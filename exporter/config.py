@@ -163,6 +163,8 @@ def _describe(error: dict[str, Any]) -> str:
     message = str(error["msg"])
     if error["type"] == "extra_forbidden":
         message = "unknown key (not one this program reads; check its spelling)"
+    elif any("token" in str(part) for part in error["loc"]):
+        pass  # never echo a secret back into logs
     elif error["type"] not in ("missing",) and "input" in error and error["loc"]:
         message += f" (got {error['input']!r})"
     return f"{path}: {message}"

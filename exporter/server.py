@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import hmac
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -93,5 +93,3 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
 
     return app
 
-
-RouteFactory = Callable[[FastAPI], None]

@@ -121,3 +121,12 @@ def test_parse_keeps_values() -> None:
         ("a:b",),
         False,
     )
+
+
+def test_a_bad_token_is_not_echoed(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("api_token: [s3cr3t-value]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "api_token: Input should be a valid string" in str(err.value)
+    assert "s3cr3t" not in str(err.value)
