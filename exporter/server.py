@@ -92,4 +92,3 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
         return HTMLResponse(status_page.render(config, scheduler.probe_names, scheduler.readings()))
 
     return app
-
