@@ -1,0 +1,100 @@
+"""What the benchmarks share: cached synthetic trees and a running registry + exporter."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.synthetic import SIZES, generate
+from testbed.exporter import Exporter
+from testbed.registry import Registry
+from testbed.systemd import FakeSystemd
+
+OUT = Path(__file__).resolve().parent / "out"
+TREE_VERSION = "1"  # bump when bench/synthetic.py changes what it writes
+
+
+def tree(size: str) -> Path:
+    """The synthetic registry data dir for a size, generated once and kept in bench/out/."""
+    root = OUT / "trees" / size
+    marker = root / f".complete-v{TREE_VERSION}"
+    if not marker.exists():
+        if root.exists():
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        began = time.monotonic()
+        summary = generate(str(root), SIZES[size])
+        print(f"# generated {size} tree in {time.monotonic() - began:.0f}s: {summary}", flush=True)
+        marker.write_text("")
+    return root
+
+
+def drop_caches_hint() -> str:
+    """Benchmarks run warm (the page cache holds the tree), as a host that scans every 5 min."""
+    return "warm page cache"
+
+
+@dataclass
+class Stack:
+    registry: Registry
+    exporter: Exporter
+    systemd: FakeSystemd
+    workdir: Path
+
+
+@contextlib.contextmanager
+def stack(size: str, extra_config: dict[str, Any] | None = None) -> Iterator[Stack]:
+    """A real registry serving the tree and the exporter watching it (role active)."""
+    data = tree(size)
+    with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as tmp:
+        work = Path(tmp)
+        systemd = FakeSystemd(work / "systemd")
+        for unit in ("docker-registry.service", "nginx.service"):
+            systemd.set_unit(unit, started_at=time.time() - 5)
+        registry = Registry(work / "registry", data_dir=data).start()
+        config = {
+            "node": f"bench-{size}",
+            "role": "active",
+            "data_dir": str(data),
+            "backend_url": registry.url,
+            "public_url": registry.url,
+            "cert_file": None,
+            "write_probe": False,  # keep the cached tree unchanged between runs
+            "state_dir": str(work / "state"),
+            "registry_user": None,
+            "canary_images": ["toolforge-image-00001:latest"],
+            **(extra_config or {}),
+        }
+        path = f"{systemd.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+        exporter = Exporter(work / "exporter", config, env={**systemd.env, "PATH": path})
+        try:
+            yield Stack(registry, exporter, systemd, work)
+        finally:
+            exporter.stop()
+            registry.stop()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def describe(values: list[float], scale: float = 1000.0) -> str:
+    return (
+        f"median {statistics.median(values) * scale:.2f}  p99 {percentile(values, 99) * scale:.2f}"
+        f"  max {max(values) * scale:.2f}"
+    )
+
+
+def run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=True, **kw)

@@ -1,0 +1,61 @@
+"""The exporter's cost on its host: CPU % of one core and RSS over a window, default intervals.
+
+    python -m bench.steady [--seconds 300] [SIZE]
+
+Prometheus scrapes every 15 s during the window, as it would in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+
+import psutil
+import requests
+
+from bench.harness import stack
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=300)
+    parser.add_argument("--scrape-interval", type=float, default=15)
+    parser.add_argument("size", nargs="?", default="toolforge")
+    args = parser.parse_args(argv)
+    with stack(args.size, {"write_probe": True}) as s:
+        s.exporter.start()
+        probes = [p["probe"] for p in s.exporter.status()["probes"]]
+        for probe in probes:  # the first full round (storage's first scan) is not steady state
+            s.exporter.wait_reading(probe, timeout=900)
+        assert s.exporter.daemon.proc is not None
+        proc = psutil.Process(s.exporter.daemon.proc.pid)
+        stop = threading.Event()
+
+        def scrape() -> None:
+            while not stop.wait(args.scrape_interval):
+                requests.get(f"{s.exporter.url}/metrics", timeout=5)
+
+        scraper = threading.Thread(target=scrape, daemon=True)
+        scraper.start()
+        cpu0 = proc.cpu_times()
+        began = time.monotonic()
+        peak_rss = 0
+        while time.monotonic() - began < args.seconds:
+            peak_rss = max(peak_rss, proc.memory_info().rss)
+            time.sleep(1)  # sampling period of a measurement, not a wait for a condition
+        cpu1 = proc.cpu_times()
+        elapsed = time.monotonic() - began
+        stop.set()
+        used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        names = ",".join(probes)
+        print(f"# {args.size} tree, probes {names}, default intervals, {elapsed:.0f}s window")
+        print(f"cpu_percent_of_one_core {100 * used / elapsed:.2f}")
+        print(f"rss_peak_mb {peak_rss / 2**20:.1f}")
+        print(f"rss_end_mb {proc.memory_info().rss / 2**20:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
