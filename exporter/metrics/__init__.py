@@ -61,7 +61,7 @@ class ReadingsCollector(Collector):
             if reading is None or render is None:
                 continue
             try:
-                families = list(render(reading))
+                families = [cap_labels(f) for f in render(reading)]
             except Exception:  # a rendering bug must cost one probe's series, not the scrape
                 log.exception("rendering metrics of probe %s failed", name)
                 continue
@@ -93,6 +93,26 @@ class ReadingsCollector(Collector):
             duration.add_metric([name], reading.duration_seconds)
             last_run.add_metric([name], reading.started_at)
         yield from (build, node, success, duration, last_run)
+
+
+MAX_LABEL_LENGTH = 256
+
+
+def _cap(value: str) -> str:
+    return value if len(value) <= MAX_LABEL_LENGTH else value[: MAX_LABEL_LENGTH - 1] + "…"
+
+
+def cap_labels(family: Metric) -> Metric:
+    """Cut label values that come from outside (image names, certificate subjects).
+
+    The exposition format escapes them; a cap keeps a hostile or broken peer
+    from inflating every scrape and the TSDB's label index.
+    """
+    if any(len(v) > MAX_LABEL_LENGTH for s in family.samples for v in s.labels.values()):
+        family.samples = [
+            s._replace(labels={k: _cap(v) for k, v in s.labels.items()}) for s in family.samples
+        ]
+    return family
 
 
 def build_registry(collector: ReadingsCollector) -> CollectorRegistry:
