@@ -61,8 +61,13 @@ class Exporter:
     def healthy(self) -> bool:
         return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
 
+    @property
+    def auth(self) -> dict[str, str]:
+        token = self.config.get("api_token")
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def status(self, headers: dict[str, str] | None = None) -> dict[str, Any]:
-        resp = requests.get(f"{self.url}/api/status", timeout=5, headers=headers)
+        resp = requests.get(f"{self.url}/api/status", timeout=5, headers=headers or self.auth)
         resp.raise_for_status()
         result: dict[str, Any] = resp.json()
         return result
