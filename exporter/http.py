@@ -103,6 +103,16 @@ def read_capped(response: requests.Response, limit: int, deadline: Deadline) -> 
     return b"".join(chunks)
 
 
+def redact_url(url: str) -> str:
+    """The URL without user:password, for readings, logs and labels."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return parts._replace(netloc=netloc).geturl()
+
+
 def describe_error(exc: requests.RequestException) -> str:
     """A short, operator-readable cause for a failed request."""
     text = str(exc)

@@ -12,12 +12,36 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client.exposition import choose_encoder
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exporter import __version__, status_page
 from exporter.config import Config
 from exporter.jsonable import jsonable
 from exporter.metrics import ReadingsCollector, build_registry
 from exporter.scheduler import Scheduler
+
+MAX_REQUEST_BODY_BYTES = 64 * 1024
+
+
+class RefuseLargeBodies:
+    """413 for a declared body above the cap: no endpoint reads one, none may be pushed at us.
+
+    Pure ASGI, so /metrics pays nothing for it; chunked bodies are never read at all.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and (
+                    not value.isdigit() or int(value) > MAX_REQUEST_BODY_BYTES
+                ):
+                    response = JSONResponse({"detail": "request body too large"}, 413)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]) -> FastAPI:
@@ -36,6 +60,7 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
         redoc_url=None,
         lifespan=lifespan,
     )
+    app.add_middleware(RefuseLargeBodies)
     registry = build_registry(ReadingsCollector(config, scheduler.probe_names, scheduler.readings))
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:

@@ -238,3 +238,23 @@ def test_bad_config_stops_start_up_with_file_and_key(tmp_path: Path) -> None:
         "  thresholds.disk_used_percent.warning: Input should be a valid number, unable to parse string as a number (got 'high')",
         "  thresholds.disk_used_percent.critical: Field required",
     ]
+
+
+def test_large_request_bodies_are_refused(healthy: Registry, start_exporter: Start) -> None:
+    exporter = start_exporter(base_config(healthy), wait_for=("disk",))
+    resp = requests.post(f"{exporter.url}/metrics", data=b"x" * (65 * 1024), timeout=5)
+    assert (resp.status_code, resp.json()) == (413, {"detail": "request body too large"})
+    assert requests.post(f"{exporter.url}/metrics", data=b"x", timeout=5).status_code == 405
+
+
+def test_credentials_in_urls_stay_out_of_status_and_logs(
+    healthy: Registry, start_exporter: Start, tmp_path: Path
+) -> None:
+    with_secret = healthy.url.replace("http://", "http://monitor:hunter2secret@")
+    exporter = start_exporter(base_config(healthy, public_url=with_secret), wait_for=("api",))
+    status = requests.get(f"{exporter.url}/api/status", timeout=5).text
+    assert "hunter2secret" not in status
+    assert healthy.url in status
+    assert "hunter2secret" not in exporter.metrics_text()
+    exporter.stop()
+    assert "hunter2secret" not in (tmp_path / "exporter" / "exporter.log").read_text()

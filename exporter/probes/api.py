@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from exporter.config import Config
-from exporter.http import describe_error, make_session, read_capped
+from exporter.http import describe_error, make_session, read_capped, redact_url
 from exporter.probes.reading import Deadline, ProbeFailed
 from exporter.registry_api import (
     API_VERSION_HEADER,
@@ -96,6 +96,7 @@ class ApiProbe:
 
     def check_endpoint(self, endpoint: str, base: str, deadline: Deadline) -> EndpointStatus:
         url = f"{base}/v2/"
+        shown = redact_url(base)
         begin = time.monotonic()
         try:
             resp = self.session.get(
@@ -104,7 +105,7 @@ class ApiProbe:
             read_capped(resp, 65536, deadline)
         except (requests.RequestException, ProbeFailed) as exc:
             reason = describe_error(exc) if isinstance(exc, requests.RequestException) else str(exc)
-            return EndpointStatus(endpoint, base, False, None, None, reason, None, ())
+            return EndpointStatus(endpoint, shown, False, None, None, reason, None, ())
         duration = time.monotonic() - begin
         error: str | None = None
         if resp.status_code not in (200, 401):
@@ -117,7 +118,7 @@ class ApiProbe:
             self.head_manifest(base, img, deadline) for img in self.config.canary_images
         )
         return EndpointStatus(
-            endpoint, base, up, resp.status_code, duration, error, catalog, manifests
+            endpoint, shown, up, resp.status_code, duration, error, catalog, manifests
         )
 
     def walk_catalog(self, base: str, deadline: Deadline) -> CatalogStatus:
