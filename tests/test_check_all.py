@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import trustme
-
 from checks.state import State, worst
-from testbed.certs import issue
-from testbed.images import Pusher
-from testbed.nginx import Nginx
-from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
+from tests.conftest import CANARY_IMAGE
 from tests.support.check import run_check, write_config
 
-NAME = "registry.test"
-CANARY = "base:latest"
 NOT_YET = "storage: not available in this version"
 
 
@@ -30,32 +21,8 @@ def test_monitoring_plugins_order() -> None:
     assert worst([]) is State.OK
 
 
-@pytest.fixture
-def node(
-    registry: Registry, ca: trustme.CA, ca_file: Path, tmp_path: Path, systemd: FakeSystemd
-) -> Iterator[dict[str, object]]:
-    """A healthy active node: registry behind nginx, units active, canary pushed."""
-    cert = issue(ca, tmp_path / "live", NAME, days=60)
-    nginx = Nginx(tmp_path / "nginx", registry.url, NAME, cert.cert, cert.key).start()
-    systemd.set_unit("docker-registry.service")
-    systemd.set_unit("nginx.service")
-    Pusher(registry.url).push_image(*CANARY.split(":"))
-    try:
-        yield {
-            "data_dir": str(registry.data_dir),
-            "backend_url": registry.url,
-            "public_url": f"https://{NAME}",
-            "public_connect": nginx.connect,
-            "ca_file": str(ca_file),
-            "cert_file": str(cert.cert),
-            "canary_images": [CANARY],
-        }
-    finally:
-        nginx.stop()
-
-
-def test_healthy_active_node(node: dict[str, object], tmp_path: Path) -> None:
-    run = run_check(write_config(tmp_path / "c.yaml", node), "all", "-v")
+def test_healthy_active_node(registry_node: dict[str, object], tmp_path: Path) -> None:
+    run = run_check(write_config(tmp_path / "c.yaml", registry_node), "all", "-v")
     # storage has no verdict in this version, so the best `all` can say is UNKNOWN
     assert (run.exit_code, run.state, run.text) == (3, "UNKNOWN", NOT_YET)
     probes = [line.split(" ")[1].rstrip(":") for line in run.long]
@@ -74,10 +41,10 @@ def test_healthy_active_node(node: dict[str, object], tmp_path: Path) -> None:
 
 
 def test_a_critical_is_not_masked_by_an_unknown(
-    node: dict[str, object], tmp_path: Path, systemd: FakeSystemd
+    registry_node: dict[str, object], tmp_path: Path, systemd: FakeSystemd
 ) -> None:
     systemd.set_unit("nginx.service", "failed")
-    run = run_check(write_config(tmp_path / "c.yaml", node), "all")
+    run = run_check(write_config(tmp_path / "c.yaml", registry_node), "all")
     assert (run.exit_code, run.state, run.text) == (
         2,
         "CRITICAL",
@@ -86,10 +53,10 @@ def test_a_critical_is_not_masked_by_an_unknown(
 
 
 def test_every_problem_is_summarised_worst_first(
-    node: dict[str, object], tmp_path: Path, systemd: FakeSystemd
+    registry_node: dict[str, object], tmp_path: Path, systemd: FakeSystemd
 ) -> None:
     systemd.set_unit("docker-registry.service", "inactive")
-    node = {**node, "canary_images": [CANARY, "gone:v1"]}
+    node = {**registry_node, "canary_images": [CANARY_IMAGE, "gone:v1"]}
     run = run_check(write_config(tmp_path / "c.yaml", node), "all")
     assert (run.exit_code, run.state) == (2, "CRITICAL")
     assert run.text == (
@@ -100,15 +67,15 @@ def test_every_problem_is_summarised_worst_first(
     )
 
 
-def test_a_warning_outranks_an_unknown(node: dict[str, object], tmp_path: Path) -> None:
-    node = {**node, "canary_images": ["gone:v1"]}
+def test_a_warning_outranks_an_unknown(registry_node: dict[str, object], tmp_path: Path) -> None:
+    node = {**registry_node, "canary_images": ["gone:v1"]}
     run = run_check(write_config(tmp_path / "c.yaml", node), "all")
     assert (run.exit_code, run.state) == (1, "WARNING")
     assert run.text.endswith(f"(not found); {NOT_YET}")
 
 
-def test_standby_runs_its_own_probes(node: dict[str, object], tmp_path: Path) -> None:
-    node = {**node, "role": "standby"}
+def test_standby_runs_its_own_probes(registry_node: dict[str, object], tmp_path: Path) -> None:
+    node = {**registry_node, "role": "standby"}
     run = run_check(write_config(tmp_path / "c.yaml", node), "all", "-v")
     assert (run.exit_code, run.text) == (
         3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from checks.numerals import numeral
 from checks.perfdata import Perf, quote_label, render
 from checks.ranges import parse_floor, parse_range
+from tests.support.icinga import assert_icinga_reads, icinga_parse
 from tests.support.perfdata import PerfdataError, parse_output, parse_perfdata
 
 
@@ -87,6 +89,15 @@ def test_strict_reader_accepts_the_guidelines_forms() -> None:
         ("it's", 0, ""),
         ("d", -4.25, ""),
     ]
+
+
+def test_icinga_reads_what_the_strict_reader_reads() -> None:
+    items = parse_perfdata("'a b'=1.5s;2;5;0 used=75%;80;90;0;100 n=3;;@1:2 b=10B;;;0;20")
+    assert_icinga_reads(items)
+    assert [i["label"] for i in icinga_parse([i.raw for i in items])] == ["a b", "used", "n", "b"]
+    wrong = replace(items[1], value=76)
+    with pytest.raises(AssertionError):
+        assert_icinga_reads([wrong])
 
 
 def test_output_reader_checks_state_and_long_output() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from tests.support.icinga import assert_icinga_reads
 from tests.support.perfdata import PerfItem, PluginOutput, parse_output
 
 CHECK_REGISTRY = str(Path(sys.executable).parent / "check_registry")
@@ -49,9 +50,14 @@ def run_raw(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 
 def run_check(config: Path | None, *args: str, timeout: float = 60) -> CheckRun:
-    """check_registry [--config config] args; stderr must stay empty, stdout well-formed."""
+    """check_registry [--config config] args; stderr must stay empty, stdout well-formed.
+
+    Every answer is read by the strict reader and its perfdata by Icinga 2 itself.
+    """
     argv = ([f"--config={config}"] if config else []) + list(args)
     done = run_raw(*argv, timeout=timeout)
     assert done.stderr == "", f"stderr: {done.stderr}"
     assert "Traceback" not in done.stdout
-    return CheckRun(done.returncode, done.stdout, parse_output(done.stdout, done.returncode))
+    output = parse_output(done.stdout, done.returncode)
+    assert_icinga_reads(list(output.perfdata.values()))
+    return CheckRun(done.returncode, done.stdout, output)

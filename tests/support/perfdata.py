@@ -45,6 +45,7 @@ class PerfItem:
     crit: str
     min: float | None
     max: float | None
+    raw: str  # the item as written
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def parse_perfdata(text: str) -> list[PerfItem]:
                 m["crit"] or "",
                 None if m["min"] is None else float(m["min"]),
                 None if m["max"] is None else float(m["max"]),
+                m.group(0),
             )
         )
         pos = m.end()
