@@ -2,7 +2,7 @@
 
 argparse would print errors to stderr and exit 2; a plugin must answer
 UNKNOWN (3) on stdout, so errors become UsageError and --help/--version
-become Answer, both returned to the caller.
+become HelpText, both raised to the caller.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Args:
     json: bool
 
 
-class Answer(Exception):
+class HelpText(Exception):
     """--help or --version: print this text and exit UNKNOWN, as check_disk does."""
 
 
@@ -81,8 +81,8 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 < value < 86400:
-        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text!r}")
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds above 0 (at most 86400), got {text!r}")
     return value
 
 
@@ -146,9 +146,9 @@ def attach_negative_ranges(argv: list[str]) -> list[str]:
 def parse(argv: list[str]) -> Args:
     parser = build_parser()
     if any(a in ("-h", "--help") for a in argv):
-        raise Answer(parser.format_help())
+        raise HelpText(parser.format_help())
     if any(a in ("-V", "--version") for a in argv):
-        raise Answer(f"check_registry {__version__} (registry-monitor)\n")
+        raise HelpText(f"check_registry {__version__} (registry-monitor)\n")
     ns = parser.parse_args(attach_negative_ranges(argv))
     if ns.target not in TARGETS:
         raise UsageError(f"unknown probe {ns.target!r}: choose one of {', '.join(TARGETS)}")

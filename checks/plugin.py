@@ -91,7 +91,7 @@ def run(argv: list[str]) -> Result:
     try:
         args = arguments.parse(argv)
         answer = check(args, started)
-    except arguments.Answer as text:
+    except arguments.HelpText as text:
         return Result(int(State.UNKNOWN), str(text), False)
     except UsageError as exc:
         answer.summary = f"{exc} (see check_registry --help)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from testbed.images import Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
-from tests.support.check import run_check, write_config
+from tests.support.check import run_check, run_raw, write_config
 
 NAME = "registry.test"
 CANARY = "toolforge-python311-sssd-base:latest"
@@ -57,13 +58,13 @@ def test_healthy_registry_through_nginx(
     run = run_check(config(tmp_path, registry, front, ca_file), "api", "-v")
     assert (run.exit_code, run.state) == (0, "OK")
     assert run.text.startswith("backend up in ")
-    assert run.text.endswith(" ms, 1 repositories, 2/2 canary manifests present")
+    assert run.text.endswith(" ms, 1 repository, 2/2 canary manifests present")
     assert [line.split(" in ")[0] for line in run.long] == [
         f"[OK] backend {registry.url}/v2/ answered HTTP 200",
-        "[OK] backend catalog: 1 repositories",
+        "[OK] backend catalog: 1 repository",
         f"[OK] backend canary {CANARY} present ({pushed.digest})",
         f"[OK] public https://{NAME}/v2/ answered HTTP 200",
-        "[OK] public catalog: 1 repositories",
+        "[OK] public catalog: 1 repository",
         f"[OK] public canary {CANARY} present ({pushed.digest})",
     ]
     for endpoint in ("backend", "public"):
@@ -151,13 +152,22 @@ def test_run_time_out_names_the_stuck_probe(
     fake_http: HTTPServer, release: threading.Event, tmp_path: Path
 ) -> None:
     """-t shorter than the probe's own time-out: UNKNOWN (3), saying what still ran."""
-    run = run_check(hanging(fake_http, release, tmp_path, timeout=10), "api", "-t", "1")
+    config = hanging(fake_http, release, tmp_path, timeout=10)
+    run = run_check(config, "api", "-t", "1")
     assert (run.exit_code, run.state, run.text) == (
         3,
         "UNKNOWN",
         "timed out after 1s waiting for api",
     )
     assert run.output.perfdata == {}
+    done = run_raw(f"--config={config}", "api", "-t", "1", "--json")
+    doc = json.loads(done.stdout)
+    assert (done.returncode, doc["state"], doc["timed_out"], doc["probes"]) == (
+        3,
+        "UNKNOWN",
+        {"after_seconds": 1.0, "waiting_for": ["api"]},
+        [],
+    )
 
 
 def test_run_time_out_in_all_names_only_the_stuck_probes(

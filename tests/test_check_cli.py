@@ -39,7 +39,8 @@ def config(tmp_path: Path) -> Path:
         ),
         (
             ["disk", "-t", "0"],
-            "REGISTRY DISK UNKNOWN - argument -t/--timeout: expected seconds above 0, got '0'",
+            "REGISTRY DISK UNKNOWN - argument -t/--timeout: expected seconds above 0 (at most "
+            "86400), got '0'",
         ),
         (
             ["disk", "-t", "soon"],

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from checks.ranges import Range, RangeError, Threshold
-from checks.state import State
 from checks.verdict import Options, UsageError, Verdict, unknown
 from exporter.config import Config, Levels
 from exporter.probes.reading import Reading
@@ -94,7 +93,3 @@ def refuse(options: Options, probe: str, why: str, *, allowed: tuple[str, ...] =
     extra = [flag for flag, value in given.items() if value is not None and flag not in allowed]
     if extra:
         raise UsageError(f"{probe} does not take {'/'.join(extra)}: {why}")
-
-
-def up_state(up: bool | None, problem: State = State.CRITICAL) -> State:
-    return State.OK if up else problem

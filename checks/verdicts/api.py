@@ -27,6 +27,10 @@ def thresholds(config: Config, options: Options) -> Limits:
     return {"latency": latency}
 
 
+def count(n: int | None, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def ms(seconds: float) -> str:
     return f"{1000 * seconds:.0f} ms"
 
@@ -47,7 +51,11 @@ def judge_endpoint(j: Judgement, e: EndpointStatus, latency: Threshold) -> None:
     if e.catalog is not None:
         c = e.catalog
         if c.up:
-            j.add(State.OK, f"{name} catalog: {c.repositories} repositories in {c.pages} pages")
+            j.add(
+                State.OK,
+                f"{name} catalog: {count(c.repositories, 'repository', 'repositories')} "
+                f"in {count(c.pages, 'page', 'pages')}",
+            )
         else:
             j.add(State.CRITICAL, f"{name} catalog failed: {c.error}")
         j.perf(f"{name}_catalog_up", int(c.up), critical=UP, minimum=0, maximum=1)
@@ -70,7 +78,7 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     parts = [f"{e.endpoint} up in {ms(e.duration_seconds or 0)}" for e in status.endpoints]
     catalogs = [e.catalog for e in status.endpoints if e.catalog is not None]
     if catalogs:
-        parts.append(f"{catalogs[0].repositories} repositories")
+        parts.append(count(catalogs[0].repositories, "repository", "repositories"))
     canaries = sum(len(e.manifests) for e in status.endpoints)
     if canaries:
         parts.append(f"{canaries}/{canaries} canary manifests present")
