@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import warnings
 
 from checks.plugin import run
@@ -18,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(sys.argv[1:] if argv is None else argv)
     sys.stdout.write(result.output)
     sys.stdout.flush()
-    if result.stuck:
+    if result.stuck or any(t.daemon and t.is_alive() for t in threading.enumerate()):
         # A probe thread stuck in a system call must not keep the process alive.
         os._exit(result.exit_code)
     return result.exit_code

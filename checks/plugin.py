@@ -3,6 +3,12 @@
 Every way out is a plugin answer on stdout with the exit code of its state:
 bad arguments, an unusable config and failures inside the plugin are UNKNOWN
 with the reason, never a traceback.
+
+nagiosplugin's Check/Runtime and `guarded` are not used for this: their
+time-out is SIGALRM (main thread only, and it cannot interrupt a probe stuck
+in a system call), results aggregate by exit code (UNKNOWN above CRITICAL),
+`guarded` prints a traceback at its default verbosity, and a metric without
+a value crashes ScalarContext.
 """
 
 from __future__ import annotations

@@ -84,3 +84,14 @@ def test_services_take_no_thresholds(systemd: FakeSystemd, tmp_path: Path) -> No
         3,
         "services does not take -w: a unit is active or it is not (see check_registry --help)",
     )
+
+
+def test_stalled_systemd_is_unknown_within_the_probes_time_out(
+    systemd: FakeSystemd, tmp_path: Path
+) -> None:
+    systemd.hang(30)
+    run = run_check(config(tmp_path, timeouts={"services": 1}), "services", "-t", "10")
+    assert (run.exit_code, run.text) == (
+        3,
+        "systemctl show did not answer within 1s (systemd or D-Bus stalled?)",
+    )
