@@ -23,6 +23,10 @@ lint: venv
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Timings (not part of `make test`): check_registry against monitoring-plugins.
+bench: deps venv
+	$(BIN)/python bench/check_startup.py
+
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \

@@ -17,10 +17,14 @@ def can_mount() -> str | None:
 
 
 @contextlib.contextmanager
-def tmpfs(path: Path, size: str = "4m", readonly: bool = False) -> Iterator[Path]:
+def tmpfs(
+    path: Path, size: str = "4m", readonly: bool = False, inodes: int | None = None
+) -> Iterator[Path]:
     """Mount a tmpfs at path for the block's duration; unmounted even when the block fails."""
     path.mkdir(parents=True, exist_ok=True)
     options = f"size={size},mode=0755" + (",ro" if readonly else "")
+    if inodes is not None:
+        options += f",nr_inodes={inodes}"
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
         capture_output=True,

@@ -11,8 +11,10 @@ import pytest
 import trustme
 from pytest_httpserver import HTTPServer
 
-from testbed.certs import write_ca
+from testbed.certs import issue, write_ca
 from testbed.exporter import Exporter
+from testbed.images import Pusher
+from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
 
@@ -74,3 +76,31 @@ def fake_http() -> Iterator[HTTPServer]:
         server.clear()
         if server.is_running():
             server.stop()
+
+
+REGISTRY_NAME = "registry.test"
+CANARY_IMAGE = "base:latest"
+
+
+@pytest.fixture
+def registry_node(
+    registry: Registry, ca: trustme.CA, ca_file: Path, tmp_path: Path, systemd: FakeSystemd
+) -> Iterator[dict[str, object]]:
+    """A healthy active node's config: registry behind nginx (TLS), units active, canary pushed."""
+    cert = issue(ca, tmp_path / "live", REGISTRY_NAME, days=60)
+    nginx = Nginx(tmp_path / "nginx", registry.url, REGISTRY_NAME, cert.cert, cert.key).start()
+    systemd.set_unit("docker-registry.service")
+    systemd.set_unit("nginx.service")
+    Pusher(registry.url).push_image(*CANARY_IMAGE.split(":"))
+    try:
+        yield {
+            "data_dir": str(registry.data_dir),
+            "backend_url": registry.url,
+            "public_url": f"https://{REGISTRY_NAME}",
+            "public_connect": nginx.connect,
+            "ca_file": str(ca_file),
+            "cert_file": str(cert.cert),
+            "canary_images": [CANARY_IMAGE],
+        }
+    finally:
+        nginx.stop()

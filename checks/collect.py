@@ -1,0 +1,80 @@
+"""Run the asked probes once, in parallel worker threads, within one deadline.
+
+Each probe keeps its own time-out (the config's `timeouts`) through
+ProbeRunner, the same guard the exporter uses. The main thread only waits
+until the run's deadline (-t); probes still running then are reported by
+name, and their threads are left behind (daemon threads: a probe stuck in
+the kernel cannot hold the process, which ends with os._exit).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.config import Config
+from exporter.probes import available, build_probe
+from exporter.probes.reading import ProbeRunner, Reading
+
+NOT_AVAILABLE = "not available in this version"
+
+
+@dataclass(frozen=True)
+class Collection:
+    readings: dict[str, Reading[Any]]  # probes that returned, by name
+    running: tuple[str, ...]  # probes still running at the deadline, in asked order
+
+
+def no_run(name: str, reason: str) -> Reading[Any]:
+    return Reading(name, time.time(), 0.0, None, reason)
+
+
+def role_refusal(name: str, config: Config) -> str | None:
+    """Why this node does not run `name`, or None if it does."""
+    if name in config.probes_for_role():
+        return None
+    if name == "write":
+        return (
+            f"the write probe is off on this node (role {config.role}); "
+            "set write_probe: true to push canaries here"
+        )
+    return f"{name} does not run on a node with role {config.role}"
+
+
+def prepare(name: str, config: Config) -> ProbeRunner | Reading[Any]:
+    """The runner for a probe, or the reading that says why it will not run."""
+    refusal = role_refusal(name, config)
+    if refusal is not None:
+        return no_run(name, refusal)
+    if name not in available():
+        return no_run(name, NOT_AVAILABLE)
+    try:
+        probe = build_probe(name, config)
+    except Exception as exc:  # a probe that cannot be set up is a failed reading
+        return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
+    return ProbeRunner(probe, getattr(config.timeouts, name))
+
+
+def collect(names: Iterable[str], config: Config, deadline: float) -> Collection:
+    """Readings of every probe in names; `deadline` is a time.monotonic() value."""
+    readings: dict[str, Reading[Any]] = {}
+    threads: dict[str, threading.Thread] = {}
+    for name in names:
+        prepared = prepare(name, config)
+        if isinstance(prepared, Reading):
+            readings[name] = prepared
+            continue
+
+        def work(runner: ProbeRunner = prepared, key: str = name) -> None:
+            readings[key] = runner.run()
+
+        thread = threading.Thread(target=work, name=f"check-{name}", daemon=True)
+        thread.start()
+        threads[name] = thread
+    for thread in threads.values():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    running = tuple(name for name, thread in threads.items() if thread.is_alive())
+    return Collection({k: v for k, v in readings.items() if k not in running}, running)

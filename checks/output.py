@@ -1,0 +1,147 @@
+"""The plugin's answer as text (status line, long output) or as JSON.
+
+Icinga splits every output line at `|` and reads what follows as perfdata,
+so no text may carry one: it becomes `/`. Multi-line reasons (a config
+error lists each bad key) are folded into the one line they belong to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checks.perfdata import render
+from checks.state import State
+from checks.verdict import Verdict
+from checks.verdicts import Limits
+from exporter.jsonable import jsonable
+from exporter.probes.reading import Reading
+
+
+def clean(text: str) -> str:
+    """One line without `|`: lines after one ending in ':' join with ' ', others with '; '."""
+    folded = ""
+    for line in (part.strip() for part in text.replace("|", "/").splitlines()):
+        if not line:
+            continue
+        if folded:
+            folded += " " if folded.endswith(":") else "; "
+        folded += line
+    return folded
+
+
+@dataclass
+class Answer:
+    target: str | None  # the probe asked, or None if the arguments did not say
+    state: State
+    summary: str
+    verbosity: int = 0
+    verdicts: list[Verdict] = field(default_factory=list)
+    readings: dict[str, Reading[Any]] = field(default_factory=dict)
+    limits: dict[str, Limits] = field(default_factory=dict)
+    timeouts: dict[str, float] = field(default_factory=dict)
+    waiting_for: tuple[str, ...] = ()  # probes still running at the -t deadline
+    run_timeout: float | None = None
+    config_path: Path | None = None
+    node: str | None = None
+    role: str | None = None
+
+    @property
+    def title(self) -> str:
+        return f"REGISTRY {self.target.upper()}" if self.target else "REGISTRY"
+
+    def status_line(self) -> str:
+        line = f"{self.title} {self.state.name} - {clean(self.summary)}"
+        perfdata = render([p for v in self.verdicts for p in v.perfdata])
+        return f"{line} | {perfdata}" if perfdata and not self.waiting_for else line
+
+    def long_output(self) -> list[str]:
+        lines: list[str] = []
+        if self.verbosity >= 1:
+            several = self.target == "all"
+            for v in self.verdicts:
+                prefix = f"{v.probe}: " if several else ""
+                lines += [f"[{i.state.name}] {prefix}{i.text}" for i in v.items]
+        if self.verbosity >= 2:
+            lines += self.context_lines()
+        if self.verbosity >= 3:
+            for name, reading in self.readings.items():
+                lines += [f"{name} reading: {kv}" for kv in flatten(reading_json(reading))]
+        return [clean(line) for line in lines if line.strip()]
+
+    def context_lines(self) -> list[str]:
+        source = str(self.config_path) if self.config_path else "built-in defaults"
+        lines = [f"config: {source} (node {self.node}, role {self.role})"]
+        for name, limits in self.limits.items():
+            for figure, threshold in limits.items():
+                lines.append(f"{name} threshold {figure}: {threshold}")
+        for name, reading in self.readings.items():
+            own = self.timeouts.get(name)
+            budget = f" of its {own:g} s time-out" if own else ""
+            lines.append(f"{name} probe ran {reading.duration_seconds:.3f} s{budget}")
+            if own and self.run_timeout and own >= self.run_timeout:
+                lines.append(
+                    f"{name}: its own time-out ({own:g} s) is not below -t "
+                    f"({self.run_timeout:g} s): a hanging endpoint ends as UNKNOWN"
+                )
+        return lines
+
+    def text(self) -> str:
+        return "\n".join([self.status_line(), *self.long_output()]) + "\n"
+
+    def json(self) -> str:
+        doc = {
+            "check": self.target,
+            "state": self.state.name,
+            "exit_code": int(self.state),
+            "summary": clean(self.summary),
+            "timed_out": (
+                {"after_seconds": self.run_timeout, "waiting_for": list(self.waiting_for)}
+                if self.waiting_for
+                else None
+            ),
+            "config": str(self.config_path) if self.config_path else None,
+            "node": self.node,
+            "role": self.role,
+            "probes": [self.probe_json(v) for v in self.verdicts],
+        }
+        return json.dumps(doc, indent=2) + "\n"
+
+    def probe_json(self, v: Verdict) -> dict[str, Any]:
+        reading = self.readings.get(v.probe)
+        return {
+            "probe": v.probe,
+            "state": v.state.name,
+            "summary": v.summary,
+            "items": [{"state": i.state.name, "text": i.text} for i in v.items],
+            "perfdata": [str(p) for p in v.perfdata],
+            "thresholds": {
+                figure: {
+                    "warning": None if t.warning is None else str(t.warning),
+                    "critical": None if t.critical is None else str(t.critical),
+                }
+                for figure, t in self.limits.get(v.probe, {}).items()
+            },
+            "reading": None if reading is None else reading_json(reading),
+        }
+
+
+def reading_json(reading: Reading[Any]) -> dict[str, Any]:
+    return {
+        "ok": reading.ok,
+        "error": reading.error,
+        "started_at": reading.started_at,
+        "duration_seconds": reading.duration_seconds,
+        "value": jsonable(reading.value),
+    }
+
+
+def flatten(value: Any, prefix: str = "") -> list[str]:
+    """key.path=value lines of a JSON value, for -vvv."""
+    if isinstance(value, dict):
+        return [line for k, v in value.items() for line in flatten(v, f"{prefix}{k}.")]
+    if isinstance(value, list):
+        return [line for i, v in enumerate(value) for line in flatten(v, f"{prefix}{i}.")]
+    return [f"{prefix.rstrip('.')}={json.dumps(value)}"]

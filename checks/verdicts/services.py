@@ -1,0 +1,55 @@
+"""services: every watched unit must be active; anything else is CRITICAL."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from checks.ranges import floor
+from checks.state import State
+from checks.verdict import Judgement, Options, Verdict
+from checks.verdicts import Limits, failed, refuse
+from exporter.config import Config
+from exporter.probes.reading import Reading
+from exporter.probes.services import ServicesStatus, UnitStatus
+
+ACTIVE = floor(1)  # perfdata: critical below 1 (not active)
+
+
+def thresholds(config: Config, options: Options) -> Limits:
+    refuse(options, "services", "a unit is active or it is not")
+    return {}
+
+
+def when(unix: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))
+
+
+def describe(u: UnitStatus) -> tuple[State, str]:
+    if u.active:
+        parts = [f"{u.unit} active ({u.sub_state})"]
+        if u.started_at is not None:
+            parts.append(f"since {when(u.started_at)}")
+        if u.main_pid:
+            parts.append(f"pid {u.main_pid}")
+        if u.restarts:
+            parts.append(f"{u.restarts} automatic restarts")
+        return State.OK, ", ".join(parts)
+    if u.load_state == "not-found":
+        return State.CRITICAL, f"{u.unit} not found (no such unit)"
+    if u.load_state != "loaded":
+        return State.CRITICAL, f"{u.unit} {u.active_state} ({u.sub_state}, {u.load_state})"
+    return State.CRITICAL, f"{u.unit} {u.active_state} ({u.sub_state})"
+
+
+def judge(reading: Reading[Any], limits: Limits) -> Verdict:
+    status = reading.value
+    if not isinstance(status, ServicesStatus):
+        return failed(reading)
+    j = Judgement("services")
+    for u in status.units:
+        j.add(*describe(u))
+        j.perf(f"active_{u.unit}", int(u.active), critical=ACTIVE, minimum=0, maximum=1)
+        j.perf(f"restarts_{u.unit}", u.restarts, "c")
+    n = len(status.units)
+    return j.verdict(f"{n}/{n} units active" if n else "no units configured")

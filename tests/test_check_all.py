@@ -1,0 +1,95 @@
+"""check_registry all: every probe of the node's role, the worst state, every problem named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from checks.state import State, worst
+from testbed.systemd import FakeSystemd
+from tests.conftest import CANARY_IMAGE
+from tests.support.check import run_check, write_config
+
+NOT_YET = "storage: not available in this version"
+
+
+def test_monitoring_plugins_order() -> None:
+    """OK < UNKNOWN < WARNING < CRITICAL: an UNKNOWN never masks a known problem."""
+    assert worst([State.UNKNOWN, State.CRITICAL]) is State.CRITICAL
+    assert worst([State.WARNING, State.UNKNOWN]) is State.WARNING
+    assert worst([State.OK, State.UNKNOWN]) is State.UNKNOWN
+    assert worst([State.OK, State.OK]) is State.OK
+    assert worst([]) is State.OK
+
+
+def test_healthy_active_node(registry_node: dict[str, object], tmp_path: Path) -> None:
+    run = run_check(write_config(tmp_path / "c.yaml", registry_node), "all", "-v")
+    # storage has no verdict in this version, so the best `all` can say is UNKNOWN
+    assert (run.exit_code, run.state, run.text) == (3, "UNKNOWN", NOT_YET)
+    probes = [line.split(" ")[1].rstrip(":") for line in run.long]
+    assert sorted(set(probes), key=probes.index) == [
+        "disk",
+        "services",
+        "api",
+        "cert",
+        "write",
+        "storage",
+    ]
+    assert [line for line in run.long if not line.startswith("[OK] ")] == [f"[UNKNOWN] {NOT_YET}"]
+    for label in ("used_percent", "active_nginx.service", "public_latency", "served_days_left"):
+        assert label in run.output.perfdata
+    assert run.perf("write_up").value == 1
+
+
+def test_a_critical_is_not_masked_by_an_unknown(
+    registry_node: dict[str, object], tmp_path: Path, systemd: FakeSystemd
+) -> None:
+    systemd.set_unit("nginx.service", "failed")
+    run = run_check(write_config(tmp_path / "c.yaml", registry_node), "all")
+    assert (run.exit_code, run.state, run.text) == (
+        2,
+        "CRITICAL",
+        f"services: nginx.service failed (failed); {NOT_YET}",
+    )
+
+
+def test_every_problem_is_summarised_worst_first(
+    registry_node: dict[str, object], tmp_path: Path, systemd: FakeSystemd
+) -> None:
+    systemd.set_unit("docker-registry.service", "inactive")
+    node = {**registry_node, "canary_images": [CANARY_IMAGE, "gone:v1"]}
+    run = run_check(write_config(tmp_path / "c.yaml", node), "all")
+    assert (run.exit_code, run.state) == (2, "CRITICAL")
+    assert run.text == (
+        "services: docker-registry.service inactive (dead); "
+        "api: backend canary gone:v1 missing (not found); "
+        "api: public canary gone:v1 missing (not found); "
+        f"{NOT_YET}"
+    )
+
+
+def test_a_warning_outranks_an_unknown(registry_node: dict[str, object], tmp_path: Path) -> None:
+    node = {**registry_node, "canary_images": ["gone:v1"]}
+    run = run_check(write_config(tmp_path / "c.yaml", node), "all")
+    assert (run.exit_code, run.state) == (1, "WARNING")
+    assert run.text.endswith(f"(not found); {NOT_YET}")
+
+
+def test_standby_runs_its_own_probes(registry_node: dict[str, object], tmp_path: Path) -> None:
+    node = {**registry_node, "role": "standby"}
+    run = run_check(write_config(tmp_path / "c.yaml", node), "all", "-v")
+    assert (run.exit_code, run.text) == (
+        3,
+        f"{NOT_YET}; sync: not available in this version; standby: not available in this version",
+    )
+    probes = {line.split(" ")[1].rstrip(":") for line in run.long}
+    assert probes == {"disk", "services", "api", "cert", "storage", "sync", "standby"}
+    assert "write_up" not in run.output.perfdata
+
+
+def test_all_takes_thresholds_only_from_the_config(tmp_path: Path) -> None:
+    run = run_check(write_config(tmp_path / "c.yaml", {}), "all", "-w", "10")
+    assert (run.exit_code, run.text) == (
+        3,
+        "-w/-c/-W/-K/--unit apply to one probe; `all` takes its thresholds from the config "
+        "(see check_registry --help)",
+    )

@@ -1,0 +1,198 @@
+"""check_registry cert on the real registry serving TLS, with certificates made per case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from testbed.certs import CertFiles, issue, now, self_signed
+from testbed.registry import Registry
+from testbed.waiting import free_port
+from tests.support.check import CheckRun, run_check, write_config
+
+NAME = "registry.test"
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[[CertFiles], Registry]]:
+    started: list[Registry] = []
+
+    def start(cert: CertFiles) -> Registry:
+        reg = Registry(tmp_path / f"tls{len(started)}", tls=(cert.cert, cert.key)).start()
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in started:
+        reg.stop()
+
+
+def check(tmp_path: Path, port: int, ca_file: Path, cert_file: Path | None, *args: str) -> CheckRun:
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "data_dir": str(tmp_path),
+            "public_url": f"https://{NAME}",
+            "public_connect": f"127.0.0.1:{port}",
+            "ca_file": str(ca_file),
+            "cert_file": None if cert_file is None else str(cert_file),
+        },
+    )
+    return run_check(config, "cert", *args)
+
+
+def until(cert: CertFiles) -> str:
+    return cert.not_after.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def test_valid_certificate(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME, days=60)
+    run = check(tmp_path, serve(cert).port, ca_file, cert.cert, "-v")
+    assert (run.exit_code, run.state, run.text) == (
+        0,
+        "OK",
+        f"served certificate valid, 60 days left (until {until(cert)}), the same in the file",
+    )
+    assert run.long == [
+        f"[OK] served certificate of {NAME}:443 expires in 60.0 days ({until(cert)})",
+        f"[OK] {cert.cert} expires in 60.0 days ({until(cert)})",
+        f"[OK] nginx serves the certificate in {cert.cert}",
+    ]
+    days = run.perf("served_days_left")
+    assert (days.value, days.uom, days.warn, days.crit) == (
+        pytest.approx(59.96, abs=0.01),
+        "",
+        "21:",
+        "7:",
+    )
+    assert (run.perf("served_valid").value, run.perf("file_valid").value) == (1, 1)
+    assert run.perf("served_matches_file").value == 1
+
+
+@pytest.mark.parametrize(
+    ("days", "args", "code", "state", "why"),
+    [
+        (10, (), 1, "WARNING", "(warning < 21)"),
+        (3, (), 2, "CRITICAL", "(critical < 7)"),
+        (10, ("-w", "5", "-c", "3"), 0, "OK", ""),  # bare numbers: fewer than N days
+        (40, ("-w", "45"), 1, "WARNING", "(warning < 45)"),
+        (40, ("-c", "@30:50"), 2, "CRITICAL", "(critical within 30..50)"),
+    ],
+)
+def test_days_left_thresholds(
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    serve: Callable[[CertFiles], Registry],
+    days: int,
+    args: tuple[str, ...],
+    code: int,
+    state: str,
+    why: str,
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME, days=days)
+    run = check(tmp_path, serve(cert).port, ca_file, None, *args)
+    assert (run.exit_code, run.state) == (code, state)
+    if why:
+        left = days - 1 / 24  # issued an hour ago
+        assert run.text == (
+            f"served certificate of {NAME}:443 expires in {left:.1f} days ({until(cert)}) {why}"
+        )
+
+
+def test_expired_certificate_is_critical(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME, not_before=now() - dt.timedelta(days=10), days=5)
+    run = check(tmp_path, serve(cert).port, ca_file, None)
+    assert (run.exit_code, run.state, run.text) == (
+        2,
+        "CRITICAL",
+        f"served certificate of {NAME}:443 is not valid: certificate has expired; "
+        f"served certificate of {NAME}:443 expired 5.0 days ago ({until(cert)}) (critical < 7)",
+    )
+    assert run.perf("served_days_left").value == pytest.approx(-5.0, abs=0.01)
+    assert run.perf("served_valid").value == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (
+            lambda ca, d: issue(ca, d, "other.test", days=30),
+            "Hostname mismatch, certificate is not valid for 'registry.test'.",
+        ),
+        (lambda ca, d: self_signed(d, NAME, days=30), "self-signed certificate"),
+    ],
+    ids=["wrong-name", "self-signed"],
+)
+def test_invalid_chain_or_name_is_critical(
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    serve: Callable[[CertFiles], Registry],
+    make: Callable[[trustme.CA, Path], CertFiles],
+    reason: str,
+) -> None:
+    cert = make(ca, tmp_path / "c")
+    run = check(tmp_path, serve(cert).port, ca_file, None)
+    assert (run.exit_code, run.state, run.text) == (
+        2,
+        "CRITICAL",
+        f"served certificate of {NAME}:443 is not valid: {reason}",
+    )
+
+
+def test_renewed_file_not_served_is_a_warning(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    old = issue(ca, tmp_path / "old", NAME, days=50)
+    new = issue(ca, tmp_path / "new", NAME, days=90)
+    run = check(tmp_path, serve(old).port, ca_file, new.cert)
+    assert (run.exit_code, run.state, run.text) == (
+        1,
+        "WARNING",
+        f"served certificate differs from {new.cert} (renewed on disk, nginx not reloaded?)",
+    )
+    assert run.perf("served_matches_file").value == 0
+
+
+def test_unreadable_file_is_unknown(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME, days=60)
+    missing = tmp_path / "nope.crt"
+    run = check(tmp_path, serve(cert).port, ca_file, missing)
+    assert (run.exit_code, run.state, run.text) == (
+        3,
+        "UNKNOWN",
+        f"{missing}: cannot read: No such file or directory",
+    )
+    assert run.perf("served_days_left").value == pytest.approx(59.96, abs=0.01)
+
+
+def test_nothing_listening_is_critical(ca_file: Path, tmp_path: Path) -> None:
+    run = check(tmp_path, free_port(), ca_file, None)
+    assert (run.exit_code, run.state, run.text) == (
+        2,
+        "CRITICAL",
+        f"served certificate of {NAME}:443: cannot connect: Connection refused",
+    )
+
+
+def test_nothing_to_check_is_unknown(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "config.yaml",
+        {"data_dir": str(tmp_path), "public_url": "http://plain.test", "cert_file": None},
+    )
+    run = run_check(config, "cert")
+    assert (run.exit_code, run.text) == (
+        3,
+        "no certificate to check: public_url is not https, cert_file null",
+    )

@@ -1,0 +1,239 @@
+"""check_registry's command line: every way in gives a plugin answer, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from exporter import __version__
+from tests.support.check import CHECK_REGISTRY, run_check, run_raw, write_config
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path / "config.yaml", {"data_dir": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["dsk"],
+            "REGISTRY UNKNOWN - unknown probe 'dsk': choose one of disk, services, api, cert, "
+            "write, storage, sync, standby, all (see check_registry --help)",
+        ),
+        ([], "REGISTRY UNKNOWN - the following arguments are required: PROBE"),
+        (["disk", "-w"], "REGISTRY DISK UNKNOWN - argument -w/--warning: expected one argument"),
+        (
+            ["disk", "-c", "10:5"],
+            "REGISTRY DISK UNKNOWN - -c: '10:5' is not a range: start 10 is greater than end 5",
+        ),
+        (
+            ["disk", "-w", "1e3"],
+            "REGISTRY DISK UNKNOWN - -w: '1e3' is not a range ([@][START:][END]",
+        ),
+        (
+            ["disk", "-t", "0"],
+            "REGISTRY DISK UNKNOWN - argument -t/--timeout: expected seconds above 0 (at most "
+            "86400), got '0'",
+        ),
+        (
+            ["disk", "-t", "soon"],
+            "REGISTRY DISK UNKNOWN - argument -t/--timeout: expected seconds above 0",
+        ),
+        (["disk", "--frobnicate"], "REGISTRY DISK UNKNOWN - unrecognized arguments: --frobnicate"),
+        (["disk", "--warn", "5"], "REGISTRY DISK UNKNOWN - unrecognized arguments: --warn 5"),
+        (
+            ["cert", "--unit", "bytes"],
+            "REGISTRY CERT UNKNOWN - cert does not take --unit: -w/-c are days left",
+        ),
+    ],
+)
+def test_bad_arguments_are_unknown(config: Path, args: list[str], line: str) -> None:
+    run = run_check(config, *args)
+    assert (run.exit_code, run.state) == (3, "UNKNOWN")
+    assert run.stdout.startswith(line), run.stdout
+    assert run.stdout.count("\n") == 1
+
+
+def test_negative_ranges_may_follow_their_flag(config: Path) -> None:
+    run = run_check(config, "disk", "-w", "-5:", "--critical", "-10:-1")
+    assert (run.perf("used_percent").warn, run.perf("used_percent").crit) == ("-5:", "-10:-1")
+    assert run.state == "CRITICAL"  # used % is above -1
+
+
+def test_unavailable_and_role_refused_probes_are_unknown(config: Path) -> None:
+    for probe in ("storage",):
+        run = run_check(config, probe)
+        assert (run.exit_code, run.stdout) == (
+            3,
+            f"REGISTRY {probe.upper()} UNKNOWN - not available in this version\n",
+        )
+    for probe in ("sync", "standby"):
+        run = run_check(config, probe)
+        assert (run.exit_code, run.stdout) == (
+            3,
+            f"REGISTRY {probe.upper()} UNKNOWN - {probe} does not run on a node with role active\n",
+        )
+
+
+def test_standby_probes_on_the_standby_are_not_available_yet(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", {"data_dir": str(tmp_path), "role": "standby"})
+    for probe in ("sync", "standby"):
+        run = run_check(config, probe, "-w", "1800")
+        assert (run.exit_code, run.text) == (3, "not available in this version")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda d: d / "absent.yaml", "{p}: cannot read config file: No such file or directory"),
+        (lambda d: d, "{p}: cannot read config file: Is a directory"),
+        (
+            lambda d: write_text(d / "bad.yaml", "role: [unclosed\n"),
+            "{p}: not valid YAML: while parsing a flow sequence",
+        ),
+        (
+            lambda d: write_text(
+                d / "keys.yaml", "rol: active\nthresholds:\n  cert_days_left: {warning: x}\n"
+            ),
+            "{p}: invalid configuration: thresholds.cert_days_left.warning: Input should be a "
+            "valid number, unable to parse string as a number (got 'x'); "
+            "thresholds.cert_days_left.critical: Field required; "
+            "rol: unknown key (not one this program reads; check its spelling)",
+        ),
+        (
+            lambda d: write_text(d / "list.yaml", "- a\n"),
+            "{p}: expected a mapping of keys at the top level",
+        ),
+    ],
+    ids=["missing", "directory", "yaml", "keys", "not-a-mapping"],
+)
+def test_unusable_config_is_unknown_with_the_reason(
+    tmp_path: Path, make: Callable[[Path], Path], expected: str
+) -> None:
+    path = make(tmp_path)
+    run = run_check(path, "disk")
+    assert (run.exit_code, run.state) == (3, "UNKNOWN")
+    assert run.text.startswith(expected.format(p=path)), run.text
+    assert run.long == []  # the reason is folded into the status line
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_help_and_version_exit_unknown_on_stdout() -> None:
+    for flag in ("-h", "--help"):
+        done = run_raw("disk", flag)
+        assert (done.returncode, done.stderr) == (3, "")
+        assert done.stdout.startswith("usage: check_registry [--config FILE] PROBE")
+        assert "exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN" in done.stdout
+    for flag in ("-V", "--version"):
+        done = run_raw(flag)
+        assert (done.returncode, done.stdout, done.stderr) == (
+            3,
+            f"check_registry {__version__} (registry-monitor)\n",
+            "",
+        )
+
+
+def test_verbosity_levels(config: Path, tmp_path: Path) -> None:
+    def items(lines: list[str]) -> list[str]:
+        """The item lines' state and subject (the figures of a live filesystem move)."""
+        return [" ".join(line.split(" ")[:2]) for line in lines]
+
+    quiet = run_check(config, "disk")
+    assert quiet.long == []
+    one = run_check(config, "disk", "-v")
+    assert items(one.long) == ["[OK] /", "[OK] space:", "[OK] inodes:"]
+    two = run_check(config, "disk", "-vv")
+    assert items(two.long[:3]) == items(one.long)
+    assert two.long[3:6] == [
+        f"config: {config} (node {socket.gethostname()}, role active)",
+        "disk threshold used_percent: warning 80, critical 90",
+        "disk threshold inodes_used_percent: warning 80, critical 90",
+    ]
+    assert re.fullmatch(r"disk probe ran \d+\.\d{3} s of its 5 s time-out", two.long[6])
+    assert len(two.long) == 7
+    three = run_check(config, "disk", "-v", "-v", "-v")
+    assert three.long[3:6] == two.long[3:6]
+    assert f"disk reading: value.path={json.dumps(str(tmp_path))}" in three.long
+    assert len(three.long) > 7
+    # the guidelines stop at three
+    assert len(run_check(config, "disk", "-vvvv").long) == len(three.long)
+
+
+def test_time_out_note_at_vv(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", {"data_dir": str(tmp_path)})
+    run = run_check(config, "disk", "-vv", "-t", "5")
+    assert (
+        "disk: its own time-out (5 s) is not below -t (5 s): a hanging endpoint ends as UNKNOWN"
+        in run.long
+    )
+
+
+def test_no_pipe_in_any_output_line(tmp_path: Path) -> None:
+    odd = tmp_path / "a|b"
+    config = write_config(tmp_path / "c.yaml", {"data_dir": str(odd)})
+    run = run_check(config, "disk", "-vvv")
+    assert run.text == f"data directory {tmp_path}/a/b does not exist"
+    assert all("|" not in line for line in run.long)
+
+
+def test_json(config: Path, tmp_path: Path) -> None:
+    done = run_raw(f"--config={config}", "disk", "--json", "-w", "0")
+    assert (done.returncode, done.stderr) == (1, "")
+    doc = json.loads(done.stdout)
+    assert (doc["check"], doc["state"], doc["exit_code"], doc["timed_out"], doc["role"]) == (
+        "disk",
+        "WARNING",
+        1,
+        None,
+        "active",
+    )
+    (probe,) = doc["probes"]
+    assert (probe["probe"], probe["state"]) == ("disk", "WARNING")
+    assert probe["thresholds"]["used_percent"] == {"warning": "0", "critical": "90"}
+    assert probe["reading"]["ok"] is True
+    assert probe["reading"]["value"]["path"] == str(tmp_path)
+    assert probe["perfdata"][0].startswith("used_percent=")
+    assert [i["state"] for i in probe["items"]] == ["OK", "WARNING", "OK"]
+
+
+def test_json_for_bad_arguments(config: Path) -> None:
+    done = run_raw(f"--config={config}", "dsk", "--json")
+    doc = json.loads(done.stdout)
+    assert (done.returncode, doc["check"], doc["state"], doc["probes"]) == (3, None, "UNKNOWN", [])
+    assert doc["summary"].startswith("unknown probe 'dsk'")
+
+
+def test_the_check_loads_no_web_stack(config: Path) -> None:
+    """Fast start: only what the asked probe needs is imported."""
+    import subprocess
+
+    def imported(probe: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", CHECK_REGISTRY, f"--config={config}", probe],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.stdout.startswith(f"REGISTRY {probe.upper()} ")
+        return {line.split("|")[-1].strip() for line in done.stderr.splitlines()[1:]}
+
+    web = {"fastapi", "uvicorn", "starlette", "prometheus_client", "exporter.server"}
+    disk = imported("disk")
+    assert "exporter.probes.disk" in disk  # the measurement is real
+    assert disk & (web | {"requests", "cryptography", "exporter.probes.api"}) == set()
+    cert = imported("cert")
+    assert {"cryptography", "exporter.probes.cert"} <= cert
+    assert cert & web == set()
