@@ -44,8 +44,8 @@ thresholds:
 
 time-out:
   -t bounds the whole run (default {DEFAULT_TIMEOUT:g} s): probes still running then give
-  UNKNOWN. Each probe keeps its own time-out from the config (`timeouts`); a registry
-  that does not answer within it is CRITICAL. Keep -t above the probes' time-outs.
+  UNKNOWN. Each probe keeps its own time-out from the config (`timeouts`), cut to end
+  inside -t; a registry that does not answer within it is CRITICAL.
 
 config:
   --config FILE, default {DEFAULT_CONFIG_PATH} when it exists, else built-in defaults.

@@ -1,10 +1,13 @@
 """Run the asked probes once, in parallel worker threads, within one deadline.
 
 Each probe keeps its own time-out (the config's `timeouts`) through
-ProbeRunner, the same guard the exporter uses. The main thread only waits
-until the run's deadline (-t); probes still running then are reported by
-name, and their threads are left behind (daemon threads: a probe stuck in
-the kernel cannot hold the process, which ends with os._exit).
+ProbeRunner, the same guard the exporter uses, cut to fit inside the run's
+budget (-t) with a margin: a registry that does not answer is then reported
+as what it is (CRITICAL, "read timed out") before -t expires. The main
+thread only waits until the run's deadline; probes still running then (stuck
+in a system call, or fed a body one byte at a time) are reported by name, and
+their threads are left behind (daemon threads: a probe stuck in the kernel
+cannot hold the process, which ends with os._exit).
 """
 
 from __future__ import annotations
@@ -44,7 +47,13 @@ def role_refusal(name: str, config: Config) -> str | None:
     return f"{name} does not run on a node with role {config.role}"
 
 
-def prepare(name: str, config: Config) -> ProbeRunner | Reading[Any]:
+def probe_timeout(configured: float, budget: float) -> float:
+    """The probe's own time-out, shortened to end before the run's: 10 % margin, at least 0.2 s."""
+    margin = max(0.2, budget * 0.1)
+    return max(0.05, min(configured, budget - margin))
+
+
+def prepare(name: str, config: Config, budget: float = float("inf")) -> ProbeRunner | Reading[Any]:
     """The runner for a probe, or the reading that says why it will not run."""
     refusal = role_refusal(name, config)
     if refusal is not None:
@@ -55,7 +64,9 @@ def prepare(name: str, config: Config) -> ProbeRunner | Reading[Any]:
         probe = build_probe(name, config)
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
-    return ProbeRunner(probe, getattr(config.timeouts, name))
+    timeout = probe_timeout(getattr(config.timeouts, name), budget)
+    # the hard stop is -t itself, so a probe past its own time-out is reported as still running
+    return ProbeRunner(probe, timeout, grace=max(0.1, budget - timeout))
 
 
 def collect(names: Iterable[str], config: Config, deadline: float) -> Collection:
@@ -63,7 +74,7 @@ def collect(names: Iterable[str], config: Config, deadline: float) -> Collection
     readings: dict[str, Reading[Any]] = {}
     threads: dict[str, threading.Thread] = {}
     for name in names:
-        prepared = prepare(name, config)
+        prepared = prepare(name, config, deadline - time.monotonic())
         if isinstance(prepared, Reading):
             readings[name] = prepared
             continue

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checks.collect import probe_timeout
 from checks.perfdata import render
 from checks.state import State
 from checks.verdict import Verdict
@@ -81,11 +82,13 @@ class Answer:
             own = self.timeouts.get(name)
             budget = f" of its {own:g} s time-out" if own else ""
             lines.append(f"{name} probe ran {reading.duration_seconds:.3f} s{budget}")
-            if own and self.run_timeout and own >= self.run_timeout:
-                lines.append(
-                    f"{name}: its own time-out ({own:g} s) is not below -t "
-                    f"({self.run_timeout:g} s): a hanging endpoint ends as UNKNOWN"
-                )
+            if own and self.run_timeout:
+                cut = probe_timeout(own, self.run_timeout)
+                if cut < own:
+                    lines.append(
+                        f"{name}: its own time-out ({own:g} s) was cut to {cut:.3g} s "
+                        f"to end inside -t ({self.run_timeout:g} s)"
+                    )
         return lines
 
     def text(self) -> str:

@@ -129,12 +129,24 @@ def release() -> Iterator[threading.Event]:
     event.set()
 
 
-def hanging(http: HTTPServer, release: threading.Event, tmp_path: Path, timeout: float) -> Path:
+def hanging(
+    http: HTTPServer, release: threading.Event, tmp_path: Path, timeout: float, drip: bool = False
+) -> Path:
+    """/v2/ never answers; with drip, it answers one byte at a time, forever."""
+
     def hang(_: Request) -> Response:
         release.wait(60)
         return Response("{}", headers={"Docker-Distribution-Api-Version": "registry/2.0"})
 
-    http.expect_request("/v2/").respond_with_handler(hang)
+    def dripping(_: Request) -> Response:
+        def body() -> Iterator[bytes]:
+            while not release.wait(0.05):  # keeps every socket read inside its time-out
+                yield b" "
+
+        headers = {"Docker-Distribution-Api-Version": "registry/2.0", "Content-Length": "60000"}
+        return Response(body(), headers=headers)
+
+    http.expect_request("/v2/").respond_with_handler(dripping if drip else hang)
     url = http.url_for("").rstrip("/")
     return write_config(
         tmp_path / "config.yaml",
@@ -151,8 +163,8 @@ def hanging(http: HTTPServer, release: threading.Event, tmp_path: Path, timeout:
 def test_run_time_out_names_the_stuck_probe(
     fake_http: HTTPServer, release: threading.Event, tmp_path: Path
 ) -> None:
-    """-t shorter than the probe's own time-out: UNKNOWN (3), saying what still ran."""
-    config = hanging(fake_http, release, tmp_path, timeout=10)
+    """A probe that cannot finish before -t (a body fed one byte at a time): UNKNOWN (3)."""
+    config = hanging(fake_http, release, tmp_path, timeout=10, drip=True)
     run = run_check(config, "api", "-t", "1")
     assert (run.exit_code, run.state, run.text) == (
         3,
@@ -175,7 +187,8 @@ def test_run_time_out_in_all_names_only_the_stuck_probes(
 ) -> None:
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
-    run = run_check(hanging(fake_http, release, tmp_path, timeout=10), "all", "-t", "1.5", "-v")
+    config = hanging(fake_http, release, tmp_path, timeout=10, drip=True)
+    run = run_check(config, "all", "-t", "1.5", "-v")
     assert (run.exit_code, run.text) == (3, "timed out after 1.5s waiting for api")
     # what did finish is still shown in the long output (the fake answers a push with 500)
     assert "[OK] services: docker-registry.service active (running)" in " ".join(run.long)
@@ -193,6 +206,18 @@ def test_no_answer_within_the_probes_own_time_out_is_critical(
     assert (run.exit_code, run.state, run.text) == (
         2,
         "CRITICAL",
+        f"backend {url}/v2/ down: read timed out; public {url}/v2/ down: read timed out",
+    )
+
+
+def test_a_silent_registry_is_critical_even_when_its_time_out_exceeds_t(
+    fake_http: HTTPServer, release: threading.Event, tmp_path: Path
+) -> None:
+    """timeouts.api 10 s with -t 2: the probe is cut to fit the run and still reports the finding."""
+    run = run_check(hanging(fake_http, release, tmp_path, timeout=10), "api", "-t", "2")
+    url = fake_http.url_for("").rstrip("/")
+    assert (run.exit_code, run.text) == (
+        2,
         f"backend {url}/v2/ down: read timed out; public {url}/v2/ down: read timed out",
     )
 

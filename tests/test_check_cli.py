@@ -174,10 +174,7 @@ def test_verbosity_levels(config: Path, tmp_path: Path) -> None:
 def test_time_out_note_at_vv(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.yaml", {"data_dir": str(tmp_path)})
     run = run_check(config, "disk", "-vv", "-t", "5")
-    assert (
-        "disk: its own time-out (5 s) is not below -t (5 s): a hanging endpoint ends as UNKNOWN"
-        in run.long
-    )
+    assert "disk: its own time-out (5 s) was cut to 4.5 s to end inside -t (5 s)" in run.long
 
 
 def test_no_pipe_in_any_output_line(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ class ProbeRunner:
             started_at,
             time.monotonic() - begin,
             None,
-            f"timed out after {self.timeout:g}s",
+            f"timed out after {self.timeout:.3g}s",
         )
 
 
