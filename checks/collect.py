@@ -53,7 +53,7 @@ def probe_timeout(configured: float, budget: float) -> float:
     return max(0.05, min(configured, budget - margin))
 
 
-def prepare(name: str, config: Config, budget: float = float("inf")) -> ProbeRunner | Reading[Any]:
+def prepare(name: str, config: Config, budget: float) -> ProbeRunner | Reading[Any]:
     """The runner for a probe, or the reading that says why it will not run."""
     refusal = role_refusal(name, config)
     if refusal is not None:
@@ -65,8 +65,10 @@ def prepare(name: str, config: Config, budget: float = float("inf")) -> ProbeRun
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
     timeout = probe_timeout(getattr(config.timeouts, name), budget)
-    # the hard stop is -t itself, so a probe past its own time-out is reported as still running
-    return ProbeRunner(probe, timeout, grace=max(0.1, budget - timeout))
+    # the hard stop is -t itself: the runner waits past it (grace of a whole budget), so a
+    # probe past its own time-out is reported by collect() as still running, never raced
+    # into a "timed out" reading at the same instant
+    return ProbeRunner(probe, timeout, grace=max(1.0, budget))
 
 
 def collect(names: Iterable[str], config: Config, deadline: float) -> Collection:
