@@ -27,6 +27,7 @@ RENDERERS = {
     "api": "exporter.metrics.api",
     "cert": "exporter.metrics.cert",
     "write": "exporter.metrics.write",
+    "storage": "exporter.metrics.storage",
 }
 
 Render = Callable[[Reading[Any]], Iterator[Metric]]

@@ -18,6 +18,7 @@ PROBE_CLASSES = {
     "api": "exporter.probes.api:ApiProbe",
     "cert": "exporter.probes.cert:CertProbe",
     "write": "exporter.probes.write:WriteProbe",
+    "storage": "exporter.probes.storage:StorageProbe",
 }
 
 
