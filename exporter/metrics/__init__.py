@@ -28,6 +28,7 @@ RENDERERS = {
     "cert": "exporter.metrics.cert",
     "write": "exporter.metrics.write",
     "storage": "exporter.metrics.storage",
+    "sync": "exporter.metrics.sync",
 }
 
 Render = Callable[[Reading[Any]], Iterator[Metric]]

@@ -19,6 +19,7 @@ PROBE_CLASSES = {
     "cert": "exporter.probes.cert:CertProbe",
     "write": "exporter.probes.write:WriteProbe",
     "storage": "exporter.probes.storage:StorageProbe",
+    "sync": "exporter.probes.sync:SyncProbe",
 }
 
 
