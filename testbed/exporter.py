@@ -31,6 +31,8 @@ class Exporter:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = config
+        token = config.get("api_token")
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.config_path = workdir / "exporter.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.daemon = Daemon(
@@ -62,7 +64,9 @@ class Exporter:
         return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
 
     def status(self, headers: dict[str, str] | None = None) -> dict[str, Any]:
-        resp = requests.get(f"{self.url}/api/status", timeout=5, headers=headers)
+        resp = requests.get(
+            f"{self.url}/api/status", timeout=5, headers=self.auth if headers is None else headers
+        )
         resp.raise_for_status()
         result: dict[str, Any] = resp.json()
         return result

@@ -29,6 +29,7 @@ RENDERERS = {
     "write": "exporter.metrics.write",
     "storage": "exporter.metrics.storage",
     "sync": "exporter.metrics.sync",
+    "standby": "exporter.metrics.standby",
 }
 
 Render = Callable[[Reading[Any]], Iterator[Metric]]

@@ -20,6 +20,7 @@ PROBE_CLASSES = {
     "write": "exporter.probes.write:WriteProbe",
     "storage": "exporter.probes.storage:StorageProbe",
     "sync": "exporter.probes.sync:SyncProbe",
+    "standby": "exporter.probes.standby:StandbyProbe",
 }
 
 
