@@ -27,10 +27,7 @@ def digest_set(digests: list[bytes]) -> DigestSet:
     buckets: list[list[bytes]] = [[] for _ in range(256)]
     for x in sorted(digests):
         buckets[x[0]].append(x)
-    return DigestSet(
-        tuple(array("Q", (digest_key(x) for x in b)) for b in buckets),
-        tuple(b"".join(b) for b in buckets),
-    )
+    return DigestSet(tuple(array("Q", (digest_key(x) for x in b)) for b in buckets))
 
 
 def sample(generated_at: float = 1_700_000_000.5) -> Inventory:
@@ -40,9 +37,9 @@ def sample(generated_at: float = 1_700_000_000.5) -> Inventory:
         ),
         "empty": RepoTags("", b"", array("d")),
     }
-    return build_inventory(
-        "node-a", "active", generated_at, repos, digest_set([d(n) for n in range(5000)])
-    )
+    blobs = sorted(d(n) for n in range(5000))
+    chunks = [b"".join(blobs[i : i + 777]) for i in range(0, len(blobs), 777)]
+    return build_inventory("node-a", "active", generated_at, repos, digest_set(blobs), chunks)
 
 
 def wire(inv: Inventory) -> bytes:

@@ -25,14 +25,21 @@ EXTRA = hashlib.sha256(b"a manifest only the active has").digest()
 
 
 @pytest.fixture
-def local(registry: Registry) -> Inventory:
+def scanner(registry: Registry) -> Scanner:
     pusher = Pusher(registry.url)
     pusher.push_image("toolforge/python311", "latest")
     pusher.push_image("toolforge/node18", "latest")
-    return Scanner(registry.data_dir, "registry-b", "standby", 86400).scan(Deadline(10)).inventory
+    return Scanner(registry.data_dir, "registry-b", "standby", 86400)
 
 
-def active_view(local: Inventory, skew: float, extra_age: float | None, **kw: str) -> Inventory:
+@pytest.fixture
+def local(scanner: Scanner) -> Inventory:
+    return scanner.scan(Deadline(10)).inventory
+
+
+def active_view(
+    local: Inventory, skew: float, extra_age: float | None, scanner: Scanner, **kw: str
+) -> Inventory:
     """The same content as seen by an active whose clock is `skew` seconds off,
     plus (when extra_age is set) one tag pushed extra_age seconds ago on that clock."""
     generated = time.time() + skew
@@ -43,7 +50,12 @@ def active_view(local: Inventory, skew: float, extra_age: float | None, **kw: st
     if extra_age is not None:
         repos["toolforge/extra"] = RepoTags("latest", EXTRA, array("d", [generated - extra_age]))
     return build_inventory(
-        kw.get("node", "registry-a"), kw.get("role", "active"), generated, repos, local.blobs
+        kw.get("node", "registry-a"),
+        kw.get("role", "active"),
+        generated,
+        repos,
+        local.blobs,
+        scanner.blob_chunks(),
     )
 
 
@@ -83,9 +95,9 @@ def ok(r: Reading[Any]) -> StandbyStatus:
 
 @pytest.mark.parametrize("skew", [-300.0, 0.0, 300.0])
 def test_skewed_clocks_neither_hide_nor_invent_lag(
-    skew: float, local: Inventory, registry: Registry, fake_http: HTTPServer
+    skew: float, local: Inventory, scanner: Scanner, registry: Registry, fake_http: HTTPServer
 ) -> None:
-    serve(fake_http, active_view(local, skew, extra_age=600))
+    serve(fake_http, active_view(local, skew, extra_age=600, scanner=scanner))
     s = ok(run_probe(probe(fake_http, registry), Deadline(10)))
     assert (s.missing_tags, s.missing_repositories, s.mismatched_tags, s.missing_blobs) == (
         1,
@@ -99,17 +111,17 @@ def test_skewed_clocks_neither_hide_nor_invent_lag(
 
 @pytest.mark.parametrize("skew", [-300.0, 300.0])
 def test_skewed_clocks_in_step_is_lag_zero(
-    skew: float, local: Inventory, registry: Registry, fake_http: HTTPServer
+    skew: float, local: Inventory, scanner: Scanner, registry: Registry, fake_http: HTTPServer
 ) -> None:
-    serve(fake_http, active_view(local, skew, extra_age=None))
+    serve(fake_http, active_view(local, skew, extra_age=None, scanner=scanner))
     s = ok(run_probe(probe(fake_http, registry), Deadline(10)))
     assert (s.in_step, s.lag_seconds, s.missing_tags, s.missing_blobs) == (True, 0.0, 0, 0)
 
 
 def test_an_unchanged_inventory_costs_a_304_and_ages(
-    local: Inventory, registry: Registry, fake_http: HTTPServer
+    local: Inventory, scanner: Scanner, registry: Registry, fake_http: HTTPServer
 ) -> None:
-    inventory = active_view(local, 0, extra_age=100)
+    inventory = active_view(local, 0, extra_age=100, scanner=scanner)
     seen = serve(fake_http, inventory, age="30")
     p = probe(fake_http, registry, api_token="tok")
     first = ok(run_probe(p, Deadline(10)))
@@ -186,16 +198,18 @@ def test_gzip_bomb_is_cut_at_the_cap(
 
 
 def test_a_standby_or_itself_is_not_the_active(
-    local: Inventory, registry: Registry, fake_http: HTTPServer
+    local: Inventory, scanner: Scanner, registry: Registry, fake_http: HTTPServer
 ) -> None:
     url = fake_http.url_for("/api/inventory")
-    serve(fake_http, active_view(local, 0, None, role="standby", node="registry-c"))
+    serve(
+        fake_http, active_view(local, 0, None, role="standby", node="registry-c", scanner=scanner)
+    )
     assert (
         failure(fake_http, registry)
         == f"{url} is node registry-c with role standby, not the active"
     )
     fake_http.clear()
-    serve(fake_http, active_view(local, 0, None, node="registry-b"))
+    serve(fake_http, active_view(local, 0, None, node="registry-b", scanner=scanner))
     assert failure(fake_http, registry) == f"{url} is this node (registry-b) itself"
 
 

@@ -14,6 +14,8 @@ import requests
 from exporter.config import Config
 from exporter.probes.reading import Deadline, run_probe
 from exporter.probes.storage import StorageProbe, StorageStatus
+from exporter.storage.inventory import decode
+from exporter.storage.spill import Spill
 from testbed.images import Pushed, Pusher
 from testbed.registry import Registry
 from testbed.waiting import wait_until
@@ -208,7 +210,7 @@ def test_a_tag_moved_in_place_is_seen(registry: Registry, images: dict[str, Push
     after = link.stat()
     assert after.st_ino == before.st_ino  # registry 2.8 rewrote the link in place
     s = run(p).scan
-    assert s.stats.tag_links_read == 1
+    assert s.stats.tag_links_read == 2  # the links of that repository, not of the others
     tags = s.inventory.repositories["toolforge/python311"]
     assert tags.digest(tags.tag_names().index("latest")) == bytes.fromhex(moved.digest[7:])
     assert s.last_push == after.st_mtime
@@ -297,3 +299,20 @@ def test_missing_data_dir_fails_the_probe(tmp_path: Path) -> None:
         None,
         f"data directory {tmp_path / 'nope'} does not exist",
     )
+
+
+def test_full_digests_survive_the_spill_file_being_rewritten(
+    registry: Registry, images: dict[str, Pushed], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = probe(registry)
+    first = run(p)
+    old_spill = p.scanner._spill
+    monkeypatch.setattr(Spill, "wasteful", lambda self: True)
+    lone = Pusher(registry.url).push_blob("toolforge/python311", b"one more blob")
+    second = run(p)
+    assert p.scanner._spill is not old_spill
+    body = b"".join(second.inventory.lines())
+    inventory = decode([body], gzipped=False, max_bytes=10**6)
+    assert len(inventory.blobs) == first.scan.blobs + 1 == 11
+    assert lone[7:] in body.decode()
+    assert (second.verify.failures_total, second.verify.blobs_this_run) == (0, 11)

@@ -12,6 +12,7 @@ ETag:
 Only tags whose manifest and every blob it needs are present are listed: a
 broken tag on one node is not content the other could be missing. Lines are
 streamed both ways, so neither side ever holds the text of a whole inventory:
+the sender writes it gzip-compressed into a temporary file once per change,
 the decoder turns each line into the compact form (joined tag names, raw
 digests, 64-bit blob keys) as it arrives, under a cap on the decompressed size.
 """
@@ -21,14 +22,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import struct
+import tempfile
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import BinaryIO
 
-from exporter.storage.layout import DIGEST_SIZE, digest_key
+from exporter.storage.layout import DIGEST_SIZE
 
 FORMAT = 1
 MEDIA_TYPE = "application/vnd.registry-monitor.inventory.v1+jsonl"
@@ -81,20 +85,19 @@ NO_TAGS = RepoTags("", b"", array("d"))
 
 
 class DigestSet:
-    """Sorted blob digests in 256 buckets by first byte, as 64-bit keys (plus full digests
-    when this node's own, for the wire form). Lookups bisect a bucket's keys."""
+    """Blob digests as sorted 64-bit keys in 256 buckets by first byte (8 bytes a blob;
+    a key collision, ~n²/2^65, could only hide a missing blob from a count)."""
 
-    __slots__ = ("_len", "digests", "keys")
+    __slots__ = ("_len", "keys")
 
-    def __init__(self, keys: tuple[array[int], ...], digests: tuple[bytes, ...] | None) -> None:
-        assert len(keys) == 256 and (digests is None or len(digests) == 256)
+    def __init__(self, keys: tuple[array[int], ...]) -> None:
+        assert len(keys) == 256
         self.keys = keys
-        self.digests = digests
         self._len = sum(len(k) for k in keys)
 
     @classmethod
     def empty(cls) -> DigestSet:
-        return cls((_EMPTY_KEYS,) * 256, (b"",) * 256)
+        return cls((_EMPTY_KEYS,) * 256)
 
     def __len__(self) -> int:
         return self._len
@@ -109,19 +112,33 @@ class DigestSet:
             missing += len(absent - ignore) if ignore else len(absent)
         return missing
 
-    def hex_lines(self) -> Iterator[str]:
-        """The full digests as hex, BLOBS_PER_LINE per string, in sorted order."""
-        if self.digests is None:
-            raise ValueError("this digest set holds keys only")
-        step = BLOBS_PER_LINE * DIGEST_SIZE
-        pending = b""
-        for bucket in self.digests:
-            pending += bucket
-            while len(pending) >= step:
-                yield pending[:step].hex()
-                pending = pending[step:]
-        if pending:
-            yield pending.hex()
+
+class Body:
+    """The gzip-compressed wire form, in an anonymous temporary file: served as it is,
+    never held in memory (15 MB for 300k blobs)."""
+
+    CHUNK = 256 * 1024
+
+    def __init__(self) -> None:
+        self._file: BinaryIO = tempfile.TemporaryFile(prefix="registry-monitor-")  # noqa: SIM115
+        self.size = 0
+
+    def append(self, data: bytes) -> None:
+        if data:
+            os.pwrite(self._file.fileno(), data, self.size)
+            self.size += len(data)
+
+    def chunks(self) -> Iterator[bytes]:
+        offset = 0
+        while offset < self.size:
+            data = os.pread(self._file.fileno(), min(self.CHUNK, self.size - offset), offset)
+            if not data:
+                raise OSError("inventory body shorter than written")
+            offset += len(data)
+            yield data
+
+    def __del__(self) -> None:
+        self._file.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,27 +149,23 @@ class Inventory:
     repositories: Mapping[str, RepoTags]  # sorted by name; tags complete on that node only
     blobs: DigestSet
     etag: str  # sha256 of the wire form, hex
+    body: Body | None = None  # this node's own: the wire form, gzip-compressed
 
     @property
     def tag_count(self) -> int:
         return sum(len(t) for t in self.repositories.values())
 
-    def lines(self) -> Iterator[bytes]:
-        return encode_lines(self.node, self.role, self.generated_at, self.repositories, self.blobs)
+    def gzip_chunks(self) -> Iterator[bytes]:
+        if self.body is None:
+            raise ValueError("only this node's own inventory has a wire form")
+        return self.body.chunks()
 
-    def gzip_chunks(self, level: int = 1) -> Iterator[bytes]:
-        """The wire form, gzip-compressed as it is generated (level 1: hex is entropy-bound)."""
-        compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-        batch: list[bytes] = []
-        size = 0
-        for line in self.lines():
-            batch.append(line)
-            size += len(line)
-            if size >= 256 * 1024:
-                if out := compressor.compress(b"".join(batch)):
-                    yield out
-                batch, size = [], 0
-        yield compressor.compress(b"".join(batch)) + compressor.flush()
+    def lines(self) -> Iterator[bytes]:
+        """The wire form uncompressed (for clients that do not take gzip)."""
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        for chunk in self.gzip_chunks():
+            yield inflater.decompress(chunk)
+        yield inflater.flush()
 
 
 def _dump(obj: object) -> bytes:
@@ -164,8 +177,10 @@ def encode_lines(
     role: str,
     generated_at: float,
     repositories: Mapping[str, RepoTags],
-    blobs: DigestSet,
+    blob_count: int,
+    blob_digests: Iterable[bytes],
 ) -> Iterator[bytes]:
+    """The wire form; `blob_digests` yields the sorted raw digests in chunks of any size."""
     yield _dump(
         {
             "format": FORMAT,
@@ -174,7 +189,7 @@ def encode_lines(
             "generated_at": round(generated_at, 3),
             "repositories": len(repositories),
             "tags": sum(len(t) for t in repositories.values()),
-            "blobs": len(blobs),
+            "blobs": blob_count,
         }
     )
     for name, tags in repositories.items():
@@ -186,8 +201,15 @@ def encode_lines(
                 "mtimes": [round(m, 3) for m in tags.mtimes],
             }
         )
-    for hexes in blobs.hex_lines():
-        yield _dump({"blobs": hexes})
+    step = BLOBS_PER_LINE * DIGEST_SIZE
+    pending = b""
+    for chunk in blob_digests:
+        pending += chunk
+        while len(pending) >= step:
+            yield _dump({"blobs": pending[:step].hex()})
+            pending = pending[step:]
+    if pending:
+        yield _dump({"blobs": pending.hex()})
 
 
 def build_inventory(
@@ -196,13 +218,25 @@ def build_inventory(
     generated_at: float,
     repositories: Mapping[str, RepoTags],
     blobs: DigestSet,
+    blob_digests: Iterable[bytes],
 ) -> Inventory:
-    """An inventory with its ETag: the sha256 of its wire form, computed once per content."""
+    """An inventory with its wire form written once, gzip level 1 (hex is entropy-bound
+    anyway), and its ETag: the sha256 of the uncompressed wire form."""
     ordered = dict(sorted(repositories.items()))
     digest = hashlib.sha256()
-    for line in encode_lines(node, role, generated_at, ordered, blobs):
+    body = Body()
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    batch: list[bytes] = []
+    size = 0
+    for line in encode_lines(node, role, generated_at, ordered, len(blobs), blob_digests):
         digest.update(line)
-    return Inventory(node, role, generated_at, ordered, blobs, digest.hexdigest())
+        batch.append(line)
+        size += len(line)
+        if size >= Body.CHUNK:
+            body.append(compressor.compress(b"".join(batch)))
+            batch, size = [], 0
+    body.append(compressor.compress(b"".join(batch)) + compressor.flush())
+    return Inventory(node, role, generated_at, ordered, blobs, digest.hexdigest(), body)
 
 
 # ---------------------------------------------------------------- decoding
@@ -334,7 +368,7 @@ class _Decoder:
             role=str(h["role"]),
             generated_at=float(h["generated_at"]),  # type: ignore[arg-type]
             repositories=self.repositories,
-            blobs=DigestSet(tuple(self.buckets), None),
+            blobs=DigestSet(tuple(self.buckets)),
             etag=etag,
         )
 
@@ -387,7 +421,3 @@ def decode(chunks: Iterable[bytes], *, gzipped: bool, max_bytes: int) -> Invento
     if buffer:
         raise InventoryError("inventory does not end with a newline (truncated?)")
     return decoder.finish(digest.hexdigest())
-
-
-def blob_keys(digests: Iterable[bytes]) -> frozenset[int]:
-    return frozenset(digest_key(d) for d in digests)

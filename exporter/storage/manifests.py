@@ -13,8 +13,12 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
+from itertools import accumulate
+from operator import sub
 
 from exporter.storage.layout import DIGEST_SIZE, ManifestRefs, digest_key
+
+BATCH = 2048  # new entries held as objects before they are folded into the arrays
 
 
 class ManifestCache:
@@ -38,8 +42,21 @@ class ManifestCache:
         return key in self._pending or self.index(key) >= 0
 
     def add(self, digest: bytes, refs: ManifestRefs | str) -> None:
-        """Remember a parsed manifest, or why it could not be parsed."""
+        """Remember a parsed manifest, or why it could not be parsed.
+
+        Folded into the arrays every BATCH entries: a first scan of 100k
+        manifests must not hold 100k ManifestRefs objects (~45 MB) at once.
+        A manifest added again (after its blob went and came back) replaces
+        the old entry.
+        """
         self._pending[digest_key(digest)] = refs
+        if len(self._pending) >= BATCH:
+            self.commit()
+
+    def children(self, i: int) -> tuple[bytes, ...]:
+        """Child manifest digests of committed entry i (only indexes have any)."""
+        packed = self._children.get(self._keys[i], b"")
+        return tuple(packed[j : j + DIGEST_SIZE] for j in range(0, len(packed), DIGEST_SIZE))
 
     def entry(self, i: int) -> tuple[array[int], tuple[bytes, ...]] | str:
         """(blob reference keys, child manifest digests) of committed entry i, or its error."""
@@ -54,45 +71,55 @@ class ManifestCache:
     def commit(self, keep: Callable[[int], bool] | None = None) -> None:
         """Fold new entries in; with `keep`, drop entries whose blob is gone.
 
-        A merge of two sorted sequences straight into new flat arrays: no
-        per-entry objects, so the peak is the old arrays plus the new.
+        Builds new flat arrays (the peak is the old arrays plus the new). Without
+        `keep`, runs of old entries between two new ones are copied as slices, so
+        a commit costs C-speed copying plus Python work per new entry only.
         """
         if not self._pending and keep is None:
             return
         pending = sorted(self._pending.items())
         old_keys, old_starts, old_refs = self._keys, self._starts, self._refs
         keys: array[int] = array("Q")
-        starts: array[int] = array("Q", [0])
+        counts: array[int] = array("Q")
         flat: array[int] = array("Q")
-        children: dict[int, bytes] = {}
-        errors: dict[int, str] = {}
-        i = j = 0
-        while i < len(old_keys) or j < len(pending):
-            if j == len(pending) or (i < len(old_keys) and old_keys[i] < pending[j][0]):
-                key = old_keys[i]
-                if keep is None or keep(key):
-                    keys.append(key)
-                    flat.extend(old_refs[old_starts[i] : old_starts[i + 1]])
-                    starts.append(len(flat))
-                    if key in self._errors:
-                        errors[key] = self._errors[key]
-                    if key in self._children:
-                        children[key] = self._children[key]
-                i += 1
-                continue
-            key, value = pending[j]
-            j += 1
-            if i < len(old_keys) and old_keys[i] == key:
-                i += 1  # parsed again: the new entry replaces the old
+        children, errors = self._children, self._errors
+
+        def take_old(lo: int, hi: int) -> None:
+            if hi > lo:
+                keys.extend(old_keys[lo:hi])
+                counts.extend(map(sub, old_starts[lo + 1 : hi + 1], old_starts[lo:hi]))
+                flat.extend(old_refs[old_starts[lo] : old_starts[hi]])
+
+        if keep is not None:
+            children = {k: v for k, v in children.items() if keep(k)}
+            errors = {k: v for k, v in errors.items() if keep(k)}
+        done = 0
+        for key, value in pending:
+            at = bisect_left(old_keys, key, done)
+            if keep is None:
+                take_old(done, at)
+            else:
+                for i in range(done, at):
+                    if keep(old_keys[i]):
+                        take_old(i, i + 1)
+            done = at + (at < len(old_keys) and old_keys[at] == key)  # a new one replaces
             if keep is not None and not keep(key):
                 continue
             keys.append(key)
             if isinstance(value, str):
                 errors[key] = value
+                counts.append(0)
             else:
                 flat.extend(map(digest_key, value.blobs))
+                counts.append(len(value.blobs))
                 if value.children:
                     children[key] = b"".join(value.children)
-            starts.append(len(flat))
-        self._keys, self._starts, self._refs = keys, starts, flat
+        if keep is None:
+            take_old(done, len(old_keys))
+        else:
+            for i in range(done, len(old_keys)):
+                if keep(old_keys[i]):
+                    take_old(i, i + 1)
+        self._keys, self._refs = keys, flat
+        self._starts = array("Q", accumulate(counts, initial=0))
         self._children, self._errors, self._pending = children, errors, {}

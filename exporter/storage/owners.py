@@ -3,7 +3,8 @@
 After a failover, a directory the registry cannot write (say, copied in by
 root, or by an rsync that did not keep owners) breaks pushes into it. Every
 entry must be lstat'ed to know its owner, so the sweep has an entry budget
-per run and resumes where it stopped: one unit at a time (the top
+per run, and a time budget (a quarter of the probe's time-out: on a cold
+cache every lstat is a seek), and resumes where it stopped: one unit at a time (the top
 directories, each `blobs/sha256/<xx>/`, each repository's own `_*` trees).
 The count is the sum of what each unit held when it was last swept.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import pwd
 import stat
+import time
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ from exporter.storage.scan import Scanner
 
 EXAMPLES = 10
 RESERVE_SECONDS = 0.5
+TIME_SHARE = 0.25  # of the probe's time-out
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +75,12 @@ class OwnerSweep:
         units = ["", *(f"b/{b:02x}" for b in range(256)), *(f"r/{n}" for n in names)]
         i = 0 if self.cursor is None else bisect_right(units, self.cursor)
         entries = swept = 0
+        stop = time.monotonic() + TIME_SHARE * deadline.seconds
         while (
-            entries < self.budget and swept < len(units) and deadline.remaining() > RESERVE_SECONDS
+            entries < self.budget
+            and swept < len(units)
+            and time.monotonic() < stop
+            and deadline.remaining() > RESERVE_SECONDS
         ):
             if i >= len(units):  # a pass is complete: forget units that are gone
                 self.passes += 1

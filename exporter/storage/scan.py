@@ -67,6 +67,7 @@ from exporter.storage.layout import (
     repositories_root,
 )
 from exporter.storage.manifests import ManifestCache
+from exporter.storage.spill import Spill
 
 RACY_NS = 2 * 10**9
 DEEP_SLICES = 16
@@ -77,6 +78,7 @@ UNSETTLED = 0  # the key of something to look at again next scan
 NO_DIGEST = bytes(DIGEST_SIZE)
 _KEYS = struct.Struct(">Q24x")
 _EMPTY_KEYS: array[int] = array("Q")
+_NO_TIMES: array[float] = array("d")
 
 
 def _key(st: os.stat_result) -> int:
@@ -89,18 +91,23 @@ def _keys_of(digests: bytes) -> array[int]:
 
 
 class _Bucket:
-    """The blobs of one `blobs/sha256/<xx>/` directory."""
+    """The blobs of one `blobs/sha256/<xx>/` directory: 64-bit keys in memory, the full
+    digests (sorted, 32 bytes each) in the spill file."""
 
-    __slots__ = ("digests", "key", "keys", "total_bytes")
+    __slots__ = ("key", "keys", "ref", "spill", "total_bytes")
 
-    def __init__(self, key: int, digests: bytes, total_bytes: int) -> None:
+    def __init__(self, key: int, digests: bytes, total_bytes: int, spill: Spill | None) -> None:
         self.key = key
-        self.digests = digests  # sorted, 32 bytes each
         self.keys = _keys_of(digests)
+        self.spill = spill
+        self.ref = spill.put(digests) if spill is not None and digests else (0, 0)
         self.total_bytes = total_bytes
 
+    def digests(self) -> bytes:
+        return self.spill.get(self.ref) if self.spill is not None else b""
 
-_NO_BUCKET = _Bucket(ABSENT, b"", 0)
+
+_NO_BUCKET = _Bucket(ABSENT, b"", 0, None)
 
 
 class _Repo:
@@ -108,11 +115,11 @@ class _Repo:
 
     __slots__ = (
         "is_repository",
+        "links_key",
         "revisions",
         "revs_key",
         "tag_digests",
         "tag_errors",
-        "tag_keys",
         "tag_mtimes",
         "tag_names",
         "tags_key",
@@ -124,12 +131,12 @@ class _Repo:
         self.is_repository = True  # False: a directory holding only `_uploads`
         self.tags_key = UNSETTLED
         self.tag_names = ""  # "\n"-joined, sorted
+        self.links_key = UNSETTLED  # of the stats of all its tag links together
         self.tag_digests = b""
-        self.tag_mtimes: array[float] = array("d")
-        self.tag_keys: array[int] = array("q")
-        self.tag_errors: dict[int, str] = {}  # tag index -> why its link is unusable
+        self.tag_mtimes: array[float] = _NO_TIMES
+        self.tag_errors: dict[int, str] | None = None  # tag index -> why its link is unusable
         self.revs_key = UNSETTLED
-        self.revisions = b""  # sorted manifest digests, 32 bytes each
+        self.revisions: array[int] = _EMPTY_KEYS  # sorted 64-bit keys of manifest digests
         self.uploads_key = UNSETTLED
         self.uploads: tuple[float | None, ...] = ()  # startedat; None: unreadable
 
@@ -220,6 +227,7 @@ class Scanner:
         self.deep_slices = DEEP_SLICES  # 0: never re-list what the time stamps say is unchanged
         self._lock = threading.Lock()
         self._buckets: list[_Bucket] = [_NO_BUCKET] * 256
+        self._spill = Spill()
         self._repos: dict[str, _Repo] = {}
         self._manifests = ManifestCache()
         self._derived: _Derived | None = None
@@ -266,7 +274,8 @@ class Scanner:
             raise ProbeFailed(
                 f"{len(self._errors)} paths could not be read, first: {self._errors[0]}"
             )
-        changed = stale or blobs_changed or repos_changed
+        # a manifest parsed is something learnt (say, a revision whose blob came back)
+        changed = stale or blobs_changed or repos_changed or self._counts["manifests"] > 0
         if changed or self._derived is None:
             self._manifests.commit(self._present if blobs_removed or stale else None)
             self._derived = self._derive(started, deadline)
@@ -313,13 +322,24 @@ class Scanner:
                 continue
             new = self._read_bucket(path, b, key) if key != ABSENT else _NO_BUCKET
             self._counts["buckets"] += key != ABSENT
-            if new.digests != old.digests:
+            if new.keys != old.keys or new.total_bytes != old.total_bytes:
                 changed = True
                 removed = removed or bool(set(old.keys).difference(new.keys))
-            elif new.total_bytes != old.total_bytes:
-                changed = True
+            if old.spill is self._spill:
+                self._spill.release(old.ref)
             self._buckets[b] = new
+        if self._spill.wasteful():  # copy the live digests to a new file, drop the old
+            spill, self._spill = self._spill, Spill()
+            self._buckets = [self._respill(bucket) for bucket in self._buckets]
+            spill.close()
         return changed, removed
+
+    def _respill(self, bucket: _Bucket) -> _Bucket:
+        if bucket.spill is None:
+            return bucket
+        new = _Bucket(bucket.key, b"", bucket.total_bytes, None)
+        new.keys, new.spill, new.ref = bucket.keys, self._spill, self._spill.put(bucket.digests())
+        return new
 
     def _read_bucket(self, path: str, b: int, key: int) -> _Bucket:
         prefix = f"{b:02x}"
@@ -336,7 +356,7 @@ class Scanner:
             names.append(name)
             total += st.st_size
         names.sort()
-        return _Bucket(key, bytes.fromhex("".join(names)), total)
+        return _Bucket(key, bytes.fromhex("".join(names)), total, self._spill)
 
     def _walk(self, root: str) -> Iterator[tuple[str, str, bool, bool]]:
         """(name, path, is a repository, has uploads) for every repository directory."""
@@ -437,52 +457,48 @@ class Scanner:
         return repo
 
     def _read_tags(self, tags_dir: str, repo: _Repo, old: _Repo | None) -> None:
+        """Digest and push time of each tag. Every link is stat'ed; if the stats of all
+        of a repository's links are as before, none is read again, else all are (one
+        key per repository, not per tag: a tag move re-reads a few links, cheaply)."""
         names = repo.tag_names.split("\n") if repo.tag_names else []
-        same = old is not None and old.tag_names == repo.tag_names
-        where: dict[str, int] = {}
-        if old is not None and not same and old.tag_names:
-            where = {n: i for i, n in enumerate(old.tag_names.split("\n"))}
+        links = [f"{tags_dir}/{name}/current/link" for name in names]
+        stats = [self._stat(link) for link in links]
+        keys = [self._settled(st) if st is not None else UNSETTLED for st in stats]
+        repo.links_key = UNSETTLED if UNSETTLED in keys else hash(tuple(keys)) or 1
+        if (
+            old is not None
+            and repo.links_key != UNSETTLED
+            and repo.links_key == old.links_key
+            and repo.tag_names == old.tag_names
+            and old.tag_errors is None
+        ):
+            repo.tag_digests, repo.tag_mtimes = old.tag_digests, old.tag_mtimes
+            return
+        errors: dict[int, str] = {}
         digests = bytearray()
-        for i, name in enumerate(names):
-            link = f"{tags_dir}/{name}/current/link"
-            st = self._stat(link)
+        for i, (link, st) in enumerate(zip(links, stats, strict=True)):
+            digest = NO_DIGEST
             if st is None:
-                repo.tag_errors[i] = "tag has no current/link"
-                digests += NO_DIGEST
-                repo.tag_mtimes.append(0.0)
-                repo.tag_keys.append(UNSETTLED)
-                continue
-            key = self._settled(st)
-            j = i if same else where.get(name, -1)
-            if (
-                old is not None
-                and j >= 0
-                and key != UNSETTLED
-                and old.tag_keys[j] == key
-                and j not in old.tag_errors
-            ):
-                digests += old.tag_digests[j * DIGEST_SIZE : (j + 1) * DIGEST_SIZE]
-                repo.tag_mtimes.append(old.tag_mtimes[j])
-                repo.tag_keys.append(key)
-                continue
-            self._counts["links"] += 1
-            try:
-                digest = read_link(link)
-            except LayoutError as exc:
-                repo.tag_errors[i] = f"tag link unusable: {exc}"
-                digest = NO_DIGEST
-            except (FileNotFoundError, NotADirectoryError):
-                repo.tag_errors[i] = "tag has no current/link"
-                digest, key = NO_DIGEST, UNSETTLED
-            except OSError as exc:
-                self._errors.append(f"{link}: {exc.strerror or exc}")
-                digest = NO_DIGEST
+                errors[i] = "tag has no current/link"
+            else:
+                self._counts["links"] += 1
+                try:
+                    digest = read_link(link)
+                except LayoutError as exc:
+                    errors[i] = f"tag link unusable: {exc}"
+                except (FileNotFoundError, NotADirectoryError):
+                    errors[i] = "tag has no current/link"
+                    repo.links_key = UNSETTLED
+                except OSError as exc:
+                    self._errors.append(f"{link}: {exc.strerror or exc}")
             digests += digest
-            repo.tag_mtimes.append(st.st_mtime)
-            repo.tag_keys.append(key)
         repo.tag_digests = bytes(digests)
+        repo.tag_mtimes = array("d", [st.st_mtime if st else 0.0 for st in stats])
+        repo.tag_errors = errors or None
 
-    def _read_revisions(self, revs_dir: str, repo: _Repo) -> bytes:
+    def _read_revisions(self, revs_dir: str, repo: _Repo) -> array[int]:
+        """The repository's manifest revisions as keys; new manifests are parsed now,
+        while their full digests are at hand (only the keys are kept)."""
         names = []
         for entry in self._listdir(revs_dir):
             if not is_hex_digest(entry.name):
@@ -493,7 +509,22 @@ class Scanner:
                 continue
             names.append(entry.name)
         names.sort()
-        return bytes.fromhex("".join(names))
+        keys = array("Q")
+        for name in names:
+            digest = bytes.fromhex(name)
+            key = digest_key(digest)
+            keys.append(key)
+            if key not in self._manifests and not self._parse(digest):
+                repo.revs_key = UNSETTLED  # its blob is not here (yet): list again
+        return keys
+
+    def _revision_digest(self, name: str, key: int) -> bytes:
+        """The full digest of one of a repository's revisions, by listing them (rare)."""
+        revs_dir = repositories_root(self.data_dir) / name / "_manifests/revisions/sha256"
+        for entry in self._listdir(str(revs_dir)):
+            if is_hex_digest(entry.name) and digest_key(bytes.fromhex(entry.name)) == key:
+                return bytes.fromhex(entry.name)
+        return key.to_bytes(8, "big") + bytes(DIGEST_SIZE - 8)
 
     def _read_uploads(self, uploads_dir: str) -> tuple[float | None, ...]:
         started: list[float | None] = []
@@ -517,21 +548,14 @@ class Scanner:
         i = bisect_left(keys, key)
         return i < len(keys) and keys[i] == key
 
-    def _full_digest(self, key: int) -> bytes | None:
-        bucket = self._buckets[key >> 56]
-        i = bisect_left(bucket.keys, key)
-        if i < len(bucket.keys) and bucket.keys[i] == key:
-            return bucket.digests[i * DIGEST_SIZE : (i + 1) * DIGEST_SIZE]
-        return None
-
-    def _parse(self, digest: bytes, depth: int = 0) -> None:
-        """Make sure the manifest `digest` (and its children) are in the cache if present."""
+    def _parse(self, digest: bytes, depth: int = 0) -> bool:
+        """Make sure the manifest `digest` (and its children) are in the cache if present;
+        False when its blob is not here (or could not be read)."""
         key = digest_key(digest)
         cache = self._manifests
         if key in cache:
             i = cache.index(key)
-            entry = cache.entry(i) if i >= 0 else None
-            children = entry[1] if isinstance(entry, tuple) else ()
+            children = cache.children(i) if i >= 0 else ()  # pending: done when added
         elif self._present(key):
             blobs = str(blobs_root(self.data_dir))
             self._counts["manifests"] += 1
@@ -539,19 +563,20 @@ class Scanner:
                 refs = read_manifest(blob_data_path(blobs, digest))
             except LayoutError as exc:
                 cache.add(digest, str(exc))
-                return
+                return True
             except FileNotFoundError:
-                return  # removed since it was listed: missing, next scan agrees
+                return False  # removed since it was listed: missing, next scan agrees
             except OSError as exc:
                 self._errors.append(f"manifest {format_digest(digest)}: {exc.strerror or exc}")
-                return
+                return False
             cache.add(digest, refs)
             children = refs.children
         else:
-            return
+            return False
         if depth < MAX_INDEX_DEPTH:
             for child in children:
                 self._parse(child, depth + 1)
+        return True
 
     def _derive(self, started: float, deadline: Deadline) -> _Derived:
         for repo in self._repos.values():
@@ -559,10 +584,9 @@ class Scanner:
                 raise ProbeFailed("storage scan ran out of time while reading manifests")
             digests = repo.tag_digests
             for i in range(len(digests) // DIGEST_SIZE):
-                if i not in repo.tag_errors:
+                if not repo.tag_errors or i not in repo.tag_errors:
                     self._parse(digests[i * DIGEST_SIZE : (i + 1) * DIGEST_SIZE])
-            for j in range(0, len(repo.revisions), DIGEST_SIZE):
-                self._parse(repo.revisions[j : j + DIGEST_SIZE])
+            # revisions were parsed when listed
         self._manifests.commit()
         check = _Checker(self._manifests, self._present)
 
@@ -576,7 +600,7 @@ class Scanner:
             keep: list[int] = []
             for i, tag in enumerate(repo.tag_names.split("\n") if repo.tag_names else ()):
                 digest = digests[i * DIGEST_SIZE : (i + 1) * DIGEST_SIZE]
-                error = repo.tag_errors.get(i)
+                error = repo.tag_errors.get(i) if repo.tag_errors else None
                 if error is None and check.complete(digest):
                     keep.append(i)
                     continue
@@ -584,23 +608,25 @@ class Scanner:
                 if len(examples) < EXAMPLES:
                     examples.append(f"{name}:{tag}: {error or self._explain(check, digest)}")
             tags_out[name] = _complete_tags(repo, keep)
-            for j in range(0, len(repo.revisions), DIGEST_SIZE):
-                digest = repo.revisions[j : j + DIGEST_SIZE]
-                if not check.complete(digest):
-                    dangling += 1
-                    if len(examples) < EXAMPLES:
-                        examples.append(
-                            f"{name}@{format_digest(digest)}: {self._explain(check, digest)}"
-                        )
+            for key in repo.revisions:
+                if check.complete_key(key):
+                    continue
+                dangling += 1
+                if self._present(key) and self._manifests.index(key) < 0:
+                    repo.revs_key = UNSETTLED  # its blob came back: list and parse again
+                if len(examples) < EXAMPLES:
+                    digest = self._revision_digest(name, key)
+                    examples.append(
+                        f"{name}@{format_digest(digest)}: {self._explain(check, digest)}"
+                    )
         reclaimable_blobs, reclaimable_bytes = self._reclaimable(check)
         inventory = build_inventory(
             self.node,
             self.role,
             started,
             tags_out,
-            DigestSet(
-                tuple(b.keys for b in self._buckets), tuple(b.digests for b in self._buckets)
-            ),
+            DigestSet(tuple(b.keys for b in self._buckets)),
+            self.blob_chunks(),
         )
         return _Derived(dangling, tuple(examples), reclaimable_blobs, reclaimable_bytes, inventory)
 
@@ -645,13 +671,15 @@ class Scanner:
                 marked[key >> 56][i] = 1
 
         for repo in self._repos.values():
-            for j in range(0, len(repo.revisions), DIGEST_SIZE):
-                check.mark(repo.revisions[j : j + DIGEST_SIZE], mark)
+            for key in repo.revisions:
+                check.mark(key, mark)
         count = size = 0
         blobs = str(blobs_root(self.data_dir))
         for bucket, flags in zip(self._buckets, marked, strict=True):
-            for i in (i for i, f in enumerate(flags) if not f):
-                st = self._stat(blob_data_path(blobs, bucket.digests[i * 32 : (i + 1) * 32]))
+            unmarked = [i for i, f in enumerate(flags) if not f]
+            digests = bucket.digests() if unmarked else b""
+            for i in unmarked:
+                st = self._stat(blob_data_path(blobs, digests[i * 32 : (i + 1) * 32]))
                 if st is not None:
                     count += 1
                     size += st.st_size
@@ -668,7 +696,7 @@ class Scanner:
             if repo.is_repository:
                 count = len(repo.tag_digests) // DIGEST_SIZE
                 tags += count
-                manifests += len(repo.revisions) // DIGEST_SIZE
+                manifests += len(repo.revisions)
                 if count:
                     newest = max(repo.tag_mtimes)
                     last_push = newest if last_push is None else max(last_push, newest)
@@ -704,18 +732,15 @@ class Scanner:
             inventory=derived.inventory,
         )
 
-    def next_blob(self, after: bytes | None) -> bytes | None:
-        """The first blob digest greater than `after` (None: the first), or None at the end."""
-        key = digest_key(after) if after is not None else 0
-        for b in range(key >> 56, 256):
-            bucket = self._buckets[b]
-            d = bucket.digests
-            i = bisect_left(bucket.keys, key) if b == key >> 56 else 0
-            for j in range(i * DIGEST_SIZE, len(d), DIGEST_SIZE):
-                candidate = d[j : j + DIGEST_SIZE]
-                if after is None or candidate > after:
-                    return candidate
-        return None
+    def blob_chunks(self) -> Iterator[bytes]:
+        """Every blob's full digest, sorted, one bucket at a time."""
+        for bucket in self._buckets:
+            yield bucket.digests()
+
+    def bucket(self, b: int) -> tuple[array[int], Callable[[], bytes]]:
+        """Bucket b's sorted keys, and a function reading its full digests."""
+        bucket = self._buckets[b]
+        return bucket.keys, bucket.digests
 
     def repository_names(self) -> list[str]:
         return sorted(self._repos)
@@ -743,12 +768,14 @@ class _Checker:
         self.marked = bytearray(len(cache))
 
     def complete(self, digest: bytes, depth: int = 0) -> bool:
-        key = digest_key(digest)
+        return self.complete_key(digest_key(digest), depth)
+
+    def complete_key(self, key: int, depth: int = 0) -> bool:
         if not self.present(key):
             return False
         i = self.cache.index(key)
         if i < 0:
-            return False  # present but unreadable just now
+            return False  # present but not read (yet)
         if self.state[i]:
             return self.state[i] == 1
         self.state[i] = 3  # a cycle of indexes is not complete
@@ -762,9 +789,8 @@ class _Checker:
         self.state[i] = 1 if ok else 2
         return ok
 
-    def mark(self, digest: bytes, mark: Callable[[int], None], depth: int = 0) -> None:
+    def mark(self, key: int, mark: Callable[[int], None], depth: int = 0) -> None:
         """Mark a manifest, its references and its children (once each)."""
-        key = digest_key(digest)
         mark(key)
         i = self.cache.index(key)
         if i < 0 or self.marked[i]:
@@ -777,7 +803,7 @@ class _Checker:
             mark(ref)
         if depth < MAX_INDEX_DEPTH:
             for child in entry[1]:
-                self.mark(child, mark, depth + 1)
+                self.mark(digest_key(child), mark, depth + 1)
 
 
 _SHARED: dict[str, Scanner] = {}

@@ -1,28 +1,41 @@
 """Rolling sha256 verification of blob contents.
 
-Each run hashes at most a byte budget, then stops and resumes there next run
-(inside a blob if need be: the hash state is kept), so a multi-gigabyte layer
-never turns one run into a disk-saturating read, and every blob is checked in
-turn. Pages read are dropped from the page cache afterwards
-(POSIX_FADV_DONTNEED), so the check does not evict what the registry serves.
+Each run hashes at most a byte budget, and spends at most a quarter of the
+probe's time-out (many small blobs cost seeks, not bytes), then stops and
+resumes there next run (inside a blob if need be: the hash state is kept). So
+a multi-gigabyte layer never turns one run into a disk-saturating read, and
+every blob is checked in turn. The pages of large blobs are dropped from the
+page cache afterwards (POSIX_FADV_DONTNEED), so the check does not evict what
+the registry serves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
+from bisect import bisect_left
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from exporter.probes.reading import Deadline
-from exporter.storage.layout import blob_data_path, blobs_root, format_digest
+from exporter.storage.layout import (
+    DIGEST_SIZE,
+    blob_data_path,
+    blobs_root,
+    digest_key,
+    format_digest,
+)
 from exporter.storage.scan import Scanner
 
 CHUNK = 1024 * 1024
 EXAMPLES = 10
 RESERVE_SECONDS = 1.0  # leave the rest of the probe this much of its deadline
+TIME_SHARE = 0.25  # of the probe's time-out
+DROP_CACHE_FROM = 1024 * 1024  # smaller blobs (manifests, configs) stay cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +63,36 @@ class BlobVerifier:
         self.failures_total = 0
         self.passes = 0
         self.failures: deque[str] = deque(maxlen=EXAMPLES)
+        self._bucket: tuple[int, object, bytes] = (-1, None, b"")  # b, its keys, its digests
+
+    def _next(self, scanner: Scanner, after: bytes | None) -> bytes | None:
+        """The first blob after `after` (None: the first blob), or None at the end."""
+        key = digest_key(after) if after is not None else 0
+        for b in range(key >> 56, 256):
+            keys, read = scanner.bucket(b)
+            if not keys or (after is not None and b == key >> 56 and keys[-1] < key):
+                continue
+            if self._bucket[0] != b or self._bucket[1] is not keys:
+                self._bucket = (b, keys, read())  # one read per bucket, not per blob
+            digests = self._bucket[2]
+            i = bisect_left(keys, key) if after is not None and b == key >> 56 else 0
+            for j in range(i * DIGEST_SIZE, len(digests), DIGEST_SIZE):
+                candidate = digests[j : j + DIGEST_SIZE]
+                if after is None or candidate > after:
+                    return candidate
+        return None
 
     def run(self, scanner: Scanner, deadline: Deadline) -> VerifyStatus:
         budget = self.budget
         done_bytes = done_blobs = 0
-        while budget > 0 and deadline.remaining() > RESERVE_SECONDS:
+        stop = time.monotonic() + TIME_SHARE * deadline.seconds
+
+        def in_time() -> bool:
+            return time.monotonic() < stop and deadline.remaining() > RESERVE_SECONDS
+
+        while budget > 0 and in_time():
             if self.current is None:
-                digest = scanner.next_blob(self.cursor)
+                digest = self._next(scanner, self.cursor)
                 if digest is None:  # the end of a pass: the next run starts the next one
                     if self.cursor is not None:
                         self.cursor = None
@@ -64,7 +100,7 @@ class BlobVerifier:
                     break
                 self.current = (digest, 0, hashlib.sha256())
             digest, offset, state = self.current
-            read, finished = self._hash(digest, offset, state, budget, deadline)
+            read, finished = self._hash(digest, offset, state, budget, in_time)
             budget -= read
             done_bytes += read
             if not finished:
@@ -93,7 +129,7 @@ class BlobVerifier:
         )
 
     def _hash(
-        self, digest: bytes, offset: int, state: Any, budget: int, deadline: Deadline
+        self, digest: bytes, offset: int, state: Any, budget: int, in_time: Callable[[], bool]
     ) -> tuple[int, str]:
         """(bytes read, outcome): "" = not finished, "ok", "gone", or what is wrong."""
         try:
@@ -106,7 +142,7 @@ class BlobVerifier:
         try:
             os.posix_fadvise(fd, offset, 0, os.POSIX_FADV_SEQUENTIAL)
             os.lseek(fd, offset, os.SEEK_SET)
-            while read < budget and deadline.remaining() > RESERVE_SECONDS:
+            while read < budget and in_time():
                 data = os.read(fd, min(CHUNK, budget - read))
                 if not data:
                     actual = state.hexdigest()
@@ -119,5 +155,6 @@ class BlobVerifier:
         except OSError as exc:
             return read, f"read error: {exc.strerror or exc}"
         finally:
-            os.posix_fadvise(fd, offset, read, os.POSIX_FADV_DONTNEED)
+            if offset + read >= DROP_CACHE_FROM:
+                os.posix_fadvise(fd, offset, read, os.POSIX_FADV_DONTNEED)
             os.close(fd)
