@@ -153,6 +153,7 @@ class _Repo:
 
 @dataclass(frozen=True, slots=True)
 class ScanStats:
+    seconds: float  # the scan alone (the probe's duration adds the rolling checks)
     incremental: bool  # False for the first scan of this process
     changed: bool  # content differed from the previous scan
     buckets_listed: int  # blob directories listed again (of 256)
@@ -722,6 +723,7 @@ class Scanner:
             reclaimable_bytes=derived.reclaimable_bytes,
             notes=tuple(self._notes),
             stats=ScanStats(
+                seconds=round(now - started, 6),
                 incremental=not first,
                 changed=changed,
                 buckets_listed=self._counts["buckets"],
