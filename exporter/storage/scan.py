@@ -12,21 +12,24 @@ every manifest once. A rescan re-reads only what changed. What it relies on:
 - A tag *move* rewrites `tags/<tag>/current/link`: registry 2.8 truncates and
   rewrites it in place, which changes no directory at all; newer registries
   and rsync rename a new file over it. So every tag link is stat'ed on every
-  scan (ino, size, mtime, ctime), and read again only when that changed.
+  scan (ino, size, mtime, ctime); when those of a repository differ from
+  last time, its links are read again.
 - ctime, not mtime: rsync -a copies the active's mtimes onto the standby's
   files and directories, ctime cannot be set from user space.
 - A time stamp is only trusted when it is at least RACY_NS older than the scan
   (a change in the same clock tick as the previous one leaves it equal, as in
   git's "racy clean" problem); and a directory holding a half-created entry
-  (a blob directory without `data`) is listed again next time.
+  (a blob directory without `data`, a revision whose blob is not there yet)
+  is listed again next time.
 - Each scan also re-lists a sixteenth of the tree regardless, so a change the
   time stamps do not show (a `data` file deleted by hand inside its blob
   directory) is found within 16 scans.
 
 Manifest references are cached by digest (content-addressed, so never stale).
-Everything is held compactly (see README "Performance"): digests as raw bytes
-and 64-bit keys in arrays, tag names joined per repository, no per-tag or
-per-blob Python objects.
+Nothing is held per tag or per blob as a Python object (README "Storage
+scan"): blobs and revisions as 64-bit keys in arrays, tag digests as raw
+bytes, tag names joined per repository; full blob digests wait in a spill
+file.
 """
 
 from __future__ import annotations
@@ -234,16 +237,12 @@ class Scanner:
         self._derived: _Derived | None = None
         self._scans = 0
         self._interrupted = False  # a scan stopped after updating some caches
-        self._last: StorageSnapshot | None = None
+        self._last_scan = 0.0  # when the last good scan finished
         # per scan
         self._errors: list[str] = []
         self._notes: list[str] = []
         self._racy_limit = 0
         self._counts = {"buckets": 0, "repos": 0, "links": 0, "manifests": 0}
-
-    @property
-    def last(self) -> StorageSnapshot | None:
-        return self._last
 
     def scan(self, deadline: Deadline) -> StorageSnapshot:
         """Scan now (incrementally after the first time)."""
@@ -264,7 +263,7 @@ class Scanner:
         self._counts = dict.fromkeys(self._counts, 0)
         self._racy_limit = time.time_ns() - self.racy_ns
         self._scans += 1
-        first = self._last is None
+        first = not self._last_scan
         deep = self._scans % self.deep_slices if self.deep_slices else -1
         stale = self._derived is None or self._interrupted
         self._interrupted = True
@@ -282,7 +281,7 @@ class Scanner:
             self._derived = self._derive(started, deadline)
         self._interrupted = False
         snapshot = self._snapshot(started, self._derived, first, changed)
-        self._last = snapshot
+        self._last_scan = snapshot.finished_at
         return snapshot
 
     def _stat(self, path: str) -> os.stat_result | None:
