@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import sys
@@ -18,11 +19,14 @@ from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
+from testbed.rsync import RsyncDaemon, SyncUnit
 from testbed.systemd import FakeSystemd
 from testbed.waiting import free_port, port_open
 
 ROOT = Path("demo-run")
 PUBLIC_NAME = "localhost"
+SYNC_EVERY = 60.0  # the real timer runs every 10 minutes
+FAST = {"storage": 10, "standby": 10, "sync": 10}  # probe intervals (and time-outs) in the demo
 
 
 def preferred_port(port: int) -> int:
@@ -37,12 +41,14 @@ class Demo:
         self.root = root.resolve()
         self.stoppers: list[Any] = []
         self.systemd = FakeSystemd(self.root / "systemd")
+        self.standby_systemd = FakeSystemd(self.root / "systemd-standby")  # another host
         self.units: dict[str, Any] = {}  # unit -> daemon whose liveness it mirrors
         self.stop_event = threading.Event()
+        self.ca = trustme.CA()
+        self.ca_file = write_ca(self.ca, self.root / "ca.pem")
 
     def start_active(self) -> dict[str, Any]:
-        ca = trustme.CA()
-        self.ca_file = write_ca(ca, self.root / "ca.pem")
+        ca = self.ca
         cert = issue(
             ca, self.root / "acmecerts", PUBLIC_NAME, days=60, stem="ec-prime256v1.chained"
         )
@@ -73,43 +79,108 @@ class Demo:
                 "toolforge-jdk17-sssd-base:latest",
             ],
             "state_dir": str(self.root / "state-active"),
+            "intervals": {"storage": FAST["storage"]},
+            "timeouts": {"storage": FAST["storage"]},
         }
 
-    def mirror_units(self) -> None:
+    def start_standby(self, active_exporter_url: str) -> dict[str, Any]:
+        """A second registry (own data dir and nginx), fed by real rsync from the active's."""
+        cert = issue(
+            self.ca, self.root / "acmecerts-standby", PUBLIC_NAME, days=60, stem="ec-prime256v1"
+        )
+        self.rsyncd = RsyncDaemon(self.root / "rsyncd", self.registry.data_dir).start()
+        self.stoppers.append(self.rsyncd)
+        standby = Registry(self.root / "standby").start()
+        self.stoppers.append(standby)
+        nginx = Nginx(
+            self.root / "nginx-standby", standby.url, PUBLIC_NAME, cert.cert, cert.key
+        ).start()
+        self.stoppers.append(nginx)
+        self.mirror_units(
+            {"docker-registry.service": standby.daemon, "nginx.service": nginx.daemon},
+            self.standby_systemd,
+        )
+        self.sync = SyncUnit(self.standby_systemd, self.rsyncd.url, standby.data_dir)
+        self.sync_once()
+        threading.Thread(target=self.sync_loop, daemon=True).start()
+        self.standby, self.standby_nginx = standby, nginx
+        return {
+            "node": "demo-registry-standby",
+            "role": "standby",
+            "data_dir": str(standby.data_dir),
+            "backend_url": standby.url,
+            "public_url": f"https://{PUBLIC_NAME}:{nginx.port}",
+            "ca_file": str(self.ca_file),
+            "cert_file": str(cert.cert),
+            "active_exporter_url": active_exporter_url,
+            "state_dir": str(self.root / "state-standby"),
+            "intervals": FAST,
+            "timeouts": FAST,
+        }
+
+    def sync_once(self) -> None:
+        begin = time.monotonic()
+        done = self.sync.run()
+        took = time.monotonic() - begin
+        detail = f": {done.stderr.strip().splitlines()[-1]}" if done.returncode else ""
+        print(
+            f"[{time.strftime('%H:%M:%S')}] sync: rsync exited {done.returncode} in "
+            f"{took:.2f}s{detail} (next in {SYNC_EVERY:.0f}s)",
+            flush=True,
+        )
+
+    def sync_loop(self) -> None:
+        while not self.stop_event.wait(SYNC_EVERY):
+            self.sync_once()
+
+    def mirror_units(
+        self, units: dict[str, Any] | None = None, systemd: FakeSystemd | None = None
+    ) -> None:
         """Keep the fake systemd's view in step with the demo daemons."""
+        units = self.units if units is None else units
+        fake = systemd or self.systemd
         started: dict[str, float] = {}
-        for unit in self.units:
+        for unit in units:
             started[unit] = time.time()
-            self.systemd.set_unit(unit, "active", started_at=started[unit])
+            fake.set_unit(unit, "active", started_at=started[unit])
 
         def loop() -> None:
-            seen = {unit: True for unit in self.units}
+            seen = {unit: True for unit in units}
             while not self.stop_event.wait(1):
-                for unit, daemon in self.units.items():
+                for unit, daemon in units.items():
                     running = daemon.running
                     if running != seen[unit]:
                         seen[unit] = running
                         if running:
                             started[unit] = time.time()
-                        self.systemd.set_unit(
+                        fake.set_unit(
                             unit, "active" if running else "failed", started_at=started[unit]
                         )
 
         threading.Thread(target=loop, daemon=True).start()
 
-    def start_exporter(self, name: str, config: dict[str, Any], port: int) -> Exporter:
-        exporter = Exporter(self.root / name, config, env=self.systemd.env | {"PATH": self.path()})
+    def start_exporter(
+        self,
+        name: str,
+        config: dict[str, Any],
+        port: int,
+        systemd: FakeSystemd | None = None,
+        wait_for: tuple[str, ...] = ("disk", "api"),
+    ) -> Exporter:
+        fake = systemd or self.systemd
+        exporter = Exporter(self.root / name, config, env=fake.env | {"PATH": self.path(fake)})
         exporter.port = port
         exporter.url = f"http://127.0.0.1:{port}"
         exporter.daemon.argv[-1] = f"127.0.0.1:{port}"
-        exporter.start(wait_for=("disk", "api"))
+        exporter.start(wait_for=wait_for)
         self.stoppers.append(exporter)
         return exporter
 
-    def path(self) -> str:
+    def path(self, systemd: FakeSystemd | None = None) -> str:
         import os
 
-        return f"{self.systemd.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+        fake = systemd or self.systemd
+        return f"{fake.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -122,21 +193,54 @@ def main() -> int:
     demo = Demo(ROOT)
     try:
         active_config = demo.start_active()
-        active = demo.start_exporter("exporter-active", active_config, preferred_port(9623))
+        active = demo.start_exporter(
+            "exporter-active",
+            active_config,
+            preferred_port(9623),
+            wait_for=("disk", "api", "storage"),
+        )
+        standby_config = demo.start_standby(active.url)
+        standby = demo.start_exporter(
+            "exporter-standby",
+            standby_config,
+            preferred_port(9624),
+            systemd=demo.standby_systemd,
+            wait_for=("storage", "sync", "standby"),
+        )
+        (demo.root / "demo.json").write_text(
+            json.dumps({"active_registry": demo.registry.url, "standby_registry": demo.standby.url})
+        )
+        watch = (
+            f'watch -n 5 "curl -s {standby.url}/metrics | '
+            "grep -E '^registry_monitor_(standby_|sync_last_success)'\""
+        )
         print(
             f"""
 registry-monitor demo is running (everything on 127.0.0.1, files in {demo.root}).
 
+Active node
   Registry (backend)   {demo.registry.url}/v2/_catalog
   Registry via nginx   https://{PUBLIC_NAME}:{demo.nginx.port}/v2/   (CA: {demo.ca_file})
   Exporter status page {active.url}/
   Exporter metrics     {active.url}/metrics
-  Exporter JSON        {active.url}/api/status
+  Exporter JSON        {active.url}/api/status      inventory: {active.url}/api/inventory
+
+Standby node (rsync from the active every {SYNC_EVERY:.0f}s, lines "sync: ..." below)
+  Registry (backend)   {demo.standby.url}/v2/_catalog
+  Registry via nginx   https://{PUBLIC_NAME}:{demo.standby_nginx.port}/v2/
+  rsync module         {demo.rsyncd.url}
+  Exporter status page {standby.url}/
+  Exporter metrics     {standby.url}/metrics
+  Exporter JSON        {standby.url}/api/status
 
 Try it:
   curl -s {active.url}/metrics | grep registry_monitor_api_up
   kill $(pgrep -f 'docker-registry serve {demo.registry.config_path}')   # watch api_up fall to 0
   curl --cacert {demo.ca_file} https://{PUBLIC_NAME}:{demo.nginx.port}/v2/_catalog
+
+Watch the standby's lag move: push to the active, see the lag grow until the next sync
+  {sys.executable} -m demo.push toolforge-demo:v1
+  {watch}
 
 Press Ctrl-C to stop the demo.
 """,

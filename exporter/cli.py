@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn  # the web stack is loaded only once the config is good
 
+    from exporter.memory import tune_malloc
     from exporter.server import create_app
+
+    tune_malloc()
 
     scheduler, intervals = build_scheduler(config)
     app = create_app(config, scheduler, intervals)

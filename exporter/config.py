@@ -128,6 +128,12 @@ class Config(_Strict):
     catalog_page_size: int = Field(default=1000, ge=1, le=1000)
     catalog_max_pages: int = Field(default=10000, ge=1)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # storage probe: uploads the registry's purger never removes; rolling checks' budgets
+    stale_upload_seconds: Seconds = 7 * 86400
+    verify_bytes_per_scan: int = Field(default=256 * 1024 * 1024, ge=0)
+    owner_check_files_per_scan: int = Field(default=250_000, ge=0)
+    # standby probe: cap on the active's inventory, decompressed
+    inventory_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     thresholds: Thresholds = Thresholds()
     intervals: Intervals = Intervals()
     timeouts: Timeouts = Timeouts()

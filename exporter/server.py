@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exporter import __version__, status_page
 from exporter.config import Config
+from exporter.inventory_api import inventory_response
 from exporter.jsonable import jsonable
 from exporter.metrics import ReadingsCollector, build_registry
 from exporter.scheduler import Scheduler
@@ -111,6 +112,15 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
                 )
             probes.append(entry)
         return {"node": config.node, "role": config.role, "version": __version__, "probes": probes}
+
+    @app.get(
+        "/api/inventory",
+        dependencies=[Depends(require_token)],
+        response_class=Response,
+        summary="This node's stored content, from the last storage scan (for the standby)",
+    )
+    async def api_inventory(request: Request) -> Response:
+        return inventory_response(scheduler.readings().get("storage"), request.headers)
 
     @app.get("/", response_class=HTMLResponse, summary="Status page for people")
     async def index() -> HTMLResponse:

@@ -67,7 +67,9 @@ class Exporter:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def status(self, headers: dict[str, str] | None = None) -> dict[str, Any]:
-        resp = requests.get(f"{self.url}/api/status", timeout=5, headers=headers or self.auth)
+        resp = requests.get(
+            f"{self.url}/api/status", timeout=5, headers=self.auth if headers is None else headers
+        )
         resp.raise_for_status()
         result: dict[str, Any] = resp.json()
         return result

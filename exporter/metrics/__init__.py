@@ -27,6 +27,9 @@ RENDERERS = {
     "api": "exporter.metrics.api",
     "cert": "exporter.metrics.cert",
     "write": "exporter.metrics.write",
+    "storage": "exporter.metrics.storage",
+    "sync": "exporter.metrics.sync",
+    "standby": "exporter.metrics.standby",
 }
 
 Render = Callable[[Reading[Any]], Iterator[Metric]]

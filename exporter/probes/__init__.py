@@ -18,6 +18,9 @@ PROBE_CLASSES = {
     "api": "exporter.probes.api:ApiProbe",
     "cert": "exporter.probes.cert:CertProbe",
     "write": "exporter.probes.write:WriteProbe",
+    "storage": "exporter.probes.storage:StorageProbe",
+    "sync": "exporter.probes.sync:SyncProbe",
+    "standby": "exporter.probes.standby:StandbyProbe",
 }
 
 

@@ -1,0 +1,46 @@
+"""standby reading -> standby_* families (absent when the active could not be asked)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
+
+from exporter.metrics.families import gauge
+from exporter.probes.reading import Reading
+from exporter.probes.standby import StandbyStatus
+
+
+def render(reading: Reading[StandbyStatus]) -> Iterator[Metric]:
+    s = reading.value
+    if s is None:
+        return
+    figures = (
+        (
+            "standby_lag_seconds",
+            "Recovery point: age of the oldest tag push on the active that this standby "
+            "lacks (missing, or pointing elsewhere, or incomplete here); 0 when in step. "
+            "What a failover now would lose.",
+            s.lag_seconds,
+        ),
+        (
+            "standby_missing_tags",
+            "Tags complete on the active that are absent or incomplete here.",
+            s.missing_tags,
+        ),
+        (
+            "standby_mismatched_tags",
+            "Tags present here that point to another manifest than on the active.",
+            s.mismatched_tags,
+        ),
+        (
+            "standby_missing_repositories",
+            "Repositories on the active absent here.",
+            s.missing_repositories,
+        ),
+        ("standby_missing_blobs", "Blobs on the active absent here.", s.missing_blobs),
+    )
+    for name, doc, value in figures:
+        family = gauge(name, doc)
+        family.add_metric([], float(value))
+        yield family

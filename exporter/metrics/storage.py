@@ -1,0 +1,78 @@
+"""storage reading -> storage_* families."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
+
+from exporter.metrics.families import counter, gauge
+from exporter.probes.reading import Reading
+from exporter.probes.storage import StorageStatus
+
+
+def render(reading: Reading[StorageStatus]) -> Iterator[Metric]:
+    status = reading.value
+    if status is None:
+        return
+    s = status.scan
+    figures = (
+        ("storage_repositories", "Repositories on disk (with _layers).", s.repositories),
+        ("storage_tags", "Tags on disk (tag links), summed over repositories.", s.tags),
+        ("storage_manifests", "Manifest revisions, summed over repositories.", s.manifests),
+        ("storage_blobs", "Blobs in blobs/sha256 (layers, configs and manifests).", s.blobs),
+        ("storage_blob_bytes", "Bytes of all blobs.", s.blob_bytes),
+        (
+            "storage_dangling_references",
+            "Tags and revisions whose manifest, or a blob or child manifest it needs, is "
+            "missing: images that cannot be pulled. Dangling _layers links are not counted.",
+            s.dangling_references,
+        ),
+        (
+            "storage_reclaimable_bytes",
+            "Bytes of blobs no manifest revision references: what a garbage collection would free.",
+            s.reclaimable_bytes,
+        ),
+    )
+    for name, doc, value in figures:
+        family = gauge(name, doc)
+        family.add_metric([], float(value))
+        yield family
+    if s.last_push is not None:
+        push = gauge(
+            "storage_last_push_timestamp_seconds", "Newest tag link mtime: the last tag push."
+        )
+        push.add_metric([], s.last_push)
+        yield push
+    uploads = gauge(
+        "storage_uploads",
+        "Uploads in _uploads: active, or stale (startedat older than stale_upload_seconds, "
+        "or unreadable), which the registry's purger never removes.",
+        ["state"],
+    )
+    uploads.add_metric(["active"], float(s.uploads_active))
+    uploads.add_metric(["stale"], float(s.uploads_stale))
+    yield uploads
+    v = status.verify
+    if v.enabled:
+        failures = counter(
+            "storage_blob_verify_failures",
+            "Blobs whose content did not hash to their digest (or could not be read) in the "
+            "rolling sha256 check, since the exporter started.",
+        )
+        failures.add_metric([], float(v.failures_total))
+        verified = counter(
+            "storage_blob_verified_bytes",
+            "Bytes hashed by the rolling sha256 check since the exporter started.",
+        )
+        verified.add_metric([], float(v.verified_bytes_total))
+        yield from (failures, verified)
+    o = status.owners
+    if o.checked and o.foreign_files is not None:
+        foreign = gauge(
+            "storage_foreign_owner_files",
+            "Files and directories under data_dir not owned by registry_user (rolling "
+            "sweep); after a failover they break pushes.",
+        )
+        foreign.add_metric([], float(o.foreign_files))
+        yield foreign

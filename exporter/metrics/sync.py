@@ -1,0 +1,43 @@
+"""sync reading -> sync_* families."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
+
+from exporter.metrics.families import flag, gauge
+from exporter.probes.reading import Reading
+from exporter.probes.sync import SyncStatus
+
+
+def render(reading: Reading[SyncStatus]) -> Iterator[Metric]:
+    s = reading.value
+    if s is None:
+        return
+    if s.last_run_started is not None:
+        run = gauge(
+            "sync_last_run_timestamp_seconds", "Unix time the last (or current) sync run started."
+        )
+        run.add_metric([], s.last_run_started)
+        yield run
+    success = gauge(
+        "sync_last_success_timestamp_seconds",
+        "Unix time the last sync run with exit 0 or 24 (files vanished: the expected race "
+        "with pushes) finished; 0 = never. Kept in state_dir across exporter restarts.",
+    )
+    success.add_metric([], s.last_success or 0.0)
+    yield success
+    if s.last_exit_code is not None:
+        code = gauge(
+            "sync_last_exit_code",
+            "rsync's exit status of the last finished run (24: files vanished, expected; "
+            "128+N: killed by signal N).",
+        )
+        code.add_metric([], float(s.last_exit_code))
+        yield code
+    running = gauge("sync_running", "1 while a sync run is in progress (unit activating).")
+    running.add_metric([], flag(s.running))
+    timer = gauge("sync_timer_active", "1 if the sync unit's .timer is active (scheduled).")
+    timer.add_metric([], flag(s.timer_active))
+    yield from (running, timer)

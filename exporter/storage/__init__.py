@@ -1,0 +1,1 @@
+"""The registry's stored content, read straight from its filesystem layout."""
