@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.config import Config
-from exporter.probes import available, build_probe
+from exporter.probes import build_probe
 from exporter.probes.reading import ProbeRunner, Reading
-
-NOT_AVAILABLE = "not available in this version"
 
 
 @dataclass(frozen=True)
@@ -58,8 +56,6 @@ def prepare(name: str, config: Config, budget: float) -> ProbeRunner | Reading[A
     refusal = role_refusal(name, config)
     if refusal is not None:
         return no_run(name, refusal)
-    if name not in available():
-        return no_run(name, NOT_AVAILABLE)
     try:
         probe = build_probe(name, config)
     except Exception as exc:  # a probe that cannot be set up is a failed reading

@@ -64,7 +64,10 @@ class Answer:
             several = self.target == "all"
             for v in self.verdicts:
                 prefix = f"{v.probe}: " if several else ""
-                lines += [f"[{i.state.name}] {prefix}{i.text}" for i in v.items]
+                lines += [
+                    f"- {i.text}" if i.detail else f"[{i.state.name}] {prefix}{i.text}"
+                    for i in v.items
+                ]
         if self.verbosity >= 2:
             lines += self.context_lines()
         if self.verbosity >= 3:
@@ -118,7 +121,10 @@ class Answer:
             "probe": v.probe,
             "state": v.state.name,
             "summary": v.summary,
-            "items": [{"state": i.state.name, "text": i.text} for i in v.items],
+            "items": [
+                {"state": i.state.name, "text": i.text, **({"detail": True} if i.detail else {})}
+                for i in v.items
+            ],
             "perfdata": [str(p) for p in v.perfdata],
             "thresholds": {
                 figure: {

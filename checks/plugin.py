@@ -22,7 +22,7 @@ from checks.collect import collect
 from checks.output import Answer
 from checks.state import SEVERITY, State, worst
 from checks.verdict import Options, UsageError, Verdict, unknown
-from checks.verdicts import Limits, load, unjudged
+from checks.verdicts import Limits, load
 from exporter.config import Config, ConfigError, load_config
 from exporter.probes.reading import Reading
 
@@ -35,19 +35,12 @@ class Result:
 
 
 def limits_for(names: tuple[str, ...], config: Config, options: Options) -> dict[str, Limits]:
-    limits: dict[str, Limits] = {}
-    for name in names:
-        module = load(name)
-        limits[name] = {} if module is None else module.thresholds(config, options)
-    return limits
+    return {name: load(name).thresholds(config, options) for name in names}
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    module = load(reading.probe)
-    if module is None:
-        return unjudged(reading)
     try:
-        return module.judge(reading, limits)
+        return load(reading.probe).judge(reading, limits)
     except Exception as exc:  # a verdict bug must not hide the other probes' states
         return unknown(reading.probe, f"internal error judging the reading: {exc!r}")
 

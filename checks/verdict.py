@@ -28,6 +28,7 @@ class Options:
 class Item:
     state: State
     text: str
+    detail: bool = False  # names an example of the item before it; carries no state
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Verdict:
 
     def problems(self) -> list[Item]:
         """Non-OK items, worst first (stable within a state)."""
-        bad = [i for i in self.items if i.state is not State.OK]
+        bad = [i for i in self.items if i.state is not State.OK and not i.detail]
         return sorted(bad, key=lambda i: -SEVERITY[i.state])
 
 
@@ -55,6 +56,10 @@ class Judgement:
     def add(self, state: State, text: str) -> State:
         self.items.append(Item(state, text))
         return state
+
+    def detail(self, text: str) -> None:
+        """A line of long output under the item before it (an example), without a state."""
+        self.items.append(Item(State.OK, text, detail=True))
 
     def perf(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from testbed.images import Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
+from tests.support.pair import Pair, running_pair
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +103,15 @@ def registry_node(
             "ca_file": str(ca_file),
             "cert_file": str(cert.cert),
             "canary_images": [CANARY_IMAGE],
+            "state_dir": str(tmp_path / "state"),
+            "registry_user": getpass.getuser(),
         }
     finally:
         nginx.stop()
+
+
+@pytest.fixture
+def pair(tmp_path: Path, systemd: FakeSystemd) -> Iterator[Pair]:
+    """An active and a standby registry, and the standby's sync unit (real rsync)."""
+    with running_pair(tmp_path, systemd) as running:
+        yield running

@@ -9,7 +9,8 @@ from testbed.systemd import FakeSystemd
 from tests.conftest import CANARY_IMAGE
 from tests.support.check import run_check, write_config
 
-NOT_YET = "storage: not available in this version"
+GONE = "cert: {}: cannot read: No such file or directory"
+ACTIVE_PROBES = "6 probes OK (disk, services, api, cert, write, storage)"
 
 
 def test_monitoring_plugins_order() -> None:
@@ -23,8 +24,7 @@ def test_monitoring_plugins_order() -> None:
 
 def test_healthy_active_node(registry_node: dict[str, object], tmp_path: Path) -> None:
     run = run_check(write_config(tmp_path / "c.yaml", registry_node), "all", "-v")
-    # storage has no verdict in this version, so the best `all` can say is UNKNOWN
-    assert (run.exit_code, run.state, run.text) == (3, "UNKNOWN", NOT_YET)
+    assert (run.exit_code, run.state, run.text) == (0, "OK", ACTIVE_PROBES)
     probes = [line.split(" ")[1].rstrip(":") for line in run.long]
     assert sorted(set(probes), key=probes.index) == [
         "disk",
@@ -34,7 +34,7 @@ def test_healthy_active_node(registry_node: dict[str, object], tmp_path: Path) -
         "write",
         "storage",
     ]
-    assert [line for line in run.long if not line.startswith("[OK] ")] == [f"[UNKNOWN] {NOT_YET}"]
+    assert [line for line in run.long if not line.startswith("[OK] ")] == []
     for label in ("used_percent", "active_nginx.service", "public_latency", "served_days_left"):
         assert label in run.output.perfdata
     assert run.perf("write_up").value == 1
@@ -44,11 +44,12 @@ def test_a_critical_is_not_masked_by_an_unknown(
     registry_node: dict[str, object], tmp_path: Path, systemd: FakeSystemd
 ) -> None:
     systemd.set_unit("nginx.service", "failed")
-    run = run_check(write_config(tmp_path / "c.yaml", registry_node), "all")
+    node = {**registry_node, "cert_file": str(tmp_path / "gone.crt")}  # cert: UNKNOWN
+    run = run_check(write_config(tmp_path / "c.yaml", node), "all")
     assert (run.exit_code, run.state, run.text) == (
         2,
         "CRITICAL",
-        f"services: nginx.service failed (failed); {NOT_YET}",
+        f"services: nginx.service failed (failed); {GONE.format(tmp_path / 'gone.crt')}",
     )
 
 
@@ -62,24 +63,26 @@ def test_every_problem_is_summarised_worst_first(
     assert run.text == (
         "services: docker-registry.service inactive (dead); "
         "api: backend canary gone:v1 missing (not found); "
-        "api: public canary gone:v1 missing (not found); "
-        f"{NOT_YET}"
+        "api: public canary gone:v1 missing (not found)"
     )
 
 
 def test_a_warning_outranks_an_unknown(registry_node: dict[str, object], tmp_path: Path) -> None:
-    node = {**registry_node, "canary_images": ["gone:v1"]}
+    node = {**registry_node, "canary_images": ["gone:v1"], "cert_file": str(tmp_path / "gone.crt")}
     run = run_check(write_config(tmp_path / "c.yaml", node), "all")
     assert (run.exit_code, run.state) == (1, "WARNING")
-    assert run.text.endswith(f"(not found); {NOT_YET}")
+    assert run.text.endswith(
+        f"api: public canary gone:v1 missing (not found); {GONE.format(tmp_path / 'gone.crt')}"
+    )
 
 
 def test_standby_runs_its_own_probes(registry_node: dict[str, object], tmp_path: Path) -> None:
     node = {**registry_node, "role": "standby"}
     run = run_check(write_config(tmp_path / "c.yaml", node), "all", "-v")
     assert (run.exit_code, run.text) == (
-        3,
-        f"{NOT_YET}; sync: not available in this version; standby: not available in this version",
+        2,
+        "sync: rsync-docker-registry-sync.service not-found: no sync can run; "
+        "standby: active_exporter_url is not set: nothing to compare with",
     )
     probes = {line.split(" ")[1].rstrip(":") for line in run.long}
     assert probes == {"disk", "services", "api", "cert", "storage", "sync", "standby"}

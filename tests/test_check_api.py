@@ -194,7 +194,9 @@ def test_run_time_out_in_all_names_only_the_stuck_probes(
     assert "[OK] services: docker-registry.service active (running)" in " ".join(run.long)
     assert any(line.startswith("[OK] disk: ") for line in run.long)
     assert any(line.startswith("[CRITICAL] write: blob push") for line in run.long)
-    assert "[UNKNOWN] storage: not available in this version" in run.long
+    assert "[UNKNOWN] cert: no certificate to check: public_url is not https, cert_file null" in (
+        run.long
+    )
 
 
 def test_no_answer_within_the_probes_own_time_out_is_critical(

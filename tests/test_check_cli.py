@@ -68,13 +68,7 @@ def test_negative_ranges_may_follow_their_flag(config: Path) -> None:
     assert run.state == "CRITICAL"  # used % is above -1
 
 
-def test_unavailable_and_role_refused_probes_are_unknown(config: Path) -> None:
-    for probe in ("storage",):
-        run = run_check(config, probe)
-        assert (run.exit_code, run.stdout) == (
-            3,
-            f"REGISTRY {probe.upper()} UNKNOWN - not available in this version\n",
-        )
+def test_role_refused_probes_are_unknown(config: Path) -> None:
     for probe in ("sync", "standby"):
         run = run_check(config, probe)
         assert (run.exit_code, run.stdout) == (
@@ -83,11 +77,16 @@ def test_unavailable_and_role_refused_probes_are_unknown(config: Path) -> None:
         )
 
 
-def test_standby_probes_on_the_standby_are_not_available_yet(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.yaml", {"data_dir": str(tmp_path), "role": "standby"})
-    for probe in ("sync", "standby"):
-        run = run_check(config, probe, "-w", "1800")
-        assert (run.exit_code, run.text) == (3, "not available in this version")
+def test_standby_without_its_active_is_unknown(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "c.yaml",
+        {"data_dir": str(tmp_path), "role": "standby", "state_dir": str(tmp_path / "state")},
+    )
+    run = run_check(config, "standby", "-w", "1800")
+    assert (run.exit_code, run.text) == (
+        3,
+        "active_exporter_url is not set: nothing to compare with",
+    )
 
 
 @pytest.mark.parametrize(

@@ -94,8 +94,17 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_api",
             "registry_cert",
             "registry_write",
+            "registry_storage",
         },
-        "registry-04": {"registry_disk", "registry_services", "registry_api", "registry_cert"},
+        "registry-04": {
+            "registry_disk",
+            "registry_services",
+            "registry_api",
+            "registry_cert",
+            "registry_storage",
+            "registry_sync",
+            "registry_standby",
+        },
     }
     active_disk = services["registry-03!registry-disk"]
     assert active_disk["vars"] == {
@@ -105,6 +114,9 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
     assert active_disk["command_endpoint"] == ""
     assert services["registry-04!registry-api"]["command_endpoint"] == "registry-04"
     assert services["registry-03!registry-cert"]["check_interval"] == 3600
+    # the tree-reading checks get a longer bound than the host's, still below Icinga's 60 s
+    assert services["registry-04!registry-standby"]["vars"]["registry_timeout"] == 50
+    assert services["registry-04!registry-standby"]["check_interval"] == 300
 
 
 def test_validation_refuses_a_broken_definition(tmp_path: Path) -> None:

@@ -1,12 +1,10 @@
 """An active/standby pair on loopback: two real registries, real rsync, both exporters."""
 
-import getpass
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,64 +12,14 @@ import requests
 
 from exporter.storage.inventory import decode
 from testbed.exporter import Exporter
-from testbed.images import DOCKER_MANIFEST, Pusher
-from testbed.registry import Registry
-from testbed.rsync import RsyncDaemon, SyncUnit
-from testbed.systemd import FakeSystemd
+from testbed.images import DOCKER_MANIFEST
 from testbed.waiting import wait_until
 from tests.support.metrics import names, value
+from tests.support.pair import TOKEN, Pair
 
 Start = Callable[..., Exporter]
-TOKEN = "pair-secret"
 REPOS = "docker/registry/v2/repositories/"
 BLOBS = "docker/registry/v2/blobs/"
-
-
-@dataclass
-class Pair:
-    root: Path
-    active: Registry
-    standby: Registry
-    sync: SyncUnit
-    pusher: Pusher
-
-    def config(self, role: str, registry: Registry, **extra: Any) -> dict[str, Any]:
-        fast = {"storage": 0.5, "write": 0.5, "sync": 0.5, "standby": 0.5}
-        return {
-            "node": f"registry-{role}",
-            "role": role,
-            "data_dir": str(registry.data_dir),
-            "backend_url": registry.url,
-            "public_url": registry.url,
-            "cert_file": None,
-            "registry_user": getpass.getuser(),
-            "state_dir": str(self.root / f"state-{role}"),
-            "api_token": TOKEN,
-            "intervals": fast,
-            "timeouts": fast,
-            **extra,
-        }
-
-    def tag_mtime(self, repo: str, tag: str) -> float:
-        link = self.active.v2 / "repositories" / repo / "_manifests/tags" / tag / "current/link"
-        return link.stat().st_mtime
-
-
-@pytest.fixture
-def pair(tmp_path: Path, systemd: FakeSystemd) -> Iterator[Pair]:
-    stoppers: list[Any] = []
-    try:
-        active = Registry(tmp_path / "active").start()
-        stoppers.append(active)
-        standby = Registry(tmp_path / "standby").start()
-        stoppers.append(standby)
-        rsyncd = RsyncDaemon(tmp_path / "rsyncd", active.data_dir).start()
-        stoppers.append(rsyncd)
-        sync = SyncUnit(systemd, rsyncd.url, standby.data_dir)
-        yield Pair(tmp_path, active, standby, sync, Pusher(active.url))
-    finally:
-        for daemon in reversed(stoppers):
-            daemon.stop()
 
 
 @dataclass
@@ -152,8 +100,7 @@ STANDBY_METRICS = {
 
 
 def synced(pair: Pair, subpath: str = "") -> None:
-    done = pair.sync.run(subpath)
-    assert done.returncode == 0, done.stderr
+    pair.synced(subpath)
 
 
 def test_lag_follows_pushes_and_syncs(pair: Pair, start_exporter: Start) -> None:

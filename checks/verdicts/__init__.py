@@ -7,8 +7,7 @@ Each module names the probe it judges and provides two functions:
                                             (raises UsageError)
     judge(reading, limits) -> Verdict       never raises for any reading
 
-A probe without a module here (not in this version) is judged by
-`unjudged`. Modules are imported on demand, like the probes themselves.
+Modules are imported on demand, like the probes themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +29,9 @@ MODULES = {
     "api": "checks.verdicts.api",
     "cert": "checks.verdicts.cert",
     "write": "checks.verdicts.write",
+    "storage": "checks.verdicts.storage",
+    "sync": "checks.verdicts.sync",
+    "standby": "checks.verdicts.standby",
 }
 
 
@@ -39,15 +41,8 @@ class VerdictModule(Protocol):
     def judge(self, reading: Reading[Any], limits: Limits) -> Verdict: ...
 
 
-def load(probe: str) -> VerdictModule | None:
-    name = MODULES.get(probe)
-    return None if name is None else cast(VerdictModule, importlib.import_module(name))
-
-
-def unjudged(reading: Reading[Any]) -> Verdict:
-    if reading.error is not None:
-        return failed(reading)
-    return unknown(reading.probe, "no verdict for this probe in this version")
+def load(probe: str) -> VerdictModule:
+    return cast(VerdictModule, importlib.import_module(MODULES[probe]))
 
 
 def failed(reading: Reading[Any]) -> Verdict:

@@ -1,0 +1,68 @@
+"""Two real registries on loopback, the standby fed by real rsync: the pair under test."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from testbed.images import Pusher
+from testbed.registry import Registry
+from testbed.rsync import RsyncDaemon, SyncUnit
+from testbed.systemd import FakeSystemd
+
+TOKEN = "pair-secret"
+
+
+@dataclass
+class Pair:
+    root: Path
+    active: Registry
+    standby: Registry
+    sync: SyncUnit
+    pusher: Pusher
+
+    def config(self, role: str, registry: Registry, **extra: Any) -> dict[str, Any]:
+        fast = {"storage": 0.5, "write": 0.5, "sync": 0.5, "standby": 0.5}
+        return {
+            "node": f"registry-{role}",
+            "role": role,
+            "data_dir": str(registry.data_dir),
+            "backend_url": registry.url,
+            "public_url": registry.url,
+            "cert_file": None,
+            "registry_user": getpass.getuser(),
+            "state_dir": str(self.root / f"state-{role}"),
+            "api_token": TOKEN,
+            "intervals": fast,
+            "timeouts": fast,
+            **extra,
+        }
+
+    def tag_mtime(self, repo: str, tag: str) -> float:
+        link = self.active.v2 / "repositories" / repo / "_manifests/tags" / tag / "current/link"
+        return link.stat().st_mtime
+
+    def synced(self, subpath: str = "") -> None:
+        done = self.sync.run(subpath)
+        assert done.returncode == 0, done.stderr
+
+
+@contextmanager
+def running_pair(root: Path, systemd: FakeSystemd) -> Iterator[Pair]:
+    stoppers: list[Any] = []
+    try:
+        active = Registry(root / "active").start()
+        stoppers.append(active)
+        standby = Registry(root / "standby").start()
+        stoppers.append(standby)
+        rsyncd = RsyncDaemon(root / "rsyncd", active.data_dir).start()
+        stoppers.append(rsyncd)
+        sync = SyncUnit(systemd, rsyncd.url, standby.data_dir)
+        yield Pair(root, active, standby, sync, Pusher(active.url))
+    finally:
+        for daemon in reversed(stoppers):
+            daemon.stop()

@@ -1,0 +1,201 @@
+"""check_registry sync and standby on a real pair: two registries, real rsync, the active's exporter."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from testbed.exporter import Exporter
+from testbed.rsync import SYNC_UNIT, SyncUnit
+from testbed.systemd import FakeSystemd
+from tests.support.check import run_check, write_config
+from tests.support.pair import Pair
+
+Start = Callable[..., Exporter]
+TIMER = "rsync-docker-registry-sync.timer"
+
+
+def ago(seconds: float) -> float:
+    """A time in the past, but after boot: systemd's monotonic timestamps start at boot."""
+    return max(time.time() - seconds, psutil.boot_time() + 1)
+
+
+def when(unix: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))
+
+
+@pytest.fixture
+def unit(systemd: FakeSystemd, tmp_path: Path) -> SyncUnit:
+    return SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", tmp_path / "data")
+
+
+def standby_config(tmp_path: Path, **extra: Any) -> Path:
+    return write_config(
+        tmp_path / "c.yaml",
+        {
+            "role": "standby",
+            "data_dir": str(tmp_path),
+            "state_dir": str(tmp_path / "state"),
+            **extra,
+        },
+    )
+
+
+def test_never_synced_is_unknown(unit: SyncUnit, tmp_path: Path) -> None:
+    run = run_check(standby_config(tmp_path), "sync", "-v")
+    assert (run.exit_code, run.text) == (
+        3,
+        f"no finished run of {SYNC_UNIT} known yet (none since boot, none recorded in the state file)",
+    )
+    assert run.long[0] == f"[OK] {TIMER} active"
+    assert run.perf("timer_active").value == 1
+    assert "last_success_age" not in run.output.perfdata
+
+
+@pytest.mark.parametrize(
+    ("minutes", "exit_code", "state"),
+    [(5, 0, "OK"), (40, 0, "WARNING"), (120, 24, "CRITICAL")],
+)
+def test_age_of_the_last_success_is_judged(
+    unit: SyncUnit, tmp_path: Path, minutes: int, exit_code: int, state: str
+) -> None:
+    end = ago(60 * minutes)
+    unit.record(exit_code, end - 5, end)
+    run = run_check(standby_config(tmp_path), "sync", "-v")
+    age = run.perf("last_success_age")
+    assert (run.state, age.uom, age.warn, age.crit) == (state, "s", "1800", "3600")
+    assert age.value == pytest.approx(60 * minutes, abs=5)
+    explain = {"OK": "", "WARNING": " (warning > 1800)", "CRITICAL": " (critical > 3600)"}[state]
+    line = f"last successful sync {age.value:.0f}s ago ({when(end)}){explain}"
+    assert f"[{state}] {line}" in run.long
+    if state == "OK":
+        exit_text = "0 (success)"
+        assert (
+            run.text
+            == f"last successful sync {age.value:.0f}s ago, inactive, last exit {exit_text}"
+        )
+    else:
+        assert run.text == line
+
+
+def test_thresholds_from_the_command_line(unit: SyncUnit, tmp_path: Path) -> None:
+    end = ago(300)
+    unit.record(0, end - 5, end)
+    run = run_check(standby_config(tmp_path), "sync", "-w", "60", "-c", "600")
+    assert run.state == "WARNING"
+    assert (run.perf("last_success_age").warn, run.perf("last_success_age").crit) == ("60", "600")
+
+
+def test_a_failed_run_is_critical(unit: SyncUnit, tmp_path: Path) -> None:
+    good = ago(600)
+    unit.record(0, good - 5, good)
+    run_check(standby_config(tmp_path), "sync")  # the success is kept in the state file
+    bad = ago(60)
+    unit.record(10, bad - 5, bad)
+    run = run_check(standby_config(tmp_path), "sync", "-v")
+    assert (run.exit_code, run.text) == (
+        2,
+        f"last run of {SYNC_UNIT} exited 10 (error in socket I/O (active unreachable?)) "
+        f"at {when(bad)}",
+    )
+    assert run.perf("last_exit_code").value == 10
+    assert run.perf("last_success_age").value == pytest.approx(600, abs=5)
+
+
+def test_a_stopped_timer_is_critical(unit: SyncUnit, tmp_path: Path) -> None:
+    end = ago(60)
+    unit.record(0, end - 5, end)
+    unit.set_timer(active=False)
+    run = run_check(standby_config(tmp_path), "sync")
+    assert (run.exit_code, run.text) == (2, f"{TIMER} inactive: no sync will be started")
+    assert (run.perf("timer_active").value, run.perf("timer_active").crit) == (0, "1:")
+
+
+def test_a_missing_unit_is_critical(systemd: FakeSystemd, tmp_path: Path) -> None:
+    run = run_check(standby_config(tmp_path), "sync")
+    assert (run.exit_code, run.text) == (2, f"{SYNC_UNIT} not-found: no sync can run")
+
+
+def test_sync_on_the_active_is_refused(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.yaml", {"data_dir": str(tmp_path)})
+    run = run_check(cfg, "sync")
+    assert (run.exit_code, run.text) == (3, "sync does not run on a node with role active")
+
+
+def active_exporter(pair: Pair, start: Start) -> Exporter:
+    exporter = start(pair.config("active", pair.active), wait_for=("storage",), name="active")
+    exporter.wait_reading("storage", newer_than=time.time())  # a scan that saw every push
+    return exporter
+
+
+def standby_of(pair: Pair, active: Exporter, tmp_path: Path) -> Path:
+    config = pair.config("standby", pair.standby, active_exporter_url=active.url)
+    return write_config(tmp_path / "standby.yaml", config)
+
+
+def test_standby_in_step_is_ok(pair: Pair, start_exporter: Start, tmp_path: Path) -> None:
+    pair.pusher.push_image("toolforge/python311", "latest")
+    pair.synced()
+    active = active_exporter(pair, start_exporter)
+    run = run_check(standby_of(pair, active, tmp_path), "standby", "-v")
+    assert (run.exit_code, run.text) == (0, "in step with registry-active, lag 0s")
+    assert run.long[0] == "[OK] in step with registry-active: every tag of the active is here"
+    lag = run.perf("lag")
+    assert (lag.value, lag.uom, lag.warn, lag.crit) == (0, "s", "1800", "3600")
+    assert [run.perf(k).value for k in ("missing_tags", "mismatched_tags", "missing_blobs")] == [
+        0,
+        0,
+        0,
+    ]
+
+
+def test_standby_behind_is_judged_by_its_lag(
+    pair: Pair, start_exporter: Start, tmp_path: Path
+) -> None:
+    pair.pusher.push_image("toolforge/python311", "latest")
+    pair.synced()
+    pair.pusher.push_image("toolforge/node18", "latest")
+    pushed_at = pair.tag_mtime("toolforge/node18", "latest")
+    active = active_exporter(pair, start_exporter)
+    config = standby_of(pair, active, tmp_path)
+
+    run = run_check(config, "standby", "-v")  # within the config's 30 minutes
+    assert run.exit_code == 0
+    lag = run.perf("lag").value
+    assert lag == pytest.approx(time.time() - pushed_at, abs=5)
+    assert run.text == f"lag {lag:.0f}s behind registry-active, 1 tags missing"
+    assert run.long[:3] == [
+        f"[OK] lag {lag:.0f}s behind registry-active: 1 tags missing, 0 moved, "
+        "1 repositories missing",
+        "- oldest: toolforge/node18:latest",
+        "- toolforge/node18:latest missing",
+    ]
+    assert (run.perf("missing_tags").value, run.perf("missing_repositories").value) == (1, 1)
+
+    run = run_check(config, "standby", "-w", "0", "-c", "3600")
+    assert run.exit_code == 1
+    assert re.fullmatch(
+        r"lag (\d+)s behind registry-active \(warning > 0\): 1 tags missing, 0 moved, "
+        r"1 repositories missing",
+        run.text,
+    ), run.text
+
+    pair.synced()
+    run = run_check(config, "standby")
+    assert (run.exit_code, run.text) == (0, "in step with registry-active, lag 0s")
+
+
+def test_unreachable_active_is_unknown(pair: Pair, tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9"  # discard: nothing listens
+    config = write_config(
+        tmp_path / "standby.yaml", pair.config("standby", pair.standby, active_exporter_url=url)
+    )
+    run = run_check(config, "standby")
+    assert run.exit_code == 3
+    assert run.text.startswith(f"active exporter {url}/api/inventory unreachable: ")

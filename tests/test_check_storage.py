@@ -1,0 +1,142 @@
+"""check_registry storage on a real registry's data directory."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testbed.images import Pushed, Pusher
+from testbed.registry import Registry
+from tests.support.check import run_check, write_config
+
+REPO = "toolforge/python311"
+
+
+@pytest.fixture
+def pushed(registry: Registry) -> Pushed:
+    return Pusher(registry.url).push_image(REPO, "latest")
+
+
+def config(tmp_path: Path, registry: Registry, **extra: Any) -> Path:
+    return write_config(
+        tmp_path / "c.yaml",
+        {
+            "data_dir": str(registry.data_dir),
+            "registry_user": getpass.getuser(),
+            "state_dir": str(tmp_path / "state"),
+            **extra,
+        },
+    )
+
+
+def blob_dir(registry: Registry, digest: str) -> Path:
+    hexd = digest.removeprefix("sha256:")
+    return registry.v2 / "blobs" / "sha256" / hexd[:2] / hexd
+
+
+def test_healthy_storage_is_ok_with_its_figures(
+    registry: Registry, pushed: Pushed, tmp_path: Path
+) -> None:
+    run = run_check(config(tmp_path, registry), "storage", "-v")
+    size = sum(p.stat().st_size for p in (registry.v2 / "blobs").rglob("data"))
+    assert (run.exit_code, run.state) == (0, "OK")
+    assert run.text.startswith(
+        f"1 repositories, 1 tags, 3 blobs ({size / 2**30:.2f} GiB), last push "
+    )
+    assert (
+        run.long[0] == f"[OK] 1 repositories, 1 tags, 1 manifests, 3 blobs ({size / 2**30:.2f} GiB)"
+    )
+    assert run.long[1].startswith("[OK] last push ")
+    figures = {k: run.perf(k).value for k in ("repositories", "tags", "blobs", "blob_bytes")}
+    assert figures == {"repositories": 1, "tags": 1, "blobs": 3, "blob_bytes": size}
+    dangling = run.perf("dangling_references")
+    assert (dangling.value, dangling.warn, dangling.crit) == (0, "", "0")
+    assert (run.perf("uploads_stale").value, run.perf("uploads_stale").warn) == (0, "0")
+    assert run.perf("verify_failures").value == 0
+    assert run.perf("foreign_owner_files").value == 0
+
+
+def test_dangling_references_are_critical_and_named(
+    registry: Registry, pushed: Pushed, tmp_path: Path
+) -> None:
+    layer = pushed.blobs[1]
+    shutil.rmtree(blob_dir(registry, layer))
+    run = run_check(config(tmp_path, registry), "storage", "-v")
+    why = f"blob {layer} of manifest {pushed.digest} missing"
+    assert (run.exit_code, run.state, run.text) == (
+        2,
+        "CRITICAL",
+        "2 dangling references (critical > 0)",
+    )
+    at = run.long.index("[CRITICAL] 2 dangling references (critical > 0)")
+    assert run.long[at + 1 : at + 3] == [
+        f"- {REPO}:latest: {why}",
+        f"- {REPO}@{pushed.digest}: {why}",
+    ]
+    assert run.perf("dangling_references").value == 2
+    # -c sets how many an operator tolerates (a standby mid-sync, say)
+    tolerant = run_check(config(tmp_path, registry), "storage", "-w", "1", "-c", "5")
+    assert (tolerant.exit_code, tolerant.text) == (1, "2 dangling references (warning > 1)")
+
+
+def test_stale_upload_is_a_warning(registry: Registry, pushed: Pushed, tmp_path: Path) -> None:
+    uploads = (
+        registry.v2 / "repositories" / REPO / "_uploads" / "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+    )
+    uploads.mkdir(parents=True)
+    eight_days_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 8 * 86400))
+    (uploads / "startedat").write_text(eight_days_ago)
+    run = run_check(config(tmp_path, registry), "storage")
+    assert (run.exit_code, run.text) == (1, "1 stale uploads (older than the purge age)")
+    assert run.perf("uploads_stale").value == 1
+
+
+def test_corrupt_blob_is_critical(registry: Registry, pushed: Pushed, tmp_path: Path) -> None:
+    data = blob_dir(registry, pushed.blobs[1]) / "data"
+    data.write_bytes(b"X" * data.stat().st_size)
+    run = run_check(config(tmp_path, registry), "storage", "-v")
+    assert (run.exit_code, run.state, run.text) == (
+        2,
+        "CRITICAL",
+        "1 blobs fail their sha256 check",
+    )
+    at = run.long.index("[CRITICAL] 1 blobs fail their sha256 check")
+    assert run.long[at + 1].startswith(f"- {pushed.blobs[1]}: content hashes to sha256:")
+    assert run.perf("verify_failures").value == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_files_of_another_owner_are_a_warning(
+    registry: Registry, pushed: Pushed, tmp_path: Path
+) -> None:
+    link = (
+        registry.v2 / "repositories" / REPO / "_manifests" / "tags" / "latest" / "current" / "link"
+    )
+    os.chown(link, 54321, 54321)
+    run = run_check(config(tmp_path, registry), "storage", "-v")
+    rel = link.relative_to(registry.data_dir)
+    assert (run.exit_code, run.text) == (1, f"1 files not owned by {getpass.getuser()}")
+    at = run.long.index(f"[WARNING] 1 files not owned by {getpass.getuser()}")
+    assert run.long[at + 1] == f"- {rel} (uid 54321)"
+
+
+def test_missing_data_dir_is_unknown(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.yaml", {"data_dir": str(tmp_path / "nope")})
+    run = run_check(cfg, "storage")
+    assert (run.exit_code, run.text) == (3, f"data directory {tmp_path / 'nope'} does not exist")
+
+
+def test_storage_takes_no_inode_thresholds(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.yaml", {"data_dir": str(tmp_path)})
+    run = run_check(cfg, "storage", "-K", "5")
+    assert (run.exit_code, run.text) == (
+        3,
+        "storage does not take -K: -w/-c are the count of dangling references "
+        "(see check_registry --help)",
+    )
