@@ -16,7 +16,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
-from checks.ranges import Range, RangeError, Threshold
+from checks.ranges import Range, RangeError, Threshold, ceiling, parse_range
 from checks.verdict import Options, UsageError, Verdict, unknown
 from exporter.config import Config, Levels
 from exporter.probes.reading import Reading
@@ -88,3 +88,11 @@ def refuse(options: Options, probe: str, why: str, *, allowed: tuple[str, ...] =
     extra = [flag for flag, value in given.items() if value is not None and flag not in allowed]
     if extra:
         raise UsageError(f"{probe} does not take {'/'.join(extra)}: {why}")
+
+
+def ceiling_levels(
+    options: Options, probe: str, why: str, config_levels: Levels | None
+) -> Threshold:
+    """-w/-c of a figure that must stay low (a bare number alerts above it), else the config's."""
+    refuse(options, probe, why, allowed=("-w", "-c"))
+    return levels(options.warning, options.critical, config_levels, parse_range, ceiling)

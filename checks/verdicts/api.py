@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.ranges import Threshold, ceiling, floor, parse_range
+from checks.ranges import Threshold, floor
 from checks.state import State
 from checks.verdict import Judgement, Options, Verdict
-from checks.verdicts import Limits, failed, levels, refuse
+from checks.verdicts import Limits, ceiling_levels, failed
 from exporter.config import Config
 from exporter.probes.api import ApiStatus, EndpointStatus
 from exporter.probes.reading import Reading
@@ -16,15 +16,8 @@ UP = floor(1)  # perfdata: an up flag below 1 is a problem
 
 
 def thresholds(config: Config, options: Options) -> Limits:
-    refuse(options, "api", "-w/-c are the /v2/ latency in seconds", allowed=("-w", "-c"))
-    latency = levels(
-        options.warning,
-        options.critical,
-        config.thresholds.api_latency_seconds,
-        parse_range,
-        ceiling,
-    )
-    return {"latency": latency}
+    why = "-w/-c are the /v2/ latency in seconds"
+    return {"latency": ceiling_levels(options, "api", why, config.thresholds.api_latency_seconds)}
 
 
 def count(n: int | None, one: str, many: str) -> str:

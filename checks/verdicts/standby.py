@@ -10,25 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks.ranges import Threshold, ceiling, parse_range
+from checks.ranges import Threshold
 from checks.state import State
 from checks.verdict import Judgement, Options, Verdict
-from checks.verdicts import Limits, failed, levels, refuse
+from checks.verdicts import Limits, ceiling_levels, failed
 from exporter.config import Config
 from exporter.probes.reading import Reading
 from exporter.probes.standby import StandbyStatus
 
 
 def thresholds(config: Config, options: Options) -> Limits:
-    refuse(options, "standby", "-w/-c are the lag in seconds", allowed=("-w", "-c"))
-    lag = levels(
-        options.warning,
-        options.critical,
-        config.thresholds.standby_lag_seconds,
-        parse_range,
-        ceiling,
-    )
-    return {"lag": lag}
+    why = "-w/-c are the lag in seconds"
+    return {"lag": ceiling_levels(options, "standby", why, config.thresholds.standby_lag_seconds)}
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from checks.ranges import Threshold, ceiling, floor, parse_range
+from checks.ranges import Threshold, floor
 from checks.state import State
 from checks.verdict import Judgement, Options, Verdict
-from checks.verdicts import Limits, failed, levels, refuse
+from checks.verdicts import Limits, ceiling_levels, failed
 from exporter.config import Config
 from exporter.probes.reading import Reading
 from exporter.probes.sync import SyncStatus
@@ -22,20 +22,9 @@ UP = floor(1)
 
 
 def thresholds(config: Config, options: Options) -> Limits:
-    refuse(
-        options,
-        "sync",
-        "-w/-c are the age of the last successful sync in seconds",
-        allowed=("-w", "-c"),
-    )
-    age = levels(
-        options.warning,
-        options.critical,
-        config.thresholds.sync_success_age_seconds,
-        parse_range,
-        ceiling,
-    )
-    return {"success_age": age}
+    why = "-w/-c are the age of the last successful sync in seconds"
+    levels = config.thresholds.sync_success_age_seconds
+    return {"success_age": ceiling_levels(options, "sync", why, levels)}
 
 
 def when(unix: float) -> str:
