@@ -13,10 +13,12 @@ from typing import Any
 
 import trustme
 
+from alerts.configure import ALERTS_DIR, rule_files
 from testbed.certs import issue, write_ca
 from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.nginx import Nginx
+from testbed.prometheus import Alertmanager, Prometheus, static_scrape_config
 from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
 from testbed.waiting import free_port, port_open
@@ -39,6 +41,7 @@ class Demo:
         self.systemd = FakeSystemd(self.root / "systemd")
         self.units: dict[str, Any] = {}  # unit -> daemon whose liveness it mirrors
         self.stop_event = threading.Event()
+        self.exporters: list[Exporter] = []  # every exporter started; Prometheus scrapes them all
 
     def start_active(self) -> dict[str, Any]:
         ca = trustme.CA()
@@ -104,7 +107,30 @@ class Demo:
         exporter.daemon.argv[-1] = f"127.0.0.1:{port}"
         exporter.start(wait_for=("disk", "api"))
         self.stoppers.append(exporter)
+        self.exporters.append(exporter)
         return exporter
+
+    def start_alerting(self) -> tuple[Prometheus, Alertmanager]:
+        """Alertmanager (example routing), Prometheus (alerts/ rules) scraping every exporter."""
+        alertmanager = Alertmanager(
+            self.root / "alertmanager",
+            ALERTS_DIR / "alertmanager.example.yaml",
+            port=preferred_port(9093),
+        )
+        self.stoppers.append(alertmanager)
+        alertmanager.start()
+        targets = [f"127.0.0.1:{exporter.port}" for exporter in self.exporters]
+        prometheus = Prometheus(
+            self.root / "prometheus",
+            [static_scrape_config("registry-monitor", targets, {"cluster": "demo"})],
+            rule_files=rule_files(),
+            alertmanagers=[alertmanager.url],
+            interval="5s",
+            port=preferred_port(9090),
+        )
+        self.stoppers.append(prometheus)
+        prometheus.start()
+        return prometheus, alertmanager
 
     def path(self) -> str:
         import os
@@ -123,6 +149,7 @@ def main() -> int:
     try:
         active_config = demo.start_active()
         active = demo.start_exporter("exporter-active", active_config, preferred_port(9623))
+        prometheus, alertmanager = demo.start_alerting()
         print(
             f"""
 registry-monitor demo is running (everything on 127.0.0.1, files in {demo.root}).
@@ -132,10 +159,13 @@ registry-monitor demo is running (everything on 127.0.0.1, files in {demo.root})
   Exporter status page {active.url}/
   Exporter metrics     {active.url}/metrics
   Exporter JSON        {active.url}/api/status
+  Prometheus alerts    {prometheus.url}/alerts   (rules from alerts/, scraping every exporter)
+  Alertmanager         {alertmanager.url}/#/alerts   (routing: alerts/alertmanager.example.yaml)
 
 Try it:
   curl -s {active.url}/metrics | grep registry_monitor_api_up
   kill $(pgrep -f 'docker-registry serve {demo.registry.config_path}')   # watch api_up fall to 0
+      ... and RegistryBackendDown go pending, then firing at Alertmanager after its for: (2m)
   curl --cacert {demo.ca_file} https://{PUBLIC_NAME}:{demo.nginx.port}/v2/_catalog
 
 Press Ctrl-C to stop the demo.
