@@ -7,11 +7,12 @@ active; the standby's also reports the rsync sync service and timer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,6 @@ class Node:
 class Pair:
     active: Node
     standby: Node
-    stoppers: list[Any] = field(default_factory=list)
 
     @property
     def nodes(self) -> tuple[Node, Node]:
@@ -57,13 +57,14 @@ class Pair:
 
 def _start_node(
     root: Path,
+    *,
     name: str,
     role: str,
     ca: trustme.CA,
     ca_file: Path,
     stoppers: list[Any],
-    active_exporter_url: str | None,
-    exporter_extra: dict[str, Any],
+    active_url: str | None,
+    extra: dict[str, Any],
 ) -> Node:
     systemd = FakeSystemd(root / "systemd")
     now = time.time()
@@ -98,10 +99,10 @@ def _start_node(
         "canary_images": [CANARY],
         "state_dir": str(root / "state"),
         "registry_user": getpass.getuser(),
-        **exporter_extra,
+        **extra,
     }
-    if active_exporter_url:
-        config["active_exporter_url"] = active_exporter_url
+    if active_url:
+        config["active_exporter_url"] = active_url
     path = f"{systemd.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     exporter = Exporter(root / "exporter", config, env=systemd.env | {"PATH": path})
     stoppers.append(exporter)
@@ -118,27 +119,17 @@ def registry_pair(
     ca_file = write_ca(ca, root / "ca.pem")
     stoppers: list[Any] = []
     try:
-        active = _start_node(
-            root / "active",
-            f"{prefix}-active",
-            "active",
-            ca,
-            ca_file,
-            stoppers,
-            None,
-            exporter_extra,
+        start = functools.partial(
+            _start_node, ca=ca, ca_file=ca_file, stoppers=stoppers, extra=exporter_extra
         )
-        standby = _start_node(
+        active = start(root / "active", name=f"{prefix}-active", role="active", active_url=None)
+        standby = start(
             root / "standby",
-            f"{prefix}-standby",
-            "standby",
-            ca,
-            ca_file,
-            stoppers,
-            active.exporter.url,
-            exporter_extra,
+            name=f"{prefix}-standby",
+            role="standby",
+            active_url=active.exporter.url,
         )
-        yield Pair(active, standby, stoppers)
+        yield Pair(active, standby)
     finally:
         for daemon in reversed(stoppers):
             with contextlib.suppress(Exception):
