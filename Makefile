@@ -8,7 +8,7 @@ APT_PACKAGES := docker-registry nginx-light rsync prometheus prometheus-alertman
 	icinga2-bin monitoring-plugins-basic prometheus-node-exporter python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint pytest deps venv bench clean
+.PHONY: demo test lint pytest deps venv bench clean dashboards
 
 demo: deps venv
 	$(BIN)/python -m demo
@@ -22,6 +22,10 @@ lint: venv
 
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Regenerate dashboards/*.json from dashboards/build.py (commit the result).
+dashboards: venv
+	$(BIN)/python -m dashboards.build
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
