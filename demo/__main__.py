@@ -22,6 +22,7 @@ from testbed.systemd import FakeSystemd
 from testbed.waiting import free_port, port_open
 
 ROOT = Path("demo-run")
+DASHBOARDS = Path("dashboards").resolve()
 PUBLIC_NAME = "localhost"
 
 
@@ -137,6 +138,13 @@ Try it:
   curl -s {active.url}/metrics | grep registry_monitor_api_up
   kill $(pgrep -f 'docker-registry serve {demo.registry.config_path}')   # watch api_up fall to 0
   curl --cacert {demo.ca_file} https://{PUBLIC_NAME}:{demo.nginx.port}/v2/_catalog
+
+Grafana dashboards: in a Grafana whose default data source is the demo Prometheus
+(any Prometheus scraping {active.url}/metrics will do), load them with
+  sudo cp {DASHBOARDS}/provisioning.yaml /etc/grafana/provisioning/dashboards/registry-monitor.yaml
+  sudo mkdir -p /var/lib/grafana/dashboards/registry-monitor
+  sudo cp {DASHBOARDS}/*.json /var/lib/grafana/dashboards/registry-monitor/
+  sudo systemctl restart grafana-server    # then open /d/registry-pair-overview
 
 Press Ctrl-C to stop the demo.
 """,
