@@ -19,13 +19,14 @@ from testbed.certs import issue, write_ca
 from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.nginx import Nginx
-from testbed.prometheus import Alertmanager, Prometheus, static_scrape_config
+from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
 from testbed.registry import Registry
 from testbed.rsync import RsyncDaemon, SyncUnit
 from testbed.systemd import FakeSystemd
 from testbed.waiting import free_port, port_open
 
 ROOT = Path("demo-run")
+DASHBOARDS = Path("dashboards").resolve()
 PUBLIC_NAME = "localhost"
 SYNC_EVERY = 60.0  # the real timer runs every 10 minutes
 FAST = {"storage": 10, "standby": 10, "sync": 10}  # probe intervals (and time-outs) in the demo
@@ -192,7 +193,7 @@ class Demo:
         targets = [f"127.0.0.1:{exporter.port}" for exporter in self.exporters]
         prometheus = Prometheus(
             self.root / "prometheus",
-            [static_scrape_config("registry-monitor", targets, {"cluster": "demo"})],
+            [static_scrape_config(JOB, targets, {"cluster": "demo"})],
             rule_files=rule_files(),
             alertmanagers=[alertmanager.url],
             interval="5s",
@@ -273,6 +274,13 @@ Try it:
 Watch the standby's lag move: push to the active, see the lag grow until the next sync
   {sys.executable} -m demo.push toolforge-demo:v1
   {watch}
+
+Grafana dashboards: in a Grafana whose default data source is the demo Prometheus
+({prometheus.url}), load them with
+  sudo cp {DASHBOARDS}/provisioning.yaml /etc/grafana/provisioning/dashboards/registry-monitor.yaml
+  sudo mkdir -p /var/lib/grafana/dashboards/registry-monitor
+  sudo cp {DASHBOARDS}/*.json /var/lib/grafana/dashboards/registry-monitor/
+  sudo systemctl restart grafana-server    # then open /d/registry-pair-overview
 
 Press Ctrl-C to stop the demo.
 """,

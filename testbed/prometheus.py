@@ -1,8 +1,10 @@
 """Real Prometheus and Alertmanager (Debian packages) on loopback, for tests and the demo.
 
 `Prometheus` scrapes the given targets and evaluates the given rule files,
-sending alerts to the given Alertmanagers; `query()` asks it PromQL.
-`Alertmanager` runs with a given configuration file, clustering off.
+sending alerts to the given Alertmanagers; `query()`, `query_range()` and
+`label_values()` ask it what Grafana or an alert rule would. `Alertmanager`
+runs with a given configuration file, clustering off. The alert tests, the
+dashboard tests and the demo all start them from here.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from testbed.waiting import free_port, wait_until
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER_BIN = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+JOB = "registry-monitor"  # the scrape job the alert rules and the dashboards expect
+
+
+class PrometheusError(Exception):
+    """Prometheus refused a request (a bad query, say); the message is its own."""
 
 
 def _session() -> requests.Session:
@@ -31,8 +38,18 @@ def _session() -> requests.Session:
 
 @dataclass(frozen=True)
 class Sample:
+    """One series of an instant query: its labels and value."""
+
     labels: dict[str, str]
     value: float
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of a range query: its labels and (time, value) points."""
+
+    labels: dict[str, str]
+    points: list[tuple[float, float]]
 
 
 def static_scrape_config(
@@ -117,40 +134,60 @@ class Prometheus:
             raise AssertionError(f"prometheus exited:\n{self.daemon.log_tail()}")
         return self.session.get(f"{self.url}/-/ready", timeout=1).status_code == 200
 
-    def _get(self, path: str, **params: str) -> Any:
-        resp = self.session.get(f"{self.url}{path}", params=params, timeout=10)
-        resp.raise_for_status()
-        body = resp.json()
-        assert body["status"] == "success", body
+    def api(self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, str]] = ()) -> Any:
+        """GET /api/v1/<path>: the `data` of a success, PrometheusError with its message if not."""
+        resp = self.session.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
+        try:
+            body = resp.json()
+        except ValueError:
+            resp.raise_for_status()
+            raise PrometheusError(f"not JSON from /api/v1/{path}: {resp.text[:200]}") from None
+        if body.get("status") != "success":
+            raise PrometheusError(f"{body.get('errorType')}: {body.get('error')}")
         return body["data"]
 
-    def query(self, expr: str) -> list[Sample]:
-        """An instant query; a vector or scalar result as samples."""
-        data = self._get("/api/v1/query", query=expr)
+    def query(self, expr: str, time: float | None = None) -> list[Sample]:
+        """An instant query (at `time`, default now); a vector or scalar result as samples."""
+        params: dict[str, Any] = {"query": expr}
+        if time is not None:
+            params["time"] = time
+        data = self.api("query", params)
         if data["resultType"] == "vector":
             return [Sample(dict(r["metric"]), float(r["value"][1])) for r in data["result"]]
         if data["resultType"] == "scalar":
             return [Sample({}, float(data["result"][1]))]
         raise AssertionError(f"unexpected result type {data['resultType']} for {expr}")
 
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        data = self.api("query_range", {"query": expr, "start": start, "end": end, "step": step})
+        return [
+            Series(dict(r["metric"]), [(float(t), float(v)) for t, v in r["values"]])
+            for r in data["result"]
+        ]
+
+    def label_values(self, label: str, match: str) -> list[str]:
+        """What Grafana's `label_values(match, label)` variable query lists."""
+        values: list[str] = self.api(f"label/{label}/values", [("match[]", match)])
+        return values
+
     def targets(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._get("/api/v1/targets")["activeTargets"]
+        result: list[dict[str, Any]] = self.api("targets", {"state": "active"})["activeTargets"]
         return result
 
-    def wait_targets_up(self, timeout: float = 30) -> None:
-        def all_up() -> bool:
-            targets = self.targets()
-            return bool(targets) and all(t["health"] == "up" for t in targets)
+    def targets_up(self) -> bool:
+        targets = self.targets()
+        return bool(targets) and all(t["health"] == "up" for t in targets)
 
-        wait_until(all_up, timeout, "every scrape target up")
+    def wait_targets_up(self, timeout: float = 30) -> None:
+        wait_until(self.targets_up, timeout, "every scrape target up")
 
     def rule_groups(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._get("/api/v1/rules")["groups"]
+        result: list[dict[str, Any]] = self.api("rules")["groups"]
         return result
 
     def alerts(self) -> list[dict[str, Any]]:
         """Pending and firing alerts, as /api/v1/alerts lists them."""
-        result: list[dict[str, Any]] = self._get("/api/v1/alerts")["alerts"]
+        result: list[dict[str, Any]] = self.api("alerts")["alerts"]
         return result
 
     def stop(self) -> None:

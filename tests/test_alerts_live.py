@@ -11,7 +11,7 @@ import pytest
 import trustme
 
 from alerts.configure import ALERTS_DIR, load, rule_files, rules
-from testbed.prometheus import Alertmanager, Prometheus, static_scrape_config
+from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
 from testbed.rules import short_for_copies
 from testbed.waiting import wait_until
 from tests.support.metrics import names
@@ -68,7 +68,7 @@ def test_stopped_registry_pages_through_alertmanager(fast_pair: Pair, tmp_path: 
         tmp_path / "prometheus",
         [
             static_scrape_config(
-                "registry-monitor",
+                JOB,
                 [node.instance for node in fast_pair.nodes],
                 {"cluster": "e2e"},
             )
