@@ -2,14 +2,17 @@
 
 Each node is what a registry host runs: the real docker-registry, real nginx
 as its TLS front (certificate on disk, as acme writes it), its own fake
-systemd and a real registry-exporter. The standby's data is a real `rsync -a`
-copy of the active's, taken after the active's write canary is in place, so
-the two hold the same content, as after a good sync run.
+systemd and a real registry-exporter. The standby's data comes from one run
+of the real sync: an rsync daemon exporting the active's data and the sync
+unit's rsync client (testbed/rsync.py), taken after the active's write canary
+is in place, so the two hold the same content. That run is recorded in the
+standby's fake systemd as systemd shows the oneshot and its timer, which is
+what the sync probe reads. The alert and the dashboard tests both start it.
 """
 
 from __future__ import annotations
 
-import subprocess
+import getpass
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +25,10 @@ from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
+from testbed.rsync import RsyncDaemon, SyncUnit
 from testbed.systemd import FakeSystemd
 
 PUBLIC_NAME = "localhost"
-SYNC_UNIT = "rsync-docker-registry-sync.service"
-SYNC_TIMER = "rsync-docker-registry-sync.timer"
 IMAGES = (("toolforge-python311-sssd-base", "latest"), ("toolforge-node18-sssd-base", "latest"))
 CANARY_IMAGES = ("toolforge-python311-sssd-base:latest",)
 
@@ -45,7 +47,7 @@ class Node:
     exporter: Exporter | None = None
 
     @property
-    def target(self) -> str:
+    def instance(self) -> str:
         """HOST:PORT of the exporter, as Prometheus scrapes it (its `instance` label)."""
         assert self.exporter is not None
         return f"127.0.0.1:{self.exporter.port}"
@@ -80,31 +82,14 @@ class HealthyPair:
         for repository, tag in IMAGES:
             pusher.push_image(repository, tag)
         self.active.exporter = self._exporter(self.active, {})
-        # The standby starts from a copy made after the write canary's first push.
-        standby_data = self.workdir / "standby" / "data"
-        standby_data.mkdir(parents=True)
-        subprocess.run(
-            ["rsync", "-a", "--delete", f"{self.active.registry.data_dir}/", f"{standby_data}/"],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        self.standby = self._node(
-            self.standby_name, "standby", Registry(self.workdir / "standby", data_dir=standby_data)
-        )
-        now = time.time()
-        self.standby.systemd.set_unit(
-            SYNC_UNIT,
-            "inactive",
-            extra={"Result": "success", "ExecMainStatus": 0, "Type": "oneshot"},
-            unix={
-                "ActiveEnterTimestamp": now - 65,
-                "ExecMainStartTimestamp": now - 65,
-                "ExecMainExitTimestamp": now - 60,
-                "InactiveEnterTimestamp": now - 60,
-            },
-        )
-        self.standby.systemd.set_unit(SYNC_TIMER, "active", sub_state="waiting")
+        self.standby = self._node(self.standby_name, "standby", Registry(self.workdir / "standby"))
+        # One good sync, after the write canary's first push.
+        self.rsyncd = RsyncDaemon(self.workdir / "rsyncd", self.active.registry.data_dir)
+        self.started.append(self.rsyncd.start())
+        self.sync = SyncUnit(self.standby.systemd, self.rsyncd.url, self.standby.registry.data_dir)
+        done = self.sync.run()
+        if done.returncode != 0:
+            raise AssertionError(f"the first sync exited {done.returncode}: {done.stderr}")
         self.standby.exporter = self._exporter(
             self.standby, {"active_exporter_url": self.active.exporter.url}
         )
@@ -132,7 +117,7 @@ class HealthyPair:
             "canary_images": list(CANARY_IMAGES),
             "systemctl": str(node.systemd.systemctl),
             "state_dir": str(workdir / "state"),
-            "registry_user": None,
+            "registry_user": getpass.getuser(),  # owns every file here: none foreign
             **self.config,
             **extra,
         }
@@ -154,3 +139,9 @@ class HealthyPair:
     def stop(self) -> None:
         while self.started:
             self.started.pop().stop()
+
+    def __enter__(self) -> HealthyPair:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -11,11 +11,11 @@ import pytest
 import trustme
 
 from alerts.configure import ALERTS_DIR, load, rule_files, rules
+from testbed.pair import HealthyPair
 from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
 from testbed.rules import short_for_copies
 from testbed.waiting import wait_until
 from tests.support.metrics import names
-from tests.support.registry_pair import Pair, registry_pair, wait_every_probe
 
 pytestmark = pytest.mark.daemons
 
@@ -33,15 +33,15 @@ def names_in_rules() -> set[str]:
 
 
 @pytest.fixture
-def pair(tmp_path: Path, ca: trustme.CA) -> Iterator[Pair]:
-    with registry_pair(tmp_path / "pair", ca) as started:
+def pair(tmp_path: Path, ca: trustme.CA) -> Iterator[HealthyPair]:
+    with HealthyPair(tmp_path / "pair", ca) as started:  # every probe has read once
         yield started
 
 
-def test_rules_use_only_names_a_live_exporter_pair_emits(pair: Pair) -> None:
+def test_rules_use_only_names_a_live_exporter_pair_emits(pair: HealthyPair) -> None:
     emitted: set[str] = set()
     for node in pair.nodes:
-        wait_every_probe(node.exporter)
+        assert node.exporter is not None
         emitted |= names(node.exporter.metrics_text())
     used = names_in_rules()
     assert "registry_monitor_api_up" in used  # the collection itself works
@@ -50,9 +50,11 @@ def test_rules_use_only_names_a_live_exporter_pair_emits(pair: Pair) -> None:
 
 
 @pytest.fixture
-def fast_pair(tmp_path: Path, ca: trustme.CA) -> Iterator[Pair]:
+def fast_pair(tmp_path: Path, ca: trustme.CA) -> Iterator[HealthyPair]:
     fast = {"intervals": {"api": 1, "write": 1}, "timeouts": {"api": 1, "write": 1}}
-    with registry_pair(tmp_path / "pair", ca, prefix="e2e", **fast) as started:
+    with HealthyPair(
+        tmp_path / "pair", ca, active_name="e2e-active", standby_name="e2e-standby", config=fast
+    ) as started:
         yield started
 
 
@@ -60,7 +62,9 @@ def alert_named(alerts: list[dict[str, Any]], name: str) -> dict[str, Any] | Non
     return next((a for a in alerts if a["labels"]["alertname"] == name), None)
 
 
-def test_stopped_registry_pages_through_alertmanager(fast_pair: Pair, tmp_path: Path) -> None:
+def test_stopped_registry_pages_through_alertmanager(
+    fast_pair: HealthyPair, tmp_path: Path
+) -> None:
     """Stop the active's registry: RegistryBackendDown reaches Alertmanager's paging route."""
     rules = short_for_copies(tmp_path / "rules", longest=2)
     alertmanager = Alertmanager(tmp_path / "alertmanager", ALERTS_DIR / "alertmanager.example.yaml")

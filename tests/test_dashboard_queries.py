@@ -89,7 +89,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA) -> Iterator[L
         emitted = {n.name: names(n.exporter.metrics_text()) for n in pair.nodes if n.exporter}
         prometheus = Prometheus(
             tmp_path_factory.mktemp("prometheus"),
-            [static_scrape_config(JOB, [n.target for n in pair.nodes])],
+            [static_scrape_config(JOB, [n.instance for n in pair.nodes])],
         )
         prometheus.start()
         prometheus.wait_targets_up()
@@ -244,10 +244,10 @@ def test_variables_list_the_pair(live: Live) -> None:
     active, standby = live.pair.active, live.pair.standby
     for name in FILES:
         assert label_values(live, name, "job") == [JOB]
-    assert label_values(live, OVERVIEW, "instance") == sorted([active.target, standby.target])
+    assert label_values(live, OVERVIEW, "instance") == sorted([active.instance, standby.instance])
     assert label_values(live, NODE_DETAIL, "node") == sorted([active.name, standby.name])
-    assert label_values(live, NODE_DETAIL, "instance", active.name) == [active.target]
-    assert label_values(live, NODE_DETAIL, "instance", standby.name) == [standby.target]
+    assert label_values(live, NODE_DETAIL, "instance", active.name) == [active.instance]
+    assert label_values(live, NODE_DETAIL, "instance", standby.name) == [standby.instance]
 
 
 # --- annotations ----------------------------------------------------------------------------
