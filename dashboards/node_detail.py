@@ -16,6 +16,7 @@ from dashboards.panels import (
     Query,
     bad_from,
     builtin_annotation,
+    cluster_variable,
     dashboard_links,
     datasource_variable,
     falling,
@@ -36,7 +37,7 @@ from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS, Leve
 def node_variable() -> builders.QueryVariable:
     return scope_variable(
         "node",
-        f'label_values({NAMESPACE}node_info{{job=~"$job"}}, node)',
+        f'label_values({NAMESPACE}node_info{{job=~"$job",cluster=~"$cluster"}}, node)',
         multi=False,
         description="The registry host (the exporter's `node` setting)",
     )
@@ -441,6 +442,7 @@ def node_detail() -> builders.Dashboard:
         .timezone("utc")
         .with_variable(datasource_variable())
         .with_variable(job_variable())
+        .with_variable(cluster_variable())
         .with_variable(node_variable())
         .with_variable(instance_variable('node="$node"'))
         .links(dashboard_links(OVERVIEW_UID, "Pair overview"))

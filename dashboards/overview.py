@@ -16,6 +16,7 @@ from dashboards.panels import (
     Query,
     bad_from,
     builtin_annotation,
+    cluster_variable,
     dashboard_links,
     datasource_variable,
     falling,
@@ -82,7 +83,7 @@ def stat_row() -> list[PanelBuilder]:
             "Orange below the warning level, red below the critical one (the alert levels).",
             [
                 Query(
-                    with_node(f"min by (job, instance, source) ({q.CERT_DAYS_LEFT})"),
+                    with_node(f"min by (job, cluster, instance, source) ({q.CERT_DAYS_LEFT})"),
                     "{{node}} {{source}}",
                 )
             ],
@@ -391,6 +392,7 @@ def overview() -> builders.Dashboard:
         .timezone("utc")
         .with_variable(datasource_variable())
         .with_variable(job_variable())
+        .with_variable(cluster_variable())
         .with_variable(instance_variable())
         .links(dashboard_links(NODE_DETAIL_UID, "Node detail"))
         .annotation(builtin_annotation())

@@ -3,6 +3,9 @@
 Every selector carries `job=~"$job",instance=~"$instance"` and every panel
 and query uses the `$datasource` variable, as grafana/dashboard-linter asks;
 tests/test_dashboards.py checks the generated JSON against those rules.
+Every selector also carries `cluster=~"$cluster"`: the pair label the scrape
+config sets and the alert rules group by, so several pairs can share one
+Prometheus and an alert's dashboard link (`var-cluster=`) opens its own pair.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from grafana_foundation_sdk.models import prometheus as prometheus_model
 from dashboards.thresholds import Levels
 
 NAMESPACE = "registry_monitor_"
-SCOPE = 'job=~"$job",instance=~"$instance"'
+SCOPE = 'job=~"$job",cluster=~"$cluster",instance=~"$instance"'
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
 OVERVIEW_UID = "registry-pair-overview"
@@ -50,12 +53,14 @@ def metric(name: str, **labels: str) -> str:
 
 def with_node(expr: str) -> str:
     """expr with each series' node name and role added (node_info is always 1)."""
-    return f"({expr}) * on (job, instance) group_left (node, role) {metric('node_info')}"
+    return f"({expr}) * on (job, cluster, instance) group_left (node, role) {metric('node_info')}"
 
 
 def on_node(expr: str) -> str:
     """expr kept to the exporter of the node picked in the `node` variable."""
-    return f"({expr}) * on (job, instance) group_left () {metric('node_info', node='$node')}"
+    return (
+        f"({expr}) * on (job, cluster, instance) group_left () {metric('node_info', node='$node')}"
+    )
 
 
 def runbook(alert: str) -> str:
@@ -147,7 +152,7 @@ def node_detail_link() -> builders.DashboardLink:
     """A data link from a series of the overview to its node's detail dashboard."""
     return builders.DashboardLink("Node detail: ${__field.labels.node}").url(
         f"/d/{NODE_DETAIL_UID}/{NODE_DETAIL_UID}?var-node=${{__field.labels.node}}"
-        "&${datasource:queryparam}&${job:queryparam}&${__url_time_range}"
+        "&${datasource:queryparam}&${job:queryparam}&${cluster:queryparam}&${__url_time_range}"
     )
 
 
@@ -360,8 +365,24 @@ def job_variable() -> builders.QueryVariable:
     )
 
 
+def cluster_variable() -> builders.QueryVariable:
+    """The pair: one at a time (an overview of two pairs mixed answers nothing). All is
+    `.*`, which also matches series without the label, where the scrape config sets none."""
+    return (
+        builders.QueryVariable("cluster")
+        .label("Pair")
+        .description("The registry pair: the `cluster` label the scrape config sets")
+        .datasource(DATASOURCE)
+        .query(f'label_values({NAMESPACE}node_info{{job=~"$job"}}, cluster)')
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(model.VariableSort.ALPHABETICAL_ASC)
+        .include_all(True)
+        .all_value(".*")
+    )
+
+
 def instance_variable(extra_matchers: str = "") -> builders.QueryVariable:
-    matchers = 'job=~"$job"' + (f",{extra_matchers}" if extra_matchers else "")
+    matchers = 'job=~"$job",cluster=~"$cluster"' + (f",{extra_matchers}" if extra_matchers else "")
     return scope_variable(
         "instance",
         f"label_values({NAMESPACE}node_info{{{matchers}}}, instance)",

@@ -39,7 +39,7 @@ SERVICE_RESTARTS = f"increase({metric('service_restarts_total')}[$__rate_interva
 def cert_row(expr: str) -> str:
     """expr with the certificate's subject, issuer, serial and fingerprint as labels."""
     return (
-        f"({expr}) * on (job, instance, source, target) "
+        f"({expr}) * on (job, cluster, instance, source, target) "
         f"group_left (subject, issuer, serial, fingerprint_sha256) {metric('cert_info')}"
     )
 

@@ -280,7 +280,7 @@ Grafana dashboards: in a Grafana whose default data source is the demo Prometheu
   sudo cp {DASHBOARDS}/provisioning.yaml /etc/grafana/provisioning/dashboards/registry-monitor.yaml
   sudo mkdir -p /var/lib/grafana/dashboards/registry-monitor
   sudo cp {DASHBOARDS}/*.json /var/lib/grafana/dashboards/registry-monitor/
-  sudo systemctl restart grafana-server    # then open /d/registry-pair-overview
+  sudo systemctl restart grafana-server    # then open /d/registry-pair-overview?var-cluster=demo
 
 Press Ctrl-C to stop the demo.
 """,

@@ -15,8 +15,8 @@ import yaml
 from alerts.configure import ALERTS_DIR, load, main, rule_files, rules
 from exporter.config import Thresholds
 from testbed.rules import parse_duration, short_for_copies
+from tests.support.runbook import RUNBOOK, runbook_anchors
 
-RUNBOOK = ALERTS_DIR / "RUNBOOK.md"
 README = ALERTS_DIR.parent / "README.md"
 SEVERITIES = {"page", "warning", "info"}
 DASHBOARDS = ("/d/registry-pair-overview", "/d/registry-node-detail")
@@ -63,16 +63,6 @@ def test_promtool_unit_tests_pass() -> None:
     done = promtool("test", "rules", *sorted(ALERTS_DIR.glob("*_test.yaml")))
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("SUCCESS") == len(rule_files())
-
-
-def runbook_anchors() -> set[str]:
-    """GitHub/GitLab heading anchors of RUNBOOK.md."""
-    anchors = set()
-    for line in RUNBOOK.read_text().splitlines():
-        if line.startswith("#"):
-            title = line.lstrip("#").strip().lower()
-            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
-    return anchors
 
 
 @pytest.mark.parametrize("item", ALERT_RULES, ids=rule_id)

@@ -42,6 +42,7 @@ DASHBOARDS = all_dashboards()
 TARGETS = all_targets()
 TARGET_IDS = [t.id for t in TARGETS]
 ALL = ".+"  # what Grafana puts in for "All" of job and instance (their allValue)
+CLUSTER = "registry-test"  # the pair label the scrape config sets, as the alerts expect
 
 # Grafana's $__interval for a short range, and $__rate_interval as Grafana
 # derives it from a 1 s scrape interval (max(interval + scrape, 4 * scrape)),
@@ -58,7 +59,7 @@ class Live:
     healthy_at: float  # a time when every sample came from the healthy pair
 
     def values(self, node: str | None = None) -> dict[str, str]:
-        values = {"job": ALL, "instance": ALL, **GRAFANA_DURATIONS}
+        values = {"job": ALL, "cluster": CLUSTER, "instance": ALL, **GRAFANA_DURATIONS}
         if node is not None:
             values["node"] = node
         return values
@@ -89,7 +90,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA) -> Iterator[L
         emitted = {n.name: names(n.exporter.metrics_text()) for n in pair.nodes if n.exporter}
         prometheus = Prometheus(
             tmp_path_factory.mktemp("prometheus"),
-            [static_scrape_config(JOB, [n.instance for n in pair.nodes])],
+            [static_scrape_config(JOB, [n.instance for n in pair.nodes], {"cluster": CLUSTER})],
         )
         prometheus.start()
         prometheus.wait_targets_up()
@@ -235,15 +236,25 @@ def test_certificate_table_rows_line_up(live: Live) -> None:
 # --- variables ------------------------------------------------------------------------------
 
 
-def label_values(live: Live, dashboard: str, name: str, node: str | None = None) -> list[str]:
+def label_values(
+    live: Live, dashboard: str, name: str, node: str | None = None, cluster: str = CLUSTER
+) -> list[str]:
     selector, label = variable_selector(variable(DASHBOARDS[dashboard], name)["query"])
-    return sorted(live.prometheus.label_values(label, substitute(selector, live.values(node))))
+    values = live.values(node) | {"cluster": cluster}
+    return sorted(live.prometheus.label_values(label, substitute(selector, values)))
 
 
 def test_variables_list_the_pair(live: Live) -> None:
     active, standby = live.pair.active, live.pair.standby
     for name in FILES:
         assert label_values(live, name, "job") == [JOB]
+        assert label_values(live, name, "cluster") == [CLUSTER]
+    # another pair's name lists nothing of this one; All (.*) lists it
+    assert label_values(live, OVERVIEW, "instance", cluster="other-pair") == []
+    assert label_values(live, NODE_DETAIL, "node", cluster="other-pair") == []
+    assert label_values(live, OVERVIEW, "instance", cluster=".*") == sorted(
+        [active.instance, standby.instance]
+    )
     assert label_values(live, OVERVIEW, "instance") == sorted([active.instance, standby.instance])
     assert label_values(live, NODE_DETAIL, "node") == sorted([active.name, standby.name])
     assert label_values(live, NODE_DETAIL, "instance", active.name) == [active.instance]

@@ -170,7 +170,9 @@ def test_template_label_promql_rule(name: str) -> None:
 def test_node_detail_picks_one_node_and_its_instances() -> None:
     node = variable(DASHBOARDS[NODE_DETAIL], "node")
     assert (node["multi"], node["includeAll"]) == (False, False)
-    assert node["query"] == 'label_values(registry_monitor_node_info{job=~"$job"}, node)'
+    assert node["query"] == (
+        'label_values(registry_monitor_node_info{job=~"$job",cluster=~"$cluster"}, node)'
+    )
     instance = variable(DASHBOARDS[NODE_DETAIL], "instance")
     assert 'node="$node"' in instance["query"]
 
@@ -219,6 +221,8 @@ def test_target_promql_and_job_instance_rules(where: str, expr: str) -> None:
         m = matchers(selector)
         assert m.get("job") == ("Re", "$job"), f"{where}: {selector}"
         assert m.get("instance") == ("Re", "$instance"), f"{where}: {selector}"
+        # and the pair, as the alerts' dashboard links pick it (var-cluster)
+        assert m.get("cluster") == ("Re", "$cluster"), f"{where}: {selector}"
 
 
 @pytest.mark.parametrize(("where", "expr"), QUERIES, ids=QUERY_IDS)
