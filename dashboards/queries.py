@@ -29,10 +29,9 @@ SYNC_SUCCESS_AGE = f"time() - {metric('sync_last_success_timestamp_seconds')}"
 # rsync's exit code 24 ("some files vanished") is normal on a live registry.
 SYNC_FAILED = f"{metric('sync_last_exit_code')} != 0 and {metric('sync_last_exit_code')} != 24"
 
-# A start moves the start time on by seconds at least. The exporter derives it
-# from systemd's monotonic timestamp and its own clocks, so it wobbles by a
-# fraction of a microsecond between runs: count changes of the whole second only.
-SERVICE_STARTS = f"changes(round({metric('service_start_time_seconds')})[$__rate_interval:])"
+# Each start moves the start time (systemd's realtime ActiveEnterTimestamp, the
+# same value on every run otherwise), as the flapping alert counts them.
+SERVICE_STARTS = f"changes({metric('service_start_time_seconds')}[$__rate_interval])"
 SERVICE_RESTARTS = f"increase({metric('service_restarts_total')}[$__rate_interval])"
 
 
