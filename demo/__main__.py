@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import shutil
 import signal
@@ -29,6 +30,9 @@ ROOT = Path("demo-run")
 DASHBOARDS = Path("dashboards").resolve()
 PUBLIC_NAME = "localhost"
 SYNC_EVERY = 60.0  # the real timer runs every 10 minutes
+# The demo's registries run as this user: their files are not foreign (the owner
+# sweep, and RegistryForeignOwnerFiles in the demo Prometheus, stay quiet).
+REGISTRY_USER = getpass.getuser()
 FAST = {"storage": 10, "standby": 10, "sync": 10}  # probe intervals (and time-outs) in the demo
 
 
@@ -83,6 +87,7 @@ class Demo:
                 "toolforge-jdk17-sssd-base:latest",
             ],
             "state_dir": str(self.root / "state-active"),
+            "registry_user": REGISTRY_USER,
             "intervals": {"storage": FAST["storage"]},
             "timeouts": {"storage": FAST["storage"]},
         }
@@ -118,6 +123,7 @@ class Demo:
             "cert_file": str(cert.cert),
             "active_exporter_url": active_exporter_url,
             "state_dir": str(self.root / "state-standby"),
+            "registry_user": REGISTRY_USER,
             "intervals": FAST,
             "timeouts": FAST,
         }
