@@ -15,7 +15,8 @@ from testbed.pair import HealthyPair
 from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
 from testbed.rules import short_for_copies
 from testbed.waiting import wait_until
-from tests.support.metrics import names
+from tests.support.dashboards import matchers, selectors
+from tests.support.metrics import names, samples
 
 pytestmark = pytest.mark.daemons
 
@@ -47,6 +48,38 @@ def test_rules_use_only_names_a_live_exporter_pair_emits(pair: HealthyPair) -> N
     assert "registry_monitor_api_up" in used  # the collection itself works
     missing = sorted(used - emitted)
     assert missing == [], "used by the rules, emitted by neither node: " + ", ".join(missing)
+
+
+# Labels Prometheus adds to every series of a target: not the exporter's to emit.
+TARGET_LABELS = {"job", "cluster", "instance"}
+
+
+def label_matchers_in_rules() -> set[tuple[str, str, str]]:
+    """(metric, label, value) of every equality matcher on an exporter metric in the rules."""
+    found: set[tuple[str, str, str]] = set()
+    for path in rule_files():
+        for rule in rules(load(path)):
+            for selector in selectors(str(rule["expr"])):
+                m = matchers(selector)
+                _, name = m.get("__name__", ("", ""))
+                if not name.startswith("registry_monitor_"):
+                    continue
+                for label, (op, value) in m.items():
+                    if op == "Equal" and label != "__name__" and label not in TARGET_LABELS:
+                        found.add((name, label, value))
+    return found
+
+
+def test_rules_match_only_label_values_a_live_exporter_pair_emits(pair: HealthyPair) -> None:
+    emitted: set[tuple[str, str, str]] = set()
+    for node in pair.nodes:
+        assert node.exporter is not None
+        for name, labels in samples(node.exporter.metrics_text()):
+            emitted.update((name, label, value) for label, value in labels)
+    used = label_matchers_in_rules()
+    assert ("registry_monitor_storage_uploads", "state", "stale") in used
+    missing = sorted(used - emitted)
+    assert missing == [], f"matched by the rules, emitted by neither node: {missing}"
 
 
 @pytest.fixture
