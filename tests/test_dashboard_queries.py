@@ -33,7 +33,7 @@ from tests.support.dashboards import (
     variable,
     variable_selector,
 )
-from tests.support.metrics import names
+from tests.support.metrics import names, value
 
 pytestmark = pytest.mark.daemons
 
@@ -259,6 +259,31 @@ def test_variables_list_the_pair(live: Live) -> None:
     assert label_values(live, NODE_DETAIL, "node") == sorted([active.name, standby.name])
     assert label_values(live, NODE_DETAIL, "instance", active.name) == [active.instance]
     assert label_values(live, NODE_DETAIL, "instance", standby.name) == [standby.instance]
+
+
+# --- the pair itself ------------------------------------------------------------------------
+
+
+def test_the_standby_reads_the_sync_run_that_filled_it(live: Live) -> None:
+    """The pair's sync unit shows its run as systemd would, so the real sync probe reads it."""
+    sync = live.pair.sync
+    assert sync.last_exit is not None and sync.last_start is not None
+    code, ended = sync.last_exit
+    assert code == 0
+    exporter = live.pair.standby.exporter
+    assert exporter is not None
+    text = exporter.metrics_text()
+    assert value(text, "registry_monitor_sync_last_exit_code") == 0
+    assert value(text, "registry_monitor_sync_running") == 0
+    assert value(text, "registry_monitor_sync_timer_active") == 1
+    # through systemd's monotonic timestamps: exact to the clocks' drift
+    assert value(text, "registry_monitor_sync_last_run_timestamp_seconds") == pytest.approx(
+        sync.last_start, abs=0.01
+    )
+    assert value(text, "registry_monitor_sync_last_success_timestamp_seconds") == pytest.approx(
+        ended, abs=0.01
+    )
+    assert value(text, "registry_monitor_standby_lag_seconds") == 0
 
 
 # --- annotations ----------------------------------------------------------------------------
