@@ -8,7 +8,7 @@ APT_PACKAGES := docker-registry nginx-light rsync prometheus prometheus-alertman
 	icinga2-bin monitoring-plugins-basic prometheus-node-exporter python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint pytest deps venv bench clean
+.PHONY: demo test lint pytest deps venv bench clean alerts-check dashboards
 
 demo: deps venv
 	$(BIN)/python -m demo
@@ -26,6 +26,17 @@ pytest: venv
 # Timings (not part of `make test`): check_registry against monitoring-plugins.
 bench: deps venv
 	$(BIN)/python bench/check_startup.py
+
+# promtool and amtool on alerts/ alone, for editing rules (make test runs these too, via pytest).
+ALERT_RULES = $(filter-out %_test.yaml alerts/alertmanager.example.yaml,$(wildcard alerts/*.yaml))
+alerts-check: deps
+	promtool check rules --lint=all --lint-fatal $(ALERT_RULES)
+	promtool test rules alerts/*_test.yaml
+	amtool check-config alerts/alertmanager.example.yaml
+
+# Regenerate dashboards/*.json from dashboards/build.py (commit the result).
+dashboards: venv
+	$(BIN)/python -m dashboards.build
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \

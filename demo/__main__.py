@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import shutil
 import signal
@@ -14,18 +15,24 @@ from typing import Any
 
 import trustme
 
+from alerts.configure import ALERTS_DIR, rule_files
 from testbed.certs import issue, write_ca
 from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.nginx import Nginx
+from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
 from testbed.registry import Registry
 from testbed.rsync import RsyncDaemon, SyncUnit
 from testbed.systemd import FakeSystemd
 from testbed.waiting import free_port, port_open
 
 ROOT = Path("demo-run")
+DASHBOARDS = Path("dashboards").resolve()
 PUBLIC_NAME = "localhost"
 SYNC_EVERY = 60.0  # the real timer runs every 10 minutes
+# The demo's registries run as this user: their files are not foreign (the owner
+# sweep, and RegistryForeignOwnerFiles in the demo Prometheus, stay quiet).
+REGISTRY_USER = getpass.getuser()
 FAST = {"storage": 10, "standby": 10, "sync": 10}  # probe intervals (and time-outs) in the demo
 
 
@@ -46,6 +53,7 @@ class Demo:
         self.stop_event = threading.Event()
         self.ca = trustme.CA()
         self.ca_file = write_ca(self.ca, self.root / "ca.pem")
+        self.exporters: list[Exporter] = []  # every exporter started; Prometheus scrapes them all
 
     def start_active(self) -> dict[str, Any]:
         ca = self.ca
@@ -79,6 +87,7 @@ class Demo:
                 "toolforge-jdk17-sssd-base:latest",
             ],
             "state_dir": str(self.root / "state-active"),
+            "registry_user": REGISTRY_USER,
             "intervals": {"storage": FAST["storage"]},
             "timeouts": {"storage": FAST["storage"]},
         }
@@ -114,6 +123,7 @@ class Demo:
             "cert_file": str(cert.cert),
             "active_exporter_url": active_exporter_url,
             "state_dir": str(self.root / "state-standby"),
+            "registry_user": REGISTRY_USER,
             "intervals": FAST,
             "timeouts": FAST,
         }
@@ -174,7 +184,30 @@ class Demo:
         exporter.daemon.argv[-1] = f"127.0.0.1:{port}"
         exporter.start(wait_for=wait_for)
         self.stoppers.append(exporter)
+        self.exporters.append(exporter)
         return exporter
+
+    def start_alerting(self) -> tuple[Prometheus, Alertmanager]:
+        """Alertmanager (example routing), Prometheus (alerts/ rules) scraping every exporter."""
+        alertmanager = Alertmanager(
+            self.root / "alertmanager",
+            ALERTS_DIR / "alertmanager.example.yaml",
+            port=preferred_port(9093),
+        )
+        self.stoppers.append(alertmanager)
+        alertmanager.start()
+        targets = [f"127.0.0.1:{exporter.port}" for exporter in self.exporters]
+        prometheus = Prometheus(
+            self.root / "prometheus",
+            [static_scrape_config(JOB, targets, {"cluster": "demo"})],
+            rule_files=rule_files(),
+            alertmanagers=[alertmanager.url],
+            interval="5s",
+            port=preferred_port(9090),
+        )
+        self.stoppers.append(prometheus)
+        prometheus.start()
+        return prometheus, alertmanager
 
     def path(self, systemd: FakeSystemd | None = None) -> str:
         import os
@@ -214,6 +247,7 @@ def main() -> int:
             f'watch -n 5 "curl -s {standby.url}/metrics | '
             "grep -E '^registry_monitor_(standby_|sync_last_success)'\""
         )
+        prometheus, alertmanager = demo.start_alerting()
         print(
             f"""
 registry-monitor demo is running (everything on 127.0.0.1, files in {demo.root}).
@@ -233,14 +267,26 @@ Standby node (rsync from the active every {SYNC_EVERY:.0f}s, lines "sync: ..." b
   Exporter metrics     {standby.url}/metrics
   Exporter JSON        {standby.url}/api/status
 
+Alerting (cluster="demo")
+  Prometheus alerts    {prometheus.url}/alerts   (rules from alerts/, scraping both exporters)
+  Alertmanager         {alertmanager.url}/#/alerts   (routing: alerts/alertmanager.example.yaml)
+
 Try it:
   curl -s {active.url}/metrics | grep registry_monitor_api_up
   kill $(pgrep -f 'docker-registry serve {demo.registry.config_path}')   # watch api_up fall to 0
+      ... and RegistryBackendDown go pending, then firing at Alertmanager after its for: (2m)
   curl --cacert {demo.ca_file} https://{PUBLIC_NAME}:{demo.nginx.port}/v2/_catalog
 
 Watch the standby's lag move: push to the active, see the lag grow until the next sync
   {sys.executable} -m demo.push toolforge-demo:v1
   {watch}
+
+Grafana dashboards: in a Grafana whose default data source is the demo Prometheus
+({prometheus.url}), load them with
+  sudo cp {DASHBOARDS}/provisioning.yaml /etc/grafana/provisioning/dashboards/registry-monitor.yaml
+  sudo mkdir -p /var/lib/grafana/dashboards/registry-monitor
+  sudo cp {DASHBOARDS}/*.json /var/lib/grafana/dashboards/registry-monitor/
+  sudo systemctl restart grafana-server    # then open /d/registry-pair-overview?var-cluster=demo
 
 Press Ctrl-C to stop the demo.
 """,

@@ -1,17 +1,23 @@
 """`systemctl show` as a data source: list arguments, no shell, a time-out.
 
 A stalled systemd or D-Bus is the classic hang of systemd collectors, so
-every call is bounded. Timestamps are read from the `...Monotonic`
-properties (microseconds on CLOCK_MONOTONIC) and converted with this
-process's own monotonic clock: that works on every systemd version, where
-the human-readable form depends on locale and time zone.
+every call is bounded. systemctl runs with TZ=UTC and LC_ALL=C, so its
+realtime timestamps have one form ("Sun 2026-11-29 06:38:59 UTC"): read as
+they are, they give the same value on every run (`timestamp()`; the services
+probe's start time). The `...Monotonic` properties (microseconds on
+CLOCK_MONOTONIC) need this process's clocks to become unix time and so move
+by up to a second between runs: `timestamp()` falls back to them where the
+realtime form is missing, and the sync probe reads them for their sub-second
+resolution, keeping what it saw in its state file with a 1 s tolerance.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from exporter.probes.reading import ProbeFailed
 
@@ -37,7 +43,9 @@ def show(
     props = ",".join(dict.fromkeys(["Id", *properties]))
     argv = [systemctl, "show", f"--property={props}", "--", *units]
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            argv, capture_output=True, timeout=timeout, check=False, env=_systemctl_env()
+        )
     except FileNotFoundError:
         raise SystemctlError(f"{systemctl} not found (no systemd on this host?)") from None
     except subprocess.TimeoutExpired:
@@ -59,6 +67,11 @@ def show(
     return blocks
 
 
+def _systemctl_env() -> dict[str, str]:
+    """systemd formats realtime timestamps in the caller's zone and locale: pin both."""
+    return {**os.environ, "TZ": "UTC", "LC_ALL": "C"}
+
+
 def parse_show(text: str) -> list[dict[str, str]]:
     """Split `systemctl show` output into one mapping per unit (blank-line separated)."""
     blocks: list[dict[str, str]] = []
@@ -75,6 +88,30 @@ def parse_show(text: str) -> list[dict[str, str]]:
     if current:
         blocks.append(current)
     return blocks
+
+
+REALTIME_FORMAT = "%a %Y-%m-%d %H:%M:%S UTC"
+
+
+def realtime_to_unix(value: str | None) -> float | None:
+    """A realtime timestamp property (TZ=UTC, LC_ALL=C) as unix time, whole seconds;
+    None when unset (empty, "n/a") or in another form."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.strptime(value.strip(), REALTIME_FORMAT)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC).timestamp()
+
+
+def timestamp(props: Mapping[str, str], name: str) -> float | None:
+    """Unix time of the timestamp property `name` (e.g. ActiveEnterTimestamp): the stable
+    realtime form, else `<name>Monotonic` converted. Ask systemctl for both."""
+    realtime = realtime_to_unix(props.get(name))
+    if realtime is not None:
+        return realtime
+    return monotonic_usec_to_unix(props.get(f"{name}Monotonic"))
 
 
 def monotonic_usec_to_unix(value: str | None) -> float | None:

@@ -3,8 +3,10 @@
 Unit states live in JSON files under $FAKE_SYSTEMD_DIR (written by the
 FakeSystemd helper); units without a file answer as systemd answers an
 unknown unit (LoadState=not-found). Output follows systemd's format:
-Key=Value lines, one blank line between units, timestamps in microseconds
-of CLOCK_MONOTONIC for the ...Monotonic properties.
+Key=Value lines, one blank line between units; each timestamp twice, as
+systemd shows it: the realtime form ("Sun 2026-11-29 06:38:59 UTC", whole
+seconds, in the caller's TZ) and microseconds of CLOCK_MONOTONIC for the
+...Monotonic property.
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ def to_monotonic_usec(unix: float | None) -> str:
     return str(max(1, int((time.monotonic() - (time.time() - unix)) * 1e6)))
 
 
+def to_realtime(unix: float | None) -> str:
+    """systemd's realtime form: "%a %Y-%m-%d %H:%M:%S %Z" in the local zone ($TZ)."""
+    if not unix:
+        return ""
+    return time.strftime("%a %Y-%m-%d %H:%M:%S %Z", time.localtime(unix))
+
+
 def unit_properties(state_dir: Path, unit: str) -> dict[str, str]:
     path = state_dir / f"{unit}.json"
     if not path.exists():
@@ -52,7 +61,8 @@ def unit_properties(state_dir: Path, unit: str) -> dict[str, str]:
         props = {**DEFAULTS, **{k: str(v) for k, v in data.get("properties", {}).items()}}
         unix = data.get("unix", {})
     props["Id"] = unit
-    for key, when in unix.items():  # e.g. ActiveEnterTimestamp -> ...Monotonic
+    for key, when in unix.items():  # e.g. ActiveEnterTimestamp and ...Monotonic
+        props.setdefault(key, to_realtime(when))  # unless a test set it by hand
         props[f"{key}Monotonic"] = to_monotonic_usec(when)
     return props
 

@@ -1,17 +1,20 @@
 import time
+from datetime import UTC, datetime
 
 import psutil
 import pytest
 
+from exporter import systemd as systemctl
 from exporter.config import Config
 from exporter.probes.reading import Deadline, run_probe
-from exporter.probes.services import ServicesProbe
+from exporter.probes.services import ServicesProbe, UnitStatus
 from testbed.systemd import FakeSystemd
 
 
 def ago(seconds: float) -> float:
-    """A time in the past, but after boot: systemd's monotonic timestamps start at boot."""
-    return max(time.time() - seconds, psutil.boot_time() + 1)
+    """A whole second in the past, but after boot (systemd's monotonic timestamps start
+    there); systemd's realtime form has whole seconds only."""
+    return float(int(max(time.time() - seconds, psutil.boot_time() + 2)))
 
 
 def probe(**kw: object) -> ServicesProbe:
@@ -32,7 +35,7 @@ def test_active_and_failed_units(systemd: FakeSystemd) -> None:
         "running",
         1234,
     )
-    assert reg.started_at == pytest.approx(started, abs=0.01)
+    assert reg.started_at == started
     assert (nginx.active, nginx.active_state, nginx.restarts, nginx.main_pid) == (
         False,
         "failed",
@@ -73,12 +76,70 @@ def test_no_bus_is_a_failed_reading(systemd: FakeSystemd) -> None:
     assert r.error == "systemctl show exited 1: Failed to connect to bus: No such file or directory"
 
 
+def registry_unit() -> UnitStatus:
+    reading = run_probe(probe(services=["docker-registry.service"]), Deadline(5))
+    assert reading.ok, reading.error
+    unit: UnitStatus = reading.value.units[0]
+    return unit
+
+
 def test_restart_shows_as_new_start_time(systemd: FakeSystemd) -> None:
     first = ago(600)
     systemd.set_unit("docker-registry.service", started_at=first)
-    before = run_probe(probe(services=["docker-registry.service"]), Deadline(5)).value.units[0]
-    second = time.time() - 1
+    before = registry_unit()
+    second = ago(1)
     systemd.set_unit("docker-registry.service", started_at=second)
-    after = run_probe(probe(services=["docker-registry.service"]), Deadline(5)).value.units[0]
+    after = registry_unit()
     assert before.restarts == after.restarts == 0
-    assert after.started_at - before.started_at == pytest.approx(second - first, abs=0.01)
+    assert (before.started_at, after.started_at) == (first, second)
+
+
+def test_start_time_is_the_same_on_every_run(systemd: FakeSystemd) -> None:
+    """The realtime timestamp, not the monotonic one converted with this process's
+    clocks, which moved by up to a second between runs (false restarts in changes())."""
+    started = ago(3600) + 0.75  # systemd keeps microseconds, shows whole seconds
+    systemd.set_unit("docker-registry.service", started_at=started)
+    seen = {registry_unit().started_at for _ in range(5)}
+    assert seen == {float(int(started))}
+
+
+def test_start_time_whatever_the_exporters_time_zone(
+    systemd: FakeSystemd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # systemctl would print "XYZ" times an hour ahead, but it is run with TZ=UTC
+    monkeypatch.setenv("TZ", "XYZ-1")
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    started = ago(3600)
+    systemd.set_unit("docker-registry.service", started_at=started)
+    assert registry_unit().started_at == started
+
+
+@pytest.mark.parametrize(
+    "realtime",
+    ["", "n/a", "So 2026-11-29 07:38:59 CET", "Sun 2026-11-29 06:38:59"],
+    ids=["empty", "n/a", "localised", "no-zone"],
+)
+def test_start_time_falls_back_to_monotonic(systemd: FakeSystemd, realtime: str) -> None:
+    started = ago(3600) + 0.5
+    systemd.set_unit(
+        "docker-registry.service", started_at=started, extra={"ActiveEnterTimestamp": realtime}
+    )
+    # converted through the monotonic clock: exact only to the clocks' drift
+    assert registry_unit().started_at == pytest.approx(started, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("text", "unix"),
+    [
+        ("Sun 2026-11-29 06:38:59 UTC", datetime(2026, 11, 29, 6, 38, 59, tzinfo=UTC).timestamp()),
+        ("Thu 1970-01-01 00:00:01 UTC", 1.0),
+        (" Mon 2024-02-29 23:59:59 UTC\n", 1709251199.0),
+        ("", None),
+        (None, None),
+        ("n/a", None),
+        ("Sun 2026-11-29 07:38:59 CET", None),
+        ("2026-11-29 06:38:59 UTC", None),
+    ],
+)
+def test_realtime_timestamp_parsing(text: str | None, unix: float | None) -> None:
+    assert systemctl.realtime_to_unix(text) == unix

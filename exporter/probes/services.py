@@ -24,7 +24,8 @@ PROPERTIES = (
     "SubState",
     "NRestarts",
     "MainPID",
-    "ActiveEnterTimestampMonotonic",
+    "ActiveEnterTimestamp",  # read first: whole seconds, the same value on every run
+    "ActiveEnterTimestampMonotonic",  # the fallback where the realtime form is missing
 )
 
 
@@ -61,7 +62,7 @@ def unit_status(unit: str, props: dict[str, str]) -> UnitStatus:
         sub_state=props.get("SubState", "unknown"),
         restarts=systemd.int_or_none(props.get("NRestarts")),
         main_pid=pid or None,
-        started_at=systemd.monotonic_usec_to_unix(props.get("ActiveEnterTimestampMonotonic")),
+        started_at=systemd.timestamp(props, "ActiveEnterTimestamp"),
     )
 
 

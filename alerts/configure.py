@@ -1,0 +1,124 @@
+"""Write the rule files for a deployment: team label, runbook and Grafana links, job name.
+
+    python3 -m alerts.configure --out /etc/prometheus/rules/registry-monitor \\
+        --team storage --runbook-url https://git.example.org/registry-monitor/alerts/RUNBOOK.md \\
+        --grafana-url https://grafana.example.org
+
+Reads alerts/*.yaml (the rule files, not their *_test.yaml nor the
+Alertmanager example) and writes them to --out with every alert's `team`
+label, the part of `runbook_url` before the `#anchor`, the Grafana base of
+`dashboard` and the scrape job in `up{job=...}` replaced. Thresholds are not
+an option here: they are edited in thresholds.yaml, the one place they live.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ALERTS_DIR = Path(__file__).resolve().parent
+DEFAULT_TEAM = "registry"
+DEFAULT_RUNBOOK = "alerts/RUNBOOK.md"
+DEFAULT_JOB = "registry-monitor"
+
+
+def rule_files(directory: Path = ALERTS_DIR) -> list[Path]:
+    """The rule files in directory, sorted: not the unit tests, not the Alertmanager example."""
+    return sorted(
+        p
+        for p in directory.glob("*.yaml")
+        if not p.name.endswith("_test.yaml") and not p.name.startswith("alertmanager")
+    )
+
+
+def load(path: Path) -> dict[str, Any]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
+        raise ValueError(f"{path}: not a Prometheus rule file (no top-level `groups:` list)")
+    return doc
+
+
+def rules(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for group in doc["groups"]:
+        yield from group.get("rules", [])
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (PromQL) as literal blocks, so the output stays readable."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def dump(doc: dict[str, Any], path: Path, header: str = "") -> None:
+    text = yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+    path.write_text(header + text, encoding="utf-8")
+
+
+def configure(
+    doc: dict[str, Any],
+    team: str = DEFAULT_TEAM,
+    runbook_url: str = DEFAULT_RUNBOOK,
+    grafana_url: str = "",
+    job: str = DEFAULT_JOB,
+) -> dict[str, Any]:
+    """The rule document with the deployment's team, links and job (changed in place)."""
+    for rule in rules(doc):
+        if "expr" in rule:
+            rule["expr"] = str(rule["expr"]).replace(f'job="{DEFAULT_JOB}"', f'job="{job}"')
+        if "alert" not in rule:
+            continue
+        rule.setdefault("labels", {})["team"] = team
+        annotations = rule.setdefault("annotations", {})
+        if "runbook_url" in annotations:
+            _, sep, anchor = str(annotations["runbook_url"]).partition("#")
+            annotations["runbook_url"] = runbook_url + sep + anchor
+        dashboard = str(annotations.get("dashboard", ""))
+        if dashboard.startswith("/"):
+            annotations["dashboard"] = grafana_url.rstrip("/") + dashboard
+    return doc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python3 -m alerts.configure",
+        description="Write registry-monitor's alert rule files for one deployment.",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="directory to write to")
+    parser.add_argument("--team", default=DEFAULT_TEAM, help="value of every alert's team label")
+    parser.add_argument(
+        "--runbook-url",
+        default=DEFAULT_RUNBOOK,
+        help="where RUNBOOK.md is published; each alert links to its #anchor there",
+    )
+    parser.add_argument(
+        "--grafana-url", default="", help="Grafana base URL put before the /d/<uid> links"
+    )
+    parser.add_argument("--job", default=DEFAULT_JOB, help="scrape job name of the exporters")
+    args = parser.parse_args(argv)
+    for value, name in ((args.team, "--team"), (args.job, "--job")):
+        if not value or any(c in value for c in "\"'{}\n"):
+            parser.error(f"{name} must be a plain label value, got {value!r}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for source in rule_files():
+        doc = configure(load(source), args.team, args.runbook_url, args.grafana_url, args.job)
+        target = args.out / source.name
+        dump(
+            doc, target, f"# Written by `python3 -m alerts.configure` from alerts/{source.name}.\n"
+        )
+        print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Grafana dashboards for the registry pair, generated from Python (see build.py)."""

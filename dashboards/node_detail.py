@@ -1,0 +1,464 @@
+"""Node detail: one registry host, every probe's success and duration and what it read."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as builders
+from grafana_foundation_sdk.models import dashboard as model
+
+from dashboards import queries as q
+from dashboards.panels import (
+    NAMESPACE,
+    NODE_DETAIL_UID,
+    OVERVIEW_UID,
+    RED,
+    TAGS,
+    PanelBuilder,
+    Query,
+    bad_from,
+    builtin_annotation,
+    cluster_variable,
+    dashboard_links,
+    datasource_variable,
+    falling,
+    flag_mapping,
+    good_from,
+    instance_variable,
+    job_variable,
+    metric,
+    on_node,
+    rising,
+    scope_variable,
+    stat_panel,
+    timeseries_panel,
+)
+from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS, Levels
+
+
+def node_variable() -> builders.QueryVariable:
+    return scope_variable(
+        "node",
+        f'label_values({NAMESPACE}node_info{{job=~"$job",cluster=~"$cluster"}}, node)',
+        multi=False,
+        description="The registry host (the exporter's `node` setting)",
+    )
+
+
+def probes_row() -> list[PanelBuilder]:
+    return [
+        stat_panel(
+            "Probe status",
+            "Whether each probe's last run produced its reading. FAILED means the probe "
+            "could not measure at all (systemctl hung, data directory missing, certificate "
+            "unreachable); a registry that is down is a finding, not a failed probe.",
+            [Query(on_node(metric("probe_success")), "{{probe}}")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("FAILED", "OK"),
+            width=24,
+            height=4,
+            alerts=("RegistryProbeFailing",),
+        ),
+        timeseries_panel(
+            "Probe success",
+            "1 while a probe's runs produce readings, 0 while they fail or time out.",
+            [Query(on_node(metric("probe_success")), "{{probe}}")],
+            "none",
+            good_from(1),
+            width=8,
+            steps_line=True,
+            alerts=("RegistryProbeFailing",),
+        ),
+        timeseries_panel(
+            "Probe duration",
+            "How long each probe's last run took. A run that nears its time-out is about "
+            "to fail; the storage walk grows with the data.",
+            [Query(on_node(metric("probe_duration_seconds")), "{{probe}}")],
+            "s",
+            width=8,
+        ),
+        timeseries_panel(
+            "Reading age",
+            "Time since each probe's last run started. It should stay below the probe's "
+            "interval; a growing age is a probe stuck in a system call.",
+            [
+                Query(
+                    on_node(f"time() - {metric('probe_last_run_timestamp_seconds')}"),
+                    "{{probe}}",
+                )
+            ],
+            "s",
+            width=8,
+            alerts=("RegistryProbeStale",),
+        ),
+    ]
+
+
+def disk_row() -> list[PanelBuilder]:
+    inodes = THRESHOLDS["disk_inodes_used_percent"]
+    return [
+        timeseries_panel(
+            "Disk used and forecast",
+            "Used share of the data filesystem, and where it will be in 24 hours if the "
+            "last 6 hours' trend goes on. Lines at the alert levels.",
+            [
+                Query(on_node(q.DISK_USED_PERCENT), "used"),
+                Query(on_node(q.DISK_USED_PERCENT_FORECAST), "in 24 h"),
+            ],
+            "percent",
+            rising(THRESHOLDS["disk_used_percent"]),
+            width=6,
+            soft_max=100,
+            alerts=("RegistryDiskAlmostFull", "RegistryDiskFillingUp"),
+        ),
+        timeseries_panel(
+            "Available bytes",
+            "Bytes the registry (not root) can still write on the data filesystem.",
+            [Query(on_node(q.AVAIL), "{{mountpoint}} ({{device}})")],
+            "bytes",
+            width=6,
+            alerts=("RegistryDiskFillingUp",),
+        ),
+        timeseries_panel(
+            "Free inodes",
+            "Share of the data filesystem's inodes still free. Lines at the alert levels "
+            "of inodes used.",
+            [Query(on_node(q.INODES_FREE_PERCENT), "{{mountpoint}}")],
+            "percent",
+            falling(Levels(warning=100 - inodes.warning, critical=100 - inodes.critical)),
+            width=6,
+            soft_max=100,
+            alerts=("RegistryInodesAlmostFull",),
+        ),
+        stat_panel(
+            "Read-only",
+            "Whether the data filesystem is mounted read-only (the kernel does so after "
+            "I/O errors): every push and sync fails.",
+            [Query(on_node(metric("filesystem_readonly")), "{{mountpoint}}")],
+            "none",
+            bad_from(1),
+            mappings=[
+                model.ValueMap(
+                    options={
+                        "0": model.ValueMappingResult(text="read-write", color="green", index=0),
+                        "1": model.ValueMappingResult(text="READ-ONLY", color=RED, index=1),
+                    }
+                )
+            ],
+            width=6,
+            alerts=("RegistryFilesystemReadOnly",),
+        ),
+    ]
+
+
+def services_row() -> list[PanelBuilder]:
+    return [
+        stat_panel(
+            "Services",
+            "systemd ActiveState of each watched unit; anything but active is down.",
+            [Query(on_node(metric("service_active")), "{{unit}}")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("DOWN", "active"),
+            width=8,
+            alerts=("RegistryServiceDown",),
+        ),
+        timeseries_panel(
+            "Service starts and restarts",
+            "Starts (a new start time) and restarts systemd made itself, per unit.",
+            [
+                Query(on_node(q.SERVICE_STARTS), "{{unit}} starts"),
+                Query(on_node(q.SERVICE_RESTARTS), "{{unit}} restarts"),
+            ],
+            "short",
+            width=8,
+            bars=True,
+            alerts=("RegistryServiceFlapping",),
+        ),
+        timeseries_panel(
+            "Time since start",
+            "Time since each unit last became active. It falls back to 0 at every start.",
+            [Query(on_node(f"time() - {metric('service_start_time_seconds')}"), "{{unit}}")],
+            "s",
+            width=8,
+        ),
+    ]
+
+
+def api_row() -> list[PanelBuilder]:
+    return [
+        timeseries_panel(
+            "API latency",
+            "Time GET /v2/ took on the backend (the daemon) and public (through nginx) "
+            "endpoints. Lines at the alert levels.",
+            [Query(on_node(metric("api_duration_seconds")), "{{endpoint}}")],
+            "s",
+            rising(THRESHOLDS["api_latency_seconds"]),
+            width=8,
+            alerts=("RegistryApiSlow",),
+        ),
+        timeseries_panel(
+            "GET /v2/ status",
+            "HTTP status of GET /v2/: 200 (or 401 with the registry header) is up, 0 is "
+            "no answer at all, 5xx is a daemon or proxy error.",
+            [Query(on_node(metric("api_status_code")), "{{endpoint}}")],
+            "none",
+            width=8,
+            steps_line=True,
+            alerts=("RegistryBackendDown", "RegistryPublicDown"),
+        ),
+        stat_panel(
+            "Canary images",
+            "Whether HEAD of each canary image's manifest answered 200, per endpoint. A "
+            "missing canary means the images users pull are gone or unreadable.",
+            [Query(on_node(metric("manifest_up")), "{{endpoint}} {{image}}")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("MISSING", "OK"),
+            width=8,
+            alerts=("RegistryCanaryImageMissing",),
+        ),
+        timeseries_panel(
+            "Catalog",
+            "Repositories the catalog lists and the pages it took, per endpoint.",
+            [
+                Query(on_node(metric("catalog_repositories")), "{{endpoint}} repositories"),
+                Query(on_node(metric("catalog_pages")), "{{endpoint}} pages"),
+            ],
+            "short",
+            width=8,
+        ),
+        timeseries_panel(
+            "Catalog walk",
+            "Time the whole catalog walk took (every page), per endpoint.",
+            [Query(on_node(metric("catalog_duration_seconds")), "{{endpoint}}")],
+            "s",
+            width=8,
+            alerts=("RegistryCatalogUnreachable",),
+        ),
+        timeseries_panel(
+            "Push (write canary)",
+            "Time the write canary's blob push took (active node only; the standby does "
+            "not take pushes).",
+            [Query(on_node(metric("write_duration_seconds")), "{{endpoint}}")],
+            "s",
+            width=8,
+            alerts=("RegistryWriteFailing",),
+        ),
+    ]
+
+
+def cert_row() -> list[PanelBuilder]:
+    return [
+        timeseries_panel(
+            "Certificate days left",
+            "Days until notAfter of the served certificate and the one on disk. A served "
+            "line below the file line means nginx was not reloaded after a renewal.",
+            [Query(on_node(q.CERT_DAYS_LEFT), "{{source}} {{target}}")],
+            "d",
+            falling(THRESHOLDS["cert_days_left"]),
+            width=12,
+            alerts=("RegistryCertExpiringSoon",),
+        ),
+        stat_panel(
+            "Certificate valid",
+            "Whether each certificate's chain verifies and its name matches the public URL, now.",
+            [Query(on_node(metric("cert_valid")), "{{source}}")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("INVALID", "valid"),
+            width=6,
+            alerts=("RegistryCertInvalid",),
+        ),
+        stat_panel(
+            "Served matches file",
+            "Whether nginx serves the certificate on disk. No: it was renewed but nginx "
+            "was not reloaded.",
+            [Query(on_node(metric("cert_served_matches_file")), "{{target}}")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("NO: reload nginx", "yes"),
+            width=6,
+            alerts=("RegistryCertNotReloaded",),
+        ),
+    ]
+
+
+def storage_row() -> list[PanelBuilder]:
+    return [
+        timeseries_panel(
+            "Repositories, manifests and tags",
+            "What the registry data on this node holds, read from disk.",
+            [
+                Query(on_node(metric("storage_repositories")), "repositories"),
+                Query(on_node(metric("storage_manifests")), "manifests"),
+                Query(on_node(metric("storage_tags")), "tags"),
+                Query(on_node(metric("storage_blobs")), "blobs"),
+            ],
+            "short",
+            width=8,
+        ),
+        timeseries_panel(
+            "Stored and reclaimable bytes",
+            "Bytes of all blobs, and bytes garbage collection would free (blobs no "
+            "manifest references).",
+            [
+                Query(on_node(metric("storage_blob_bytes")), "stored"),
+                Query(on_node(metric("storage_reclaimable_bytes")), "reclaimable"),
+            ],
+            "bytes",
+            width=8,
+            alerts=("RegistryReclaimableSpace",),
+        ),
+        timeseries_panel(
+            "Uploads",
+            "Uploads in progress (active) and abandoned ones the registry never purges "
+            "(stale): they hold disk space.",
+            [Query(on_node(metric("storage_uploads")), "{{state}}")],
+            "short",
+            width=8,
+            alerts=("RegistryStaleUploads",),
+        ),
+        timeseries_panel(
+            "Time since last push",
+            "Time since the newest tag was written. On the active it shows users pushing; "
+            "on the standby, when a sync last brought something new.",
+            [
+                Query(
+                    on_node(f"time() - {metric('storage_last_push_timestamp_seconds')}"),
+                    "last push",
+                )
+            ],
+            "s",
+            width=8,
+        ),
+        stat_panel(
+            "Data faults",
+            "Dangling references (a tag or revision whose manifest or blob is gone: pulls "
+            "fail) and files not owned by the registry user (it cannot delete or rewrite "
+            "them). Any is red.",
+            [
+                Query(on_node(metric("storage_dangling_references")), "dangling references"),
+                Query(on_node(metric("storage_foreign_owner_files")), "foreign-owned files"),
+            ],
+            "none",
+            bad_from(DANGLING_REFERENCES_CRITICAL),
+            width=8,
+            alerts=("RegistryDanglingReferences", "RegistryForeignOwnerFiles"),
+        ),
+        timeseries_panel(
+            "Blob verify failures",
+            "Blobs whose content no longer matches their digest, found per interval: "
+            "corrupted data that pulls will reject.",
+            [
+                Query(
+                    on_node(
+                        f"increase({metric('storage_blob_verify_failures_total')}"
+                        "[$__rate_interval])"
+                    ),
+                    "failures",
+                )
+            ],
+            "short",
+            width=8,
+            bars=True,
+            alerts=("RegistryBlobCorrupt",),
+        ),
+    ]
+
+
+def sync_row() -> list[PanelBuilder]:
+    return [
+        timeseries_panel(
+            "Sync runs and exit codes",
+            "1 while rsync runs, and the exit code of its last run: 0 good, 24 (files "
+            "vanished mid-run) normal, anything else failed. Standby only.",
+            [
+                Query(on_node(metric("sync_running")), "running"),
+                Query(on_node(metric("sync_last_exit_code")), "last exit code"),
+            ],
+            "none",
+            width=8,
+            steps_line=True,
+            alerts=("RegistrySyncFailing",),
+        ),
+        timeseries_panel(
+            "Time since last good sync",
+            "Time since rsync last finished well. Lines at the alert levels.",
+            [Query(on_node(q.SYNC_SUCCESS_AGE), "last good sync")],
+            "s",
+            rising(THRESHOLDS["sync_success_age_seconds"]),
+            width=8,
+            alerts=("RegistrySyncStale",),
+        ),
+        stat_panel(
+            "Sync timer",
+            "Whether rsync-docker-registry-sync.timer is active: without it no sync ever "
+            "starts again.",
+            [Query(on_node(metric("sync_timer_active")), "timer")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("INACTIVE", "active"),
+            width=8,
+            alerts=("RegistrySyncTimerInactive",),
+        ),
+        timeseries_panel(
+            "Standby lag",
+            "Age of the oldest change on the active this standby lacks (0: in step). "
+            "Lines at the alert levels.",
+            [Query(on_node(metric("standby_lag_seconds")), "lag")],
+            "s",
+            rising(THRESHOLDS["standby_lag_seconds"]),
+            alerts=("RegistryStandbyLagHigh",),
+        ),
+        timeseries_panel(
+            "Standby missing content",
+            "What the active has and this standby lacks or holds differently.",
+            [
+                Query(on_node(metric("standby_missing_tags")), "missing tags"),
+                Query(on_node(metric("standby_mismatched_tags")), "mismatched tags"),
+                Query(on_node(metric("standby_missing_repositories")), "missing repositories"),
+                Query(on_node(metric("standby_missing_blobs")), "missing blobs"),
+            ],
+            "short",
+            alerts=(
+                "RegistryStandbyMissingRepositories",
+                "RegistryStandbyMissingBlobs",
+                "RegistryStandbyMismatchedTags",
+            ),
+        ),
+    ]
+
+
+def node_detail() -> builders.Dashboard:
+    dashboard = (
+        builders.Dashboard("Registry node detail")
+        .uid(NODE_DETAIL_UID)
+        .description("One registry host: every probe's success and duration, and what each read.")
+        .tags(TAGS)
+        .editable()
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .time("now-6h", "now")
+        .refresh("1m")
+        .timezone("utc")
+        .with_variable(datasource_variable())
+        .with_variable(job_variable())
+        .with_variable(cluster_variable())
+        .with_variable(node_variable())
+        .with_variable(instance_variable('node="$node"'))
+        .links(dashboard_links(OVERVIEW_UID, "Pair overview"))
+        .annotation(builtin_annotation())
+    )
+    rows: list[tuple[str, list[PanelBuilder]]] = [
+        ("Probes", probes_row()),
+        ("Disk", disk_row()),
+        ("Services", services_row()),
+        ("Registry API and pushes", api_row()),
+        ("Certificates", cert_row()),
+        ("Stored content", storage_row()),
+        ("Sync and standby (standby only)", sync_row()),
+    ]
+    for title, panels in rows:
+        dashboard = dashboard.with_row(builders.Row(title))
+        for panel in panels:
+            dashboard = dashboard.with_panel(panel)
+    return dashboard

@@ -1,0 +1,416 @@
+"""Registry pair overview: is the pair healthy, and could the standby take over now?"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as builders
+from grafana_foundation_sdk.models import dashboard as model
+
+from dashboards import queries as q
+from dashboards.panels import (
+    NODE_DETAIL_UID,
+    OVERVIEW_UID,
+    TAGS,
+    Column,
+    PanelBuilder,
+    PrometheusAnnotation,
+    Query,
+    bad_from,
+    builtin_annotation,
+    cluster_variable,
+    dashboard_links,
+    datasource_variable,
+    falling,
+    flag_mapping,
+    good_from,
+    instance_variable,
+    job_variable,
+    metric,
+    rising,
+    stat_panel,
+    table_panel,
+    timeseries_panel,
+    with_node,
+)
+from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS, Levels
+
+NODE = "{{node}} ({{role}})"
+
+
+def _inverse(levels: Levels) -> Levels:
+    """Free share from used-share levels: 80 % used is 20 % free."""
+    return Levels(warning=100 - levels.warning, critical=100 - levels.critical)
+
+
+def stat_row() -> list[PanelBuilder]:
+    return [
+        stat_panel(
+            "API up",
+            "GET /v2/ on each node, straight to the registry daemon (backend) and through "
+            "nginx with TLS (public). DOWN on backend: the daemon is dead or hung; DOWN on "
+            "public only: nginx or its certificate.",
+            [Query(with_node(metric("api_up")), "{{node}} {{endpoint}}")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("DOWN", "UP"),
+            alerts=("RegistryBackendDown", "RegistryPublicDown"),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Services",
+            "systemd ActiveState of each watched unit (docker-registry, nginx) per node. "
+            "Anything but active is down.",
+            [Query(with_node(metric("service_active")), "{{node}} {{unit}}")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("DOWN", "active"),
+            alerts=("RegistryServiceDown",),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Push works",
+            "The active node's write canary: a small blob pushed every minute. A registry "
+            "can answer reads and still refuse pushes (full disk, read-only mode).",
+            [Query(with_node(metric("write_up")), "{{node}}")],
+            "none",
+            good_from(1),
+            mappings=flag_mapping("FAILING", "OK"),
+            alerts=("RegistryWriteFailing",),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Certificate days left",
+            "Days until notAfter of the certificate nginx serves and of the one on disk. "
+            "Orange below the warning level, red below the critical one (the alert levels).",
+            [
+                Query(
+                    with_node(f"min by (job, cluster, instance, source) ({q.CERT_DAYS_LEFT})"),
+                    "{{node}} {{source}}",
+                )
+            ],
+            "d",
+            falling(THRESHOLDS["cert_days_left"]),
+            alerts=("RegistryCertExpiringSoon",),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Standby lag",
+            "Age of the oldest change on the active that the standby lacks (0: in step): "
+            "what a failover now would lose.",
+            [Query(with_node(metric("standby_lag_seconds")), "{{node}}")],
+            "s",
+            rising(THRESHOLDS["standby_lag_seconds"]),
+            alerts=("RegistryStandbyLagHigh",),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Last good sync",
+            "Time since the standby's rsync last finished well. A standby that never "
+            "synced shows decades.",
+            [Query(with_node(q.SYNC_SUCCESS_AGE), "{{node}}")],
+            "s",
+            rising(THRESHOLDS["sync_success_age_seconds"]),
+            alerts=("RegistrySyncStale", "RegistrySyncFailing"),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Dangling references",
+            "Tags or revisions whose manifest or blob is missing from the data: pulls of "
+            "them fail. Any is red.",
+            [Query(with_node(metric("storage_dangling_references")), "{{node}}")],
+            "none",
+            bad_from(DANGLING_REFERENCES_CRITICAL),
+            alerts=("RegistryDanglingReferences",),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Disk used",
+            "Used share of the filesystem holding the registry data, as df shows it. "
+            "Orange from the warning level, red from the critical one.",
+            [Query(with_node(q.DISK_USED_PERCENT), "{{node}}")],
+            "percent",
+            rising(THRESHOLDS["disk_used_percent"]),
+            alerts=("RegistryDiskAlmostFull",),
+            detail_link=True,
+        ),
+    ]
+
+
+def disk_row() -> list[PanelBuilder]:
+    return [
+        timeseries_panel(
+            "Disk used and forecast",
+            "Used share of the data filesystem per node, and where it will be in 24 hours "
+            "if the last 6 hours' trend goes on (predict_linear). A forecast above 100 % "
+            "means the disk fills up within a day.",
+            [
+                Query(with_node(q.DISK_USED_PERCENT), f"{NODE} used"),
+                Query(with_node(q.DISK_USED_PERCENT_FORECAST), f"{NODE} in 24 h"),
+            ],
+            "percent",
+            rising(THRESHOLDS["disk_used_percent"]),
+            soft_max=100,
+            alerts=("RegistryDiskAlmostFull", "RegistryDiskFillingUp"),
+            detail_link=True,
+        ),
+        timeseries_panel(
+            "Free inodes",
+            "Share of the data filesystem's inodes still free (every blob and link is a "
+            "file). Pushes fail with none left, whatever the free bytes. Lines at the "
+            "alert levels of inodes used.",
+            [Query(with_node(q.INODES_FREE_PERCENT), NODE)],
+            "percent",
+            falling(_inverse(THRESHOLDS["disk_inodes_used_percent"])),
+            soft_max=100,
+            alerts=("RegistryInodesAlmostFull",),
+            detail_link=True,
+        ),
+    ]
+
+
+def api_row() -> list[PanelBuilder]:
+    return [
+        timeseries_panel(
+            "API latency",
+            "Time GET /v2/ took, per node and endpoint. Lines at the alert levels.",
+            [Query(with_node(metric("api_duration_seconds")), "{{node}} {{endpoint}}")],
+            "s",
+            rising(THRESHOLDS["api_latency_seconds"]),
+            width=8,
+            alerts=("RegistryApiSlow",),
+            detail_link=True,
+        ),
+        timeseries_panel(
+            "Catalog walk time",
+            "Time the whole _catalog took (every page), per node and endpoint. It grows "
+            "with the number of repositories; a sudden rise is a slow disk or daemon.",
+            [Query(with_node(metric("catalog_duration_seconds")), "{{node}} {{endpoint}}")],
+            "s",
+            width=8,
+            alerts=("RegistryCatalogUnreachable",),
+            detail_link=True,
+        ),
+        timeseries_panel(
+            "Catalog size",
+            "Repositories the catalog lists, per node and endpoint. Both nodes should "
+            "match; a drop on the active is lost data, on the standby a sync to come.",
+            [Query(with_node(metric("catalog_repositories")), "{{node}} {{endpoint}}")],
+            "short",
+            width=8,
+            detail_link=True,
+        ),
+    ]
+
+
+def content_row() -> list[PanelBuilder]:
+    def side_by_side(title: str, name: str, unit: str, what: str) -> PanelBuilder:
+        return timeseries_panel(
+            title,
+            f"{what} in the registry data on each node, read from disk. The standby "
+            "should follow the active within a sync or two; a gap that stays is data a "
+            "failover would lose.",
+            [Query(with_node(metric(name)), NODE)],
+            unit,
+            width=8,
+            alerts=("RegistryStandbyMissingRepositories",),
+            detail_link=True,
+        )
+
+    return [
+        side_by_side("Stored tags", "storage_tags", "short", "Tags"),
+        side_by_side(
+            "Stored blobs", "storage_blobs", "short", "Blobs (layers, configs, manifests)"
+        ),
+        side_by_side("Stored bytes", "storage_blob_bytes", "bytes", "Bytes of all blobs"),
+    ]
+
+
+def standby_row() -> list[PanelBuilder]:
+    return [
+        timeseries_panel(
+            "Standby lag",
+            "Age of the oldest change on the active that the standby lacks; 0 when in "
+            "step. Syncs run every 10 minutes, so a saw-tooth below the first line is "
+            "normal. Lines at the alert levels.",
+            [Query(with_node(metric("standby_lag_seconds")), "{{node}}")],
+            "s",
+            rising(THRESHOLDS["standby_lag_seconds"]),
+            alerts=("RegistryStandbyLagHigh",),
+            detail_link=True,
+        ),
+        timeseries_panel(
+            "Standby missing tags",
+            "What the active has and the standby lacks: missing tags, tags pointing "
+            "elsewhere, missing repositories and blobs. Non-zero between syncs is normal; "
+            "non-zero after a good sync is not.",
+            [
+                Query(with_node(metric("standby_missing_tags")), "{{node}} missing tags"),
+                Query(with_node(metric("standby_mismatched_tags")), "{{node}} mismatched tags"),
+                Query(
+                    with_node(metric("standby_missing_repositories")),
+                    "{{node}} missing repositories",
+                ),
+                Query(with_node(metric("standby_missing_blobs")), "{{node}} missing blobs"),
+            ],
+            "short",
+            alerts=(
+                "RegistryStandbyMissingRepositories",
+                "RegistryStandbyMissingBlobs",
+                "RegistryStandbyMismatchedTags",
+            ),
+            detail_link=True,
+        ),
+        timeseries_panel(
+            "Time since last good sync",
+            "Time since the standby's rsync last finished well (exit 0, or 24: files "
+            "vanished mid-run). Lines at the alert levels.",
+            [Query(with_node(q.SYNC_SUCCESS_AGE), "{{node}}")],
+            "s",
+            rising(THRESHOLDS["sync_success_age_seconds"]),
+            alerts=("RegistrySyncStale",),
+            detail_link=True,
+        ),
+        timeseries_panel(
+            "Sync runs and exit codes",
+            "1 while the standby's rsync runs (every 10 minutes), and the exit code of "
+            "its last run: 0 is good, 24 (files vanished mid-run) is normal on a live "
+            "registry, anything else failed.",
+            [
+                Query(with_node(metric("sync_running")), "{{node}} running"),
+                Query(with_node(metric("sync_last_exit_code")), "{{node}} last exit code"),
+            ],
+            "none",
+            steps_line=True,
+            alerts=("RegistrySyncFailing",),
+            detail_link=True,
+        ),
+    ]
+
+
+def services_row() -> list[PanelBuilder]:
+    return [
+        timeseries_panel(
+            "Service starts and restarts",
+            "Starts of each unit (a new start time) and restarts systemd made itself. "
+            "Debian's docker-registry has no Restart=, so a crash and a manual start shows "
+            "only as a start. Repeated starts are flapping.",
+            [
+                Query(with_node(q.SERVICE_STARTS), "{{node}} {{unit}} starts"),
+                Query(with_node(q.SERVICE_RESTARTS), "{{node}} {{unit}} restarts"),
+            ],
+            "short",
+            bars=True,
+            alerts=("RegistryServiceFlapping",),
+            detail_link=True,
+        ),
+        timeseries_panel(
+            "Push time",
+            "Time the active's write canary push took. It rises before pushes of real "
+            "images start failing.",
+            [Query(with_node(metric("write_duration_seconds")), "{{node}}")],
+            "s",
+            alerts=("RegistryWriteFailing",),
+            detail_link=True,
+        ),
+    ]
+
+
+def certificate_table() -> PanelBuilder:
+    return table_panel(
+        "Certificates",
+        "The certificate nginx serves (source served) and the one on disk (source file) "
+        "on each node. A served certificate whose fingerprint differs from the file's was "
+        "renewed on disk but nginx was not reloaded.",
+        [
+            Column(
+                Query(
+                    with_node(q.cert_row(f"{metric('cert_not_after_timestamp_seconds')} * 1000")),
+                    instant=True,
+                    table=True,
+                ),
+                "Not after",
+                "dateTimeAsIso",
+            ),
+            Column(
+                Query(with_node(q.cert_row(q.CERT_DAYS_LEFT)), instant=True, table=True),
+                "Days left",
+                "d",
+                thresholds=falling(THRESHOLDS["cert_days_left"]),
+            ),
+            Column(
+                Query(with_node(q.cert_row(metric("cert_valid"))), instant=True, table=True),
+                "Valid",
+                "none",
+                mappings=flag_mapping("no", "yes"),
+            ),
+            Column(
+                Query(with_node(q.cert_row(q.CERT_MATCHES_FILE)), instant=True, table=True),
+                "Matches file",
+                "none",
+                mappings=flag_mapping("no: reload nginx", "yes"),
+            ),
+        ],
+        hidden=("instance",),
+        order=("node", "role", "source", "target", "subject", "issuer", "serial"),
+        alerts=("RegistryCertExpiringSoon", "RegistryCertInvalid", "RegistryCertNotReloaded"),
+    )
+
+
+def event_annotations() -> list[PrometheusAnnotation]:
+    return [
+        PrometheusAnnotation(
+            "Sync failures",
+            with_node(q.SYNC_FAILED),
+            "red",
+            title="Sync failed on {{node}}",
+            text="rsync exited with an error (not 0, not 24)",
+            tags="node",
+        ),
+        PrometheusAnnotation(
+            "Service restarts",
+            with_node(f"{q.SERVICE_STARTS} > 0 or {q.SERVICE_RESTARTS} > 0"),
+            "orange",
+            title="{{unit}} (re)started on {{node}}",
+            text="a new start time or a systemd restart",
+            tags="node,unit",
+        ),
+    ]
+
+
+def overview() -> builders.Dashboard:
+    dashboard = (
+        builders.Dashboard("Registry pair overview")
+        .uid(OVERVIEW_UID)
+        .description(
+            "Is the docker-registry pair healthy, and could the standby take over now? "
+            "Colours follow the alert levels."
+        )
+        .tags(TAGS)
+        .editable()
+        .tooltip(model.DashboardCursorSync.CROSSHAIR)
+        .time("now-6h", "now")
+        .refresh("1m")
+        .timezone("utc")
+        .with_variable(datasource_variable())
+        .with_variable(job_variable())
+        .with_variable(cluster_variable())
+        .with_variable(instance_variable())
+        .links(dashboard_links(NODE_DETAIL_UID, "Node detail"))
+        .annotation(builtin_annotation())
+    )
+    for annotation in event_annotations():
+        dashboard = dashboard.annotation(annotation)
+    for panel in stat_row():
+        dashboard = dashboard.with_panel(panel)
+    rows: list[tuple[str, list[PanelBuilder]]] = [
+        ("Disk", disk_row()),
+        ("Registry API", api_row()),
+        ("Stored content per node", content_row()),
+        ("Standby and sync", standby_row()),
+        ("Services and pushes", services_row()),
+        ("Certificates", [certificate_table()]),
+    ]
+    for title, panels in rows:
+        dashboard = dashboard.with_row(builders.Row(title))
+        for panel in panels:
+            dashboard = dashboard.with_panel(panel)
+    return dashboard

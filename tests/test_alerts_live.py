@@ -1,0 +1,191 @@
+"""The rules against the real thing: a live exporter pair, real Prometheus, real Alertmanager."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from alerts.configure import ALERTS_DIR, load, rule_files, rules
+from testbed.pair import HealthyPair
+from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
+from testbed.rules import short_for_copies
+from testbed.waiting import wait_until
+from tests.support.dashboards import matchers, selectors
+from tests.support.metrics import names, samples
+
+pytestmark = pytest.mark.daemons
+
+METRIC_NAME = re.compile(r"\bregistry_monitor_[a-z0-9_]+")
+
+
+def names_in_rules() -> set[str]:
+    """Every registry_monitor_* name the rules use, in expressions and annotation templates."""
+    found: set[str] = set()
+    for path in rule_files():
+        for rule in rules(load(path)):
+            texts = [str(rule["expr"]), *map(str, rule.get("annotations", {}).values())]
+            found.update(m for text in texts for m in METRIC_NAME.findall(text))
+    return found
+
+
+@pytest.fixture
+def pair(tmp_path: Path, ca: trustme.CA) -> Iterator[HealthyPair]:
+    with HealthyPair(tmp_path / "pair", ca) as started:  # every probe has read once
+        yield started
+
+
+def test_rules_use_only_names_a_live_exporter_pair_emits(pair: HealthyPair) -> None:
+    emitted: set[str] = set()
+    for node in pair.nodes:
+        assert node.exporter is not None
+        emitted |= names(node.exporter.metrics_text())
+    used = names_in_rules()
+    assert "registry_monitor_api_up" in used  # the collection itself works
+    missing = sorted(used - emitted)
+    assert missing == [], "used by the rules, emitted by neither node: " + ", ".join(missing)
+
+
+# Labels Prometheus adds to every series of a target: not the exporter's to emit.
+TARGET_LABELS = {"job", "cluster", "instance"}
+
+
+def label_matchers_in_rules() -> set[tuple[str, str, str]]:
+    """(metric, label, value) of every equality matcher on an exporter metric in the rules."""
+    found: set[tuple[str, str, str]] = set()
+    for path in rule_files():
+        for rule in rules(load(path)):
+            for selector in selectors(str(rule["expr"])):
+                m = matchers(selector)
+                _, name = m.get("__name__", ("", ""))
+                if not name.startswith("registry_monitor_"):
+                    continue
+                for label, (op, value) in m.items():
+                    if op == "Equal" and label != "__name__" and label not in TARGET_LABELS:
+                        found.add((name, label, value))
+    return found
+
+
+def test_rules_match_only_label_values_a_live_exporter_pair_emits(pair: HealthyPair) -> None:
+    emitted: set[tuple[str, str, str]] = set()
+    for node in pair.nodes:
+        assert node.exporter is not None
+        for name, labels in samples(node.exporter.metrics_text()):
+            emitted.update((name, label, value) for label, value in labels)
+    used = label_matchers_in_rules()
+    assert ("registry_monitor_storage_uploads", "state", "stale") in used
+    missing = sorted(used - emitted)
+    assert missing == [], f"matched by the rules, emitted by neither node: {missing}"
+
+
+@pytest.fixture
+def fast_pair(tmp_path: Path, ca: trustme.CA) -> Iterator[HealthyPair]:
+    fast = {"intervals": {"api": 1, "write": 1}, "timeouts": {"api": 1, "write": 1}}
+    with HealthyPair(
+        tmp_path / "pair", ca, active_name="e2e-active", standby_name="e2e-standby", config=fast
+    ) as started:
+        yield started
+
+
+def alert_named(alerts: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((a for a in alerts if a["labels"]["alertname"] == name), None)
+
+
+def test_stopped_registry_pages_through_alertmanager(
+    fast_pair: HealthyPair, tmp_path: Path
+) -> None:
+    """Stop the active's registry: RegistryBackendDown reaches Alertmanager's paging route."""
+    rules = short_for_copies(tmp_path / "rules", longest=2)
+    alertmanager = Alertmanager(tmp_path / "alertmanager", ALERTS_DIR / "alertmanager.example.yaml")
+    prometheus = Prometheus(
+        tmp_path / "prometheus",
+        [
+            static_scrape_config(
+                JOB,
+                [node.instance for node in fast_pair.nodes],
+                {"cluster": "e2e"},
+            )
+        ],
+        rule_files=rules,
+        alertmanagers=[alertmanager.url],
+        interval="1s",
+    )
+    try:
+        alertmanager.start()
+        prometheus.start()
+        prometheus.wait_targets_up()
+        # Healthy first: the rules are loaded and the pair is seen, nothing pages.
+        wait_until(
+            lambda: prometheus.query("count(registry_monitor:threshold)")[0].value == 18,
+            30,
+            "the threshold recording rules",
+        )
+        assert {g["name"] for g in prometheus.rule_groups()} == {
+            f"registry-monitor-{name}"
+            for name in (
+                "api",
+                "cert",
+                "disk",
+                "exporter",
+                "pair",
+                "services",
+                "setup",
+                "storage",
+                "sync",
+                "thresholds",
+            )
+        }
+        up = prometheus.query('registry_monitor_api_up{endpoint="backend"}')
+        assert sorted((s.labels["instance"], s.value) for s in up) == sorted(
+            (node.instance, 1.0) for node in fast_pair.nodes
+        )
+        assert alert_named(alertmanager.alerts(), "RegistryBackendDown") is None
+
+        fast_pair.active.registry.stop()
+
+        page = wait_until(
+            lambda: alert_named(alertmanager.alerts(active="true"), "RegistryBackendDown"),
+            60,
+            "RegistryBackendDown at Alertmanager",
+        )
+        assert page["labels"] == {
+            "alertname": "RegistryBackendDown",
+            "cluster": "e2e",
+            "endpoint": "backend",
+            "instance": fast_pair.active.instance,
+            "job": "registry-monitor",
+            "node": "e2e-active",
+            "role": "active",
+            "severity": "page",
+            "team": "registry",
+        }
+        assert (
+            page["annotations"]["summary"] == "Registry backend on active e2e-active is down #page"
+        )
+        assert page["annotations"]["runbook_url"] == "alerts/RUNBOOK.md#registrybackenddown"
+        assert [r["name"] for r in page["receivers"]] == ["registry-page"]
+        assert page["status"]["state"] == "active"
+
+        # The failing push canary pages too, but Alertmanager holds it back:
+        # the backend being down is the cause.
+        write = wait_until(
+            lambda: alert_named(alertmanager.alerts(), "RegistryWriteFailing"),
+            60,
+            "RegistryWriteFailing at Alertmanager",
+        )
+        assert write["status"]["state"] == "suppressed"
+        assert write["status"]["inhibitedBy"] == [page["fingerprint"]]
+        # the standby's registry still runs: nothing about it
+        assert [
+            a["labels"]["alertname"]
+            for a in alertmanager.alerts()
+            if a["labels"].get("node") == "e2e-standby"
+            and a["labels"]["alertname"].startswith("RegistryBackend")
+        ] == []
+    finally:
+        prometheus.stop()
+        alertmanager.stop()
