@@ -248,6 +248,12 @@ def main() -> int:
             "grep -E '^registry_monitor_(standby_|sync_last_success)'\""
         )
         prometheus, alertmanager = demo.start_alerting()
+        check = Path(sys.executable).parent / "check_registry"
+
+        def check_line(exporter: Exporter, fake: FakeSystemd, probe: str) -> str:
+            env = f"FAKE_SYSTEMD_DIR={fake.state_dir} PATH={fake.bin_dir}:$PATH"
+            return f"env {env} {check} --config {exporter.config_path} {probe} -v"
+
         print(
             f"""
 registry-monitor demo is running (everything on 127.0.0.1, files in {demo.root}).
@@ -280,6 +286,10 @@ Try it:
 Watch the standby's lag move: push to the active, see the lag grow until the next sync
   {sys.executable} -m demo.push toolforge-demo:v1
   {watch}
+
+The same probes as one-shot Monitoring Plugins checks (what Icinga runs), each node's config:
+  {check_line(active, demo.systemd, "all")}
+  {check_line(standby, demo.standby_systemd, "standby")}
 
 Grafana dashboards: in a Grafana whose default data source is the demo Prometheus
 ({prometheus.url}), load them with
