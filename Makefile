@@ -33,6 +33,8 @@ alerts-check: deps
 	promtool check rules --lint=all --lint-fatal $(ALERT_RULES)
 	promtool test rules alerts/*_test.yaml
 	amtool check-config alerts/alertmanager.example.yaml
+	@if command -v pint >/dev/null; then pint --offline lint $(ALERT_RULES); \
+	else echo "pint (cloudflare/pint) not installed: its lint skipped"; fi
 
 # Regenerate dashboards/*.json from dashboards/build.py (commit the result).
 dashboards: venv

@@ -231,18 +231,6 @@ def test_no_expression_mixes_pairs(item: tuple[Path, dict[str, Any]]) -> None:
         assert mode == "on" and (names == [] or "cluster" in names), f"{mode} ({labels})"
 
 
-@pytest.mark.skipif(shutil.which("pint") is None, reason="pint (cloudflare/pint) is not on PATH")
-def test_pint_lint() -> None:
-    done = subprocess.run(
-        ["pint", "--offline", "lint", *map(str, rule_files())],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def test_configure_writes_a_deployments_rules(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
