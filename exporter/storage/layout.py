@@ -135,6 +135,8 @@ def parse_manifest(data: bytes) -> ManifestRefs:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise LayoutError("manifest blob is not JSON") from None
+    except RecursionError:  # `[[[[...` within the size cap: garbage, not a reason to fail a scan
+        raise LayoutError("manifest blob nests JSON too deeply") from None
     if not isinstance(doc, dict):
         raise LayoutError("manifest blob is not a JSON object")
     version = doc.get("schemaVersion")
