@@ -147,6 +147,7 @@ def manifest_like(draw: st.DrawFn) -> bytes:
 @example(b'{"schemaVersion": 2, "config": {"digest": ["x"]}}')
 @example(b'{"schemaVersion": 1, "fsLayers": [{"blobSum": null}]}')
 @example(b'{"schemaVersion": 2, "layers": [{}], "config": {}}')
+@example(b'{"schemaVersion": 2, "layers": [{"mediaType": []}], "config": {}}')
 @example(b"[" * 100_000)  # deeper than the JSON parser's recursion limit
 @example(b'{"schemaVersion": 2, "config": {"digest": "sha256:' + b"a" * 64 + b'"}, "mediaType": 7}')
 def test_manifest_parser_raises_only_layout_error(data: bytes) -> None:

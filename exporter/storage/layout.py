@@ -124,7 +124,8 @@ def _descriptors(doc: dict[str, object], field: str, required: bool) -> list[dic
 def _stored(descriptor: dict[str, object]) -> bool:
     """False for foreign/non-distributable layers, which live at their `urls`, not here."""
     media = descriptor.get("mediaType")
-    return not (media in FOREIGN_LAYER_TYPES or descriptor.get("urls"))
+    foreign = isinstance(media, str) and media in FOREIGN_LAYER_TYPES  # a list is unhashable
+    return not (foreign or descriptor.get("urls"))
 
 
 def parse_manifest(data: bytes) -> ManifestRefs:
