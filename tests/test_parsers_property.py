@@ -4,6 +4,7 @@ registry itself produces."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from exporter.registry_api import next_link
+from exporter.storage.inventory import InventoryError, decode
 from exporter.storage.layout import LayoutError, ManifestRefs, parse_link, parse_manifest
 from testbed.images import (
     DOCKER_CONFIG,
@@ -226,3 +228,53 @@ def test_next_link_never_raises_and_never_leaves_the_endpoint(header: str) -> No
     if url is not None:
         asked, got = urlsplit(BASE), urlsplit(url)
         assert (got.scheme, got.netloc) == (asked.scheme, asked.netloc)
+
+
+# ------------------------------------------------- the active's inventory, from a wrong peer
+
+inventory_keys = st.sampled_from(
+    [
+        "format",
+        "node",
+        "role",
+        "generated_at",
+        "repositories",
+        "tags",
+        "blobs",
+        "repository",
+        "digests",
+        "mtimes",
+    ]
+)
+
+
+@st.composite
+def inventory_like(draw: st.DrawFn) -> bytes:
+    """JSON lines shaped like an inventory (a header first, more or less) with wrong values."""
+    header = {
+        "format": 1,
+        "node": "a",
+        "role": "active",
+        "generated_at": 1.0,
+        "repositories": 1,
+        "tags": 1,
+        "blobs": 0,
+    }
+    header.update(draw(st.dictionaries(inventory_keys, json_values, max_size=3)))
+    lines = [
+        header,
+        *draw(st.lists(st.dictionaries(inventory_keys, json_values, max_size=5), max_size=3)),
+    ]
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+@given(st.one_of(st.binary(max_size=300), inventory_like()), st.booleans())
+@example(b'{"format": 1}\n', False)
+@example(b"\x1f\x8b\x08\x00\x00\x00\x00\x00", True)
+def test_inventory_decoder_raises_only_inventory_error(data: bytes, gzipped: bool) -> None:
+    body = gzip.compress(data) if gzipped and not data.startswith(b"\x1f\x8b") else data
+    try:
+        decode([body[:7], body[7:]], gzipped=gzipped, max_bytes=4096)
+    except InventoryError as exc:
+        assert str(exc)
+        assert len(str(exc)) < 400
