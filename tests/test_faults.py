@@ -269,3 +269,50 @@ def test_renderer_bug_costs_its_series_and_one_traceback(
     assert log.count("rendering metrics of probe services failed") == 1, log
     assert log.count("Traceback") == 1
     assert "KeyError: 'no such unit field'" in log
+
+
+BROKEN_RUNNER = """
+import exporter.probes.reading
+
+_run = exporter.probes.reading.ProbeRunner.run
+
+
+def _broken(self):
+    if self.name == "cert":
+        raise AttributeError("runner bug")
+    return _run(self)
+
+
+exporter.probes.reading.ProbeRunner.run = _broken
+"""
+
+
+def test_runner_bug_fails_the_probe_with_one_traceback(
+    tmp_path: Path, units: FakeSystemd, patched: list[Exporter]
+) -> None:
+    config = {
+        "node": "n1",
+        "data_dir": str(tmp_path),
+        "backend_url": closed_url(),
+        "public_url": closed_url(),
+        **fast("cert", "disk", every=0.2),
+    }
+    exporter = start_patched(tmp_path / "exp", config, BROKEN_RUNNER)
+    patched.append(exporter)
+    exporter.start(wait_for=("cert", "disk"))
+    for _ in range(4):  # the loop goes on, for it and for the others
+        cert = exporter.wait_reading("cert", newer_than=time.time())
+        exporter.wait_reading("disk", newer_than=cert["started_at"])
+    assert (cert["ok"], cert["value"], cert["error"]) == (
+        False,
+        None,
+        "runner failed: AttributeError: runner bug",
+    )
+    text = exporter.metrics_text()
+    assert value(text, "registry_monitor_probe_success", probe="cert") == 0
+    assert value(text, "registry_monitor_probe_success", probe="disk") == 1
+    exporter.stop()
+    log = (tmp_path / "exp" / "exporter.log").read_text()
+    assert log.count("probe cert: runner failed") == 1, log
+    assert log.count("Traceback") == 1
+    assert "AttributeError: runner bug" in log
