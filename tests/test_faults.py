@@ -45,7 +45,7 @@ def units(systemd: FakeSystemd) -> FakeSystemd:
     return systemd
 
 
-def fast(*probes: str, every: float = 0.3) -> dict[str, dict[str, float]]:
+def fast(*probes: str, every: float = 1.0) -> dict[str, dict[str, float]]:
     return {"intervals": dict.fromkeys(probes, every), "timeouts": dict.fromkeys(probes, every)}
 
 
@@ -214,8 +214,8 @@ def test_probe_raising_unexpectedly_logs_once_and_others_keep_running(
         "backend_url": closed_url(),
         "public_url": closed_url(),
         "services": ["docker-registry.service"],
-        "intervals": {"cert": 0.2, "disk": 0.2, "services": 1},
-        "timeouts": {"cert": 0.2, "disk": 0.2, "services": 1},
+        "intervals": {"cert": 0.5, "disk": 0.5, "services": 1},
+        "timeouts": {"cert": 0.5, "disk": 0.5, "services": 1},
     }
     exporter = start_patched(tmp_path / "exp", config, SURPRISE)
     patched.append(exporter)
@@ -225,7 +225,7 @@ def test_probe_raising_unexpectedly_logs_once_and_others_keep_running(
         exporter.wait_reading("disk", newer_than=cert["started_at"])
         exporter.wait_reading("services", newer_than=cert["started_at"])
     n = int(cert["error"].removeprefix("RuntimeError: surprise number "))
-    assert n >= 5
+    assert n >= 4
     assert (cert["ok"], cert["value"]) == (False, None)
     text = exporter.metrics_text()
     assert value(text, "registry_monitor_probe_success", probe="cert") == 0
@@ -295,7 +295,7 @@ def test_runner_bug_fails_the_probe_with_one_traceback(
         "data_dir": str(tmp_path),
         "backend_url": closed_url(),
         "public_url": closed_url(),
-        **fast("cert", "disk", every=0.2),
+        **fast("cert", "disk", every=0.5),
     }
     exporter = start_patched(tmp_path / "exp", config, BROKEN_RUNNER)
     patched.append(exporter)

@@ -61,7 +61,7 @@ def test_standby_data_dir_deleted_mid_scan(pair: Pair, start_exporter: Start) ->
     active = start_exporter(active_config(pair), wait_for=("storage", "write"), name="a")
     synced(pair)  # with the write probe's canary repository
     config = pair.config("standby", pair.standby, active_exporter_url=active.url)
-    config["intervals"] = config["timeouts"] = {"storage": 0.1, "standby": 0.5, "sync": 0.5}
+    config["intervals"] = config["timeouts"] = {"storage": 0.5, "standby": 1, "sync": 1}
     standby = start_exporter(config, wait_for=("storage", "standby"), name="b")
     before = standby.wait_reading("storage", newer_than=time.time())["value"]["scan"]
     assert (before["repositories"], before["tags"], before["dangling_references"]) == (13, 12, 0)
@@ -120,7 +120,7 @@ def test_active_exporter_restarted_while_the_standby_compares(
     synced(pair)
     active = start_exporter(active_config(pair), wait_for=("storage", "write"), name="a")
     config = pair.config("standby", pair.standby, active_exporter_url=active.url)
-    config["intervals"] = config["timeouts"] = {"storage": 0.5, "standby": 0.3, "sync": 0.5}
+    config["intervals"] = config["timeouts"] = {"storage": 0.5, "standby": 1, "sync": 1}
     standby = start_exporter(config, wait_for=("standby",), name="b")
     first = standby.wait_reading("standby", newer_than=time.time())
     assert figures(first) == IN_STEP
