@@ -7,44 +7,18 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from testbed.exporter import Exporter
-from testbed.images import Pusher
-from testbed.registry import Registry
-from testbed.rsync import RsyncDaemon, SyncUnit
-from testbed.systemd import FakeSystemd
 from testbed.waiting import wait_until
-from tests.test_standby_pair import IN_STEP, Pair, figures
+from tests.support.pair import Pair
+from tests.test_standby_pair import IN_STEP, figures
 
 Start = Callable[..., Exporter]
-
-
-@pytest.fixture
-def pair(tmp_path: Path, systemd: FakeSystemd) -> Iterator[Pair]:
-    stoppers: list[Any] = []
-    try:
-        active = Registry(tmp_path / "active").start()
-        stoppers.append(active)
-        standby = Registry(tmp_path / "standby").start()
-        stoppers.append(standby)
-        rsyncd = RsyncDaemon(tmp_path / "rsyncd", active.data_dir).start()
-        stoppers.append(rsyncd)
-        sync = SyncUnit(systemd, rsyncd.url, standby.data_dir)
-        yield Pair(tmp_path, active, standby, sync, Pusher(active.url))
-    finally:
-        for daemon in reversed(stoppers):
-            daemon.stop()
-
-
-def synced(pair: Pair) -> None:
-    done = pair.sync.run()
-    assert done.returncode == 0, done.stderr
 
 
 def active_config(pair: Pair) -> dict[str, Any]:
@@ -59,7 +33,7 @@ def test_standby_data_dir_deleted_mid_scan(pair: Pair, start_exporter: Start) ->
     for n in range(12):
         pair.pusher.push_image(f"toolforge/image{n:02d}", "latest")
     active = start_exporter(active_config(pair), wait_for=("storage", "write"), name="a")
-    synced(pair)  # with the write probe's canary repository
+    pair.synced()  # with the write probe's canary repository
     config = pair.config("standby", pair.standby, active_exporter_url=active.url)
     config["intervals"] = config["timeouts"] = {"storage": 0.5, "standby": 1, "sync": 1}
     standby = start_exporter(config, wait_for=("storage", "standby"), name="b")
@@ -97,7 +71,7 @@ def test_standby_data_dir_deleted_mid_scan(pair: Pair, start_exporter: Start) ->
     assert (lacking["ok"], lacking["error"]) == (False, f"data directory {data} does not exist")
     assert standby.healthy()
 
-    synced(pair)  # the next sync recreates it
+    pair.synced()  # the next sync recreates it
     back = standby.wait_reading("storage", newer_than=time.time())
     assert back["ok"], back["error"]
     scan = back["value"]["scan"]
@@ -117,7 +91,7 @@ def test_active_exporter_restarted_while_the_standby_compares(
     pair: Pair, start_exporter: Start
 ) -> None:
     pair.pusher.push_image("toolforge/python311", "latest")
-    synced(pair)
+    pair.synced()
     active = start_exporter(active_config(pair), wait_for=("storage", "write"), name="a")
     config = pair.config("standby", pair.standby, active_exporter_url=active.url)
     config["intervals"] = config["timeouts"] = {"storage": 0.5, "standby": 1, "sync": 1}
@@ -179,7 +153,7 @@ def test_active_exporter_restarted_while_the_standby_compares(
         lag = entry["value"]["lag_seconds"]
         assert entry["started_at"] - mtime - 1.0 <= lag <= finished - mtime + 0.01
 
-    synced(pair)
+    pair.synced()
 
     def in_step() -> dict[str, Any] | None:
         entry = standby.wait_reading("standby", newer_than=time.time())
