@@ -28,8 +28,8 @@ def next_link(header: str | None, request_url: str) -> str | None:
 
     The registry sends a relative URL (`</v2/_catalog?last=x&n=1000>;
     rel="next"`); it is resolved against the URL that was asked. A link to
-    another scheme or host is refused (None): a catalog walk never leaves the
-    endpoint it was pointed at.
+    another scheme or host, or one that is not a URL at all, is refused (None):
+    a catalog walk never leaves the endpoint it was pointed at.
     """
     if not header:
         return None
@@ -37,8 +37,11 @@ def next_link(header: str | None, request_url: str) -> str | None:
         target, params = match.group(1).strip(), match.group(2)
         rel = _REL.search(params)
         if rel and "next" in rel.group(1).lower().split():
-            absolute = urljoin(request_url, target)
-            asked, got = urlsplit(request_url), urlsplit(absolute)
+            try:
+                absolute = urljoin(request_url, target)
+                asked, got = urlsplit(request_url), urlsplit(absolute)
+            except ValueError:  # `http://[zz]/`: not a URL, so not a page of this endpoint
+                return None
             if (asked.scheme, asked.netloc) != (got.scheme, got.netloc):
                 return None
             return str(absolute)

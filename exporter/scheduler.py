@@ -60,12 +60,28 @@ class Scheduler:
         return reading
 
     def _loop(self, runner: ProbeRunner, interval: float) -> None:
+        broken = False
         while not self._stop.is_set():
             began = time.monotonic()
+            started_at = time.time()
             try:
                 self.run_once(runner)
-            except Exception:  # a bug in the runner itself must not end the loop
-                log.exception("probe %s: runner failed", runner.name)
+                broken = False
+            except Exception as exc:  # a bug in the runner itself must not end the loop
+                if not broken:  # one traceback, not one per interval
+                    log.exception("probe %s: runner failed", runner.name)
+                broken = True
+                # and the last good reading must not stand for this run: probe_success 0
+                failed: Reading[None] = Reading(
+                    runner.name,
+                    started_at,
+                    time.monotonic() - began,
+                    None,
+                    f"runner failed: {type(exc).__name__}: {exc}",
+                )
+                with self._lock:
+                    self._readings[runner.name] = failed
+                self._last_error[runner.name] = failed.error
             self._stop.wait(max(0.0, interval - (time.monotonic() - began)))
 
     def _log_transition(self, reading: Reading[Any]) -> None:

@@ -25,8 +25,13 @@ def exporter_argv() -> list[str]:
 
 class Exporter:
     def __init__(
-        self, workdir: Path, config: dict[str, Any], env: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        config: dict[str, Any],
+        env: dict[str, str] | None = None,
+        wrapper: tuple[str, ...] = (),
     ) -> None:
+        """`wrapper` goes before the command, e.g. setpriv to run it as another user."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -35,6 +40,7 @@ class Exporter:
         self.config_path.write_text(yaml.safe_dump(config))
         self.daemon = Daemon(
             [
+                *wrapper,
                 *exporter_argv(),
                 "--config",
                 str(self.config_path),

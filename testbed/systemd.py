@@ -55,9 +55,13 @@ class FakeSystemd:
             "ActiveEnterTimestamp": started_at if started_at is not None else time.time() - 60
         }
         times.update(unix or {})
-        (self.state_dir / f"{unit}.json").write_text(
+        # atomically: a systemctl run reading a half-written file would fail as systemd never does
+        path = self.state_dir / f"{unit}.json"
+        temp = path.with_suffix(".tmp")
+        temp.write_text(
             json.dumps({"properties": props, "unix": {k: v for k, v in times.items() if v}})
         )
+        temp.replace(path)
 
     def remove_unit(self, unit: str) -> None:
         (self.state_dir / f"{unit}.json").unlink(missing_ok=True)

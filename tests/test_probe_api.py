@@ -260,6 +260,18 @@ def test_link_to_another_host_is_not_followed(fake_http: HTTPServer) -> None:
     assert (ep.catalog.up, ep.catalog.repositories, ep.catalog.pages) == (True, 1, 1)
 
 
+def test_malformed_link_target_ends_the_walk_without_failing_the_probe(
+    fake_http: HTTPServer,
+) -> None:
+    _registry_root(fake_http)
+    fake_http.expect_request("/v2/_catalog").respond_with_json(
+        {"repositories": ["a"]}, headers={"Link": '<http://[zz]/v2/_catalog?last=a>; rel="next"'}
+    )
+    ep = backend(run(backend_url=fake(fake_http), public_url=fake(fake_http)))  # probe ok
+    assert ep.catalog is not None
+    assert (ep.catalog.up, ep.catalog.repositories, ep.catalog.pages) == (True, 1, 1)
+
+
 def test_huge_catalog_body_is_cut(fake_http: HTTPServer) -> None:
     _registry_root(fake_http)
     fake_http.expect_request("/v2/_catalog").respond_with_data(

@@ -4,6 +4,7 @@ garbage inventories, refusals. This node's side is a real registry's data direct
 import gzip
 import hashlib
 import time
+import tracemalloc
 import zlib
 from array import array
 from pathlib import Path
@@ -118,6 +119,30 @@ def test_skewed_clocks_in_step_is_lag_zero(
     assert (s.in_step, s.lag_seconds, s.missing_tags, s.missing_blobs) == (True, 0.0, 0, 0)
 
 
+@pytest.mark.parametrize("age", [None, "-5", "soon", "1e3"])
+@pytest.mark.parametrize("skew", [-300.0, 300.0])
+def test_skewed_clocks_without_a_usable_age_header(
+    skew: float,
+    age: str | None,
+    local: Inventory,
+    scanner: Scanner,
+    registry: Registry,
+    fake_http: HTTPServer,
+) -> None:
+    """A peer (or a proxy) that sends no Age, or garbage: no loss is invented and the lag
+    never goes negative; the inventory's own time stamp bounds its age, off by the skew
+    at most when the active's clock is behind."""
+    serve(fake_http, active_view(local, skew, extra_age=None, scanner=scanner), age=age)
+    s = ok(run_probe(probe(fake_http, registry), Deadline(10)))
+    assert (s.in_step, s.lag_seconds, s.missing_tags, s.mismatched_tags) == (True, 0.0, 0, 0)
+    fake_http.clear()
+    serve(fake_http, active_view(local, skew, extra_age=600, scanner=scanner), age=age)
+    s = ok(run_probe(probe(fake_http, registry), Deadline(10)))
+    assert (s.missing_tags, s.oldest_missing_tag) == (1, "toolforge/extra:latest")
+    assert 600 <= s.lag_seconds < 600.5 + max(0.0, -skew)
+    assert s.inventory_age_seconds >= 0
+
+
 def test_an_unchanged_inventory_costs_a_304_and_ages(
     local: Inventory, scanner: Scanner, registry: Registry, fake_http: HTTPServer
 ) -> None:
@@ -195,6 +220,26 @@ def test_gzip_bomb_is_cut_at_the_cap(
     assert failure(fake_http, registry, inventory_max_bytes=1 << 20) == (
         f"active's inventory rejected: inventory larger than the {1 << 20} byte cap"
     )
+
+
+def test_gzip_bomb_costs_no_more_memory_than_the_cap(
+    local: Inventory, registry: Registry, fake_http: HTTPServer
+) -> None:
+    """256 MiB of one endless line, in 256 KiB of gzip: refused at the cap, and the
+    probe's Python allocations peak near the cap, not near the bomb."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = b"".join(compressor.compress(b"x" * (1 << 20)) for _ in range(256)) + compressor.flush()
+    assert len(bomb) < 1 << 20
+    respond(fake_http, bomb, 200, **{"Content-Encoding": "gzip"})
+    cap = 4 << 20
+    tracemalloc.start()
+    try:
+        error = failure(fake_http, registry, inventory_max_bytes=cap)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert error == f"active's inventory rejected: inventory larger than the {cap} byte cap"
+    assert peak < 3 * cap, peak
 
 
 def test_a_standby_or_itself_is_not_the_active(

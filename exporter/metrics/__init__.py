@@ -54,6 +54,7 @@ class ReadingsCollector(Collector):
         self.probes = probes
         self.readings = readings
         self.renderers = {name: _renderer(name) for name in probes}
+        self._failing: set[str] = set()  # probes whose rendering failed last time
 
     def collect(self) -> Iterator[Metric]:
         readings = self.readings()
@@ -66,8 +67,13 @@ class ReadingsCollector(Collector):
             try:
                 families = [cap_labels(f) for f in render(reading)]
             except Exception:  # a rendering bug must cost one probe's series, not the scrape
-                log.exception("rendering metrics of probe %s failed", name)
+                if name not in self._failing:  # one traceback, not one per scrape
+                    self._failing.add(name)
+                    log.exception("rendering metrics of probe %s failed", name)
                 continue
+            if name in self._failing:
+                self._failing.discard(name)
+                log.info("rendering metrics of probe %s works again", name)
             yield from families
 
     def _self_metrics(self, readings: Mapping[str, Reading[Any]]) -> Iterator[Metric]:

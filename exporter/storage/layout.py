@@ -124,7 +124,8 @@ def _descriptors(doc: dict[str, object], field: str, required: bool) -> list[dic
 def _stored(descriptor: dict[str, object]) -> bool:
     """False for foreign/non-distributable layers, which live at their `urls`, not here."""
     media = descriptor.get("mediaType")
-    return not (media in FOREIGN_LAYER_TYPES or descriptor.get("urls"))
+    foreign = isinstance(media, str) and media in FOREIGN_LAYER_TYPES  # a list is unhashable
+    return not (foreign or descriptor.get("urls"))
 
 
 def parse_manifest(data: bytes) -> ManifestRefs:
@@ -135,6 +136,8 @@ def parse_manifest(data: bytes) -> ManifestRefs:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise LayoutError("manifest blob is not JSON") from None
+    except RecursionError:  # `[[[[...` within the size cap: garbage, not a reason to fail a scan
+        raise LayoutError("manifest blob nests JSON too deeply") from None
     if not isinstance(doc, dict):
         raise LayoutError("manifest blob is not a JSON object")
     version = doc.get("schemaVersion")

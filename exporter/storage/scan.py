@@ -34,6 +34,7 @@ file.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
@@ -241,6 +242,7 @@ class Scanner:
         # per scan
         self._errors: list[str] = []
         self._notes: list[str] = []
+        self._loops: list[str] = []
         self._racy_limit = 0
         self._counts = {"buckets": 0, "repos": 0, "links": 0, "manifests": 0}
 
@@ -259,7 +261,7 @@ class Scanner:
         started = time.time()
         if not self.data_dir.is_dir():
             raise ProbeFailed(f"data directory {self.data_dir} does not exist")
-        self._errors, self._notes = [], []
+        self._errors, self._notes, self._loops = [], [], []
         self._counts = dict.fromkeys(self._counts, 0)
         self._racy_limit = time.time_ns() - self.racy_ns
         self._scans += 1
@@ -270,6 +272,8 @@ class Scanner:
 
         blobs_changed, blobs_removed = self._scan_blobs(deadline, deep)
         repos_changed = self._scan_repositories(deadline, deep)
+        if self._loops:
+            self._notes.append(f"{len(self._loops)} symlink loops ignored, first: {self._loops[0]}")
         if self._errors:
             raise ProbeFailed(
                 f"{len(self._errors)} paths could not be read, first: {self._errors[0]}"
@@ -284,13 +288,21 @@ class Scanner:
         self._last_scan = snapshot.finished_at
         return snapshot
 
+    def _unreadable(self, path: str, exc: OSError) -> None:
+        """A symlink loop is garbage in the tree, noted and skipped as the registry skips
+        it; any other error means the tree could not be read, and fails the scan."""
+        if exc.errno == errno.ELOOP:
+            self._loops.append(path)
+        else:
+            self._errors.append(f"{path}: {exc.strerror or exc}")
+
     def _stat(self, path: str) -> os.stat_result | None:
         try:
             return os.stat(path)  # noqa: PTH116 - str paths: no Path object per file
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            self._errors.append(f"{path}: {exc.strerror or exc}")
+            self._unreadable(path, exc)
             return None
 
     def _settled(self, st: os.stat_result | None) -> int:
@@ -305,7 +317,7 @@ class Scanner:
         except (FileNotFoundError, NotADirectoryError):
             return []
         except OSError as exc:
-            self._errors.append(f"{path}: {exc.strerror or exc}")
+            self._unreadable(path, exc)
             return []
 
     def _scan_blobs(self, deadline: Deadline, deep: int) -> tuple[bool, bool]:
@@ -479,7 +491,8 @@ class Scanner:
         for i, (link, st) in enumerate(zip(links, stats, strict=True)):
             digest = NO_DIGEST
             if st is None:
-                errors[i] = "tag has no current/link"
+                loop = link in self._loops  # few, if any
+                errors[i] = "tag link is a symlink loop" if loop else "tag has no current/link"
             else:
                 self._counts["links"] += 1
                 try:
@@ -490,7 +503,7 @@ class Scanner:
                     errors[i] = "tag has no current/link"
                     repo.links_key = UNSETTLED
                 except OSError as exc:
-                    self._errors.append(f"{link}: {exc.strerror or exc}")
+                    self._unreadable(link, exc)
             digests += digest
         repo.tag_digests = bytes(digests)
         repo.tag_mtimes = array("d", [st.st_mtime if st else 0.0 for st in stats])
@@ -630,8 +643,12 @@ class Scanner:
         )
         return _Derived(dangling, tuple(examples), reclaimable_blobs, reclaimable_bytes, inventory)
 
-    def _explain(self, check: _Checker, digest: bytes, depth: int = 0) -> str:
-        """Why a manifest is not complete, naming the first missing piece."""
+    def _explain(self, check: _Checker, digest: bytes, chain: tuple[bytes, ...] = ()) -> str:
+        """Why a manifest is not complete, naming the first missing piece.
+
+        `chain` holds the indexes that led here: content addressing rules out a
+        cycle of indexes, but a tree written by hand (or broken) may hold one.
+        """
         key = digest_key(digest)
         if not self._present(key):
             return f"manifest blob {format_digest(digest)} missing"
@@ -645,8 +662,18 @@ class Scanner:
                 name = self._name_ref(digest, ref)
                 return f"blob {name} of manifest {format_digest(digest)} missing"
         for child in children:
-            if not check.complete(child) and depth < MAX_INDEX_DEPTH:
-                return f"index {format_digest(digest)}: " + self._explain(check, child, depth + 1)
+            if check.complete(child):
+                continue
+            if child == digest:
+                return f"manifest {format_digest(digest)} references itself"
+            if child in chain:
+                return (
+                    f"manifest {format_digest(digest)} references {format_digest(child)}, "
+                    "which lists it"
+                )
+            if len(chain) < MAX_INDEX_DEPTH:
+                why = self._explain(check, child, (*chain, digest))
+                return f"index {format_digest(digest)}: {why}"
         return f"manifest {format_digest(digest)} nests deeper than {MAX_INDEX_DEPTH} levels"
 
     def _name_ref(self, manifest: bytes, ref_key: int) -> str:
