@@ -12,6 +12,13 @@ class Raises:
         raise KeyError("surprise")
 
 
+class Exits:
+    name = "exits"
+
+    def __call__(self, deadline: Deadline) -> int:
+        raise SystemExit(4)
+
+
 class FailsWithPartial:
     name = "partial"
 
@@ -35,6 +42,11 @@ class Hangs:
 def test_unexpected_exception_is_a_reading_with_error() -> None:
     r = run_probe(Raises(), Deadline(1))
     assert (r.probe, r.ok, r.value, r.error) == ("boom", False, None, "KeyError: 'surprise'")
+
+
+def test_a_stray_sys_exit_is_a_reading_too() -> None:
+    r = ProbeRunner(Exits(), timeout=5).run()  # at once, not after the time-out
+    assert (r.ok, r.error, r.duration_seconds < 5) == (False, "SystemExit: 4", True)
 
 
 def test_probe_failed_keeps_partial_value() -> None:

@@ -141,6 +141,6 @@ def run_probe(probe: Probe[T], deadline: Deadline) -> Reading[T]:
         value = probe(deadline)
     except ProbeFailed as exc:
         value, error = exc.partial, _describe(exc)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a stray sys.exit() in a probe is its bug too
         error = _describe(exc)
     return Reading(probe.name, started_at, time.monotonic() - begin, value, error)
