@@ -65,10 +65,10 @@ def main(argv: list[str]) -> int:
     for size in args.sizes:
         with stack(size, {"write_probe": True}) as s:
             s.exporter.start()
+            wait_all_readings(s.exporter)  # the standby's first run needs the active's scan
             standby = s.standby(s.exporter.url, {"write_probe": True})
             try:
                 standby.start()
-                wait_all_readings(s.exporter)
                 wait_all_readings(standby)
                 for exporter in (s.exporter, standby):
                     for p in exporter.status()["probes"]:
