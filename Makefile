@@ -23,9 +23,10 @@ lint: venv
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Timings (not part of `make test`): check_registry against monitoring-plugins.
+# Figures against the goals on synthetic registries (not part of `make test`; README
+# "Performance"). BENCH_QUICK=1: a few minutes, without the large size.
 bench: deps venv
-	$(BIN)/python bench/check_startup.py
+	$(BIN)/python -m bench $(if $(BENCH_QUICK),--quick) $(BENCH_ARGS)
 
 # promtool and amtool on alerts/ alone, for editing rules (make test runs these too, via pytest).
 ALERT_RULES = $(filter-out %_test.yaml alerts/alertmanager.example.yaml,$(wildcard alerts/*.yaml))

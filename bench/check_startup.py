@@ -2,7 +2,7 @@
 
 Times, over repeated runs on this host:
   - the interpreter alone, importing psutil + requests, and importing the
-    shared config module (pydantic models + PyYAML), which every run loads
+    shared config module (msgspec structs + PyYAML), which every run loads
   - `check_registry disk` and monitoring-plugins' `check_disk` on the same directory
   - `check_registry cert` and `check_http -C` against the same local TLS registry
 

@@ -51,8 +51,10 @@ def main(argv: list[str]) -> int:
         used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
         names = ",".join(probes)
         print(f"# {args.size} tree, probes {names}, default intervals, {elapsed:.0f}s window")
-        print(f"cpu_percent_of_one_core {100 * used / elapsed:.2f}")
-        print(f"rss_peak_mb {peak_rss / 2**20:.1f}")
+        cpu = 100 * used / elapsed
+        print(f"cpu_percent_of_one_core {cpu:.2f}  (goal <= 1: {'met' if cpu <= 1 else 'MISSED'})")
+        rss = peak_rss / 2**20
+        print(f"rss_peak_mb {rss:.1f}  (goal <= 80: {'met' if rss <= 80 else 'MISSED'})")
         print(f"rss_end_mb {proc.memory_info().rss / 2**20:.1f}")
     return 0
 

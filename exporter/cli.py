@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         if args.listen:
-            config = config.model_copy(update={"listen": args.listen})
+            config = config.replace(listen=args.listen)
             host, port = split_listen(args.listen)
         else:
             host, port = split_listen(config.listen)

@@ -73,22 +73,28 @@ def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(path)
     text = str(err.value)
-    assert "role: Input should be 'active' or 'standby' (got 'primary')" in text
-    assert "thresholds.cert_days_left.warning: Input should be a valid number" in text
-    assert "(got 'soon')" in text
+    assert "role: expected one of 'active', 'standby' (got 'primary')" in text
+    assert "thresholds.cert_days_left.warning: Expected `float` (got 'soon')" in text
 
 
 @pytest.mark.parametrize(
     ("yaml_text", "expected"),
     [
-        ("backend_url: ftp://x\n", "backend_url: Value error, expected an http:// or https:// URL"),
-        ("listen: 9623\n", "listen: Input should be a valid string"),
-        ("listen: 'localhost'\n", "listen: Value error, expected HOST:PORT"),
+        ("backend_url: ftp://x\n", "backend_url: expected an http:// or https:// URL"),
+        ("listen: 9623\n", "listen: Expected `str` (got 9623)"),
+        ("listen: 'localhost'\n", "listen: expected HOST:PORT"),
         (
             "catalog_page_size: 5000\n",
-            "catalog_page_size: Input should be less than or equal to 1000",
+            "catalog_page_size: Expected `int` <= 1000 (got 5000)",
         ),
         ("intervals: {api: 5}\n", "timeouts.api (10s) is longer than intervals.api (5s)"),
+        ("intervals: {api: 0}\n", "intervals.api: Expected `float` > 0.0 (got 0)"),
+        ("services: [a.service, 5]\n", "services[1]: Expected `str` (got 5)"),
+        (
+            "thresholds: {api_latency_seconds: {warning: 1}}\n",
+            "thresholds.api_latency_seconds.critical: required key missing",
+        ),
+        ("data_dir: 5\n", "data_dir: Expected a path (a string) (got 5)"),
         ("- a\n- b\n", "expected a mapping of keys at the top level"),
         ("role: [unclosed\n", "not valid YAML"),
     ],
@@ -111,6 +117,11 @@ def test_missing_file(tmp_path: Path) -> None:
     )
 
 
+def test_urls_lose_a_trailing_slash() -> None:
+    c = parse_config({"backend_url": "http://127.0.0.1:5000/", "data_dir": "/data"}, "x")
+    assert (c.backend_url, c.data_dir) == ("http://127.0.0.1:5000", Path("/data"))
+
+
 def test_parse_keeps_values() -> None:
     c = parse_config(
         {"node": "tools-docker-registry-04", "role": "standby", "canary_images": ["a:b"]}, "x"
@@ -128,5 +139,5 @@ def test_a_bad_token_is_not_echoed(tmp_path: Path) -> None:
     path.write_text("api_token: [s3cr3t-value]\n")
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert "api_token: Input should be a valid string" in str(err.value)
+    assert "api_token: Expected `str | null`" in str(err.value)
     assert "s3cr3t" not in str(err.value)

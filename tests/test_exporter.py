@@ -235,8 +235,7 @@ def test_bad_config_stops_start_up_with_file_and_key(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
         f"registry-exporter: {path}: invalid configuration:",
-        "  thresholds.disk_used_percent.warning: Input should be a valid number, unable to parse string as a number (got 'high')",
-        "  thresholds.disk_used_percent.critical: Field required",
+        "  thresholds.disk_used_percent.warning: Expected `float` (got 'high')",
     ]
 
 

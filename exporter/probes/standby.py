@@ -3,7 +3,11 @@
 Fetches the active's inventory from its exporter (`/api/inventory`, with
 If-None-Match, so an unchanged inventory costs a 304) and compares it with
 this node's own scan, in which a tag only counts when its manifest and every
-blob it needs are on disk. Lag is the recovery point: the age of the oldest
+blob it needs are on disk. The active's inventory is kept as it came (gzip,
+in an anonymous temporary file) and compared line by line as it is read
+back, never decoded whole into memory: at 300k blobs that would sit on top
+of this node's own scan. While neither inventory changes, the last
+comparison stands. Lag is the recovery point: the age of the oldest
 push on the active that this node lacks, i.e. how much a failover would lose
 now. When the active cannot be asked, the probe fails: a lag is never guessed.
 
@@ -18,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import requests
@@ -27,7 +32,15 @@ from exporter.config import Config
 from exporter.http import describe_error, make_session
 from exporter.probes.reading import Deadline, ProbeFailed
 from exporter.probes.write import CANARY_DIGEST
-from exporter.storage.inventory import MEDIA_TYPE, Inventory, InventoryError, decode
+from exporter.storage.inventory import (
+    MEDIA_TYPE,
+    Body,
+    Header,
+    Inventory,
+    InventoryError,
+    RepoTags,
+    decode_into,
+)
 from exporter.storage.layout import digest_key, parse_digest
 from exporter.storage.scan import shared_scanner
 
@@ -78,50 +91,85 @@ class StandbyStatus:
         return text
 
 
-def compare(active: Inventory, local: Inventory, canary: str) -> Comparison:
-    """What `local` lacks of `active` (the canary repository is monitoring, not data)."""
-    missing_repos = missing = mismatched = 0
-    oldest: float | None = None
-    oldest_tag: str | None = None
-    examples: list[str] = []
+class Comparer:
+    """What `local` lacks of an active's inventory, taken line by line as it is decoded,
+    so that the active's content is never held (the canary repository is monitoring,
+    not data)."""
 
-    def lacking(repo: str, tag: str, mtime: float, what: str) -> None:
-        nonlocal oldest, oldest_tag
-        if oldest is None or mtime < oldest:
-            oldest, oldest_tag = mtime, f"{repo}:{tag}"
-        if len(examples) < EXAMPLES:
-            examples.append(f"{repo}:{tag} {what}")
+    def __init__(self, local: Inventory, canary: str) -> None:
+        self.local = local
+        self.canary = canary
+        self.ignore = frozenset({digest_key(parse_digest(CANARY_DIGEST))})
+        self.missing_repos = self.missing = self.mismatched = self.missing_blobs = 0
+        self.oldest: float | None = None
+        self.oldest_tag: str | None = None
+        self.examples: list[str] = []
+        self.bucket = -1  # the blob bucket (first byte) being gathered
+        self.pending: list[int] = []
 
-    for repo, theirs in active.repositories.items():
-        if repo == canary:
-            continue
-        mine = local.repositories.get(repo)
+    def _lacking(self, repo: str, tag: str, mtime: float, what: str) -> None:
+        if self.oldest is None or mtime < self.oldest:
+            self.oldest, self.oldest_tag = mtime, f"{repo}:{tag}"
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(f"{repo}:{tag} {what}")
+
+    def repository(self, repo: str, theirs: RepoTags) -> None:
+        if repo == self.canary:
+            return
+        mine = self.local.repositories.get(repo)
         if mine is None:
-            missing_repos += 1
+            self.missing_repos += 1
         elif mine.names == theirs.names and mine.digests == theirs.digests:
-            continue  # the usual case: in step
+            return  # the usual case: in step
         where = {t: i for i, t in enumerate(mine.tag_names())} if mine is not None else {}
         for i, tag in enumerate(theirs.tag_names()):
             j = where.get(tag)
             if j is None:
-                missing += 1
-                lacking(repo, tag, theirs.mtimes[i], "missing")
+                self.missing += 1
+                self._lacking(repo, tag, theirs.mtimes[i], "missing")
             elif mine is not None and mine.digest(j) != theirs.digest(i):
-                mismatched += 1
-                lacking(repo, tag, theirs.mtimes[i], "points to another manifest")
-    canary_blob = frozenset({digest_key(parse_digest(CANARY_DIGEST))})
-    return Comparison(
-        missing_repositories=missing_repos,
-        missing_tags=missing,
-        mismatched_tags=mismatched,
-        missing_blobs=active.blobs.count_missing_from(local.blobs, ignore=canary_blob),
-        oldest_change=oldest,
-        oldest_tag=oldest_tag,
-        examples=tuple(examples),
-    )
+                self.mismatched += 1
+                self._lacking(repo, tag, theirs.mtimes[i], "points to another manifest")
+
+    def blob_keys(self, keys: array[int]) -> None:
+        # keys ascend, so each bucket arrives whole before the next begins
+        for key in keys:
+            if key >> 56 != self.bucket:
+                self._flush()
+                self.bucket = key >> 56
+            self.pending.append(key)
+
+    def _flush(self) -> None:
+        if self.pending:
+            mine = self.local.blobs.keys[self.bucket]
+            absent = set(self.pending).difference(mine)
+            self.missing_blobs += len(absent - self.ignore) if absent else 0
+            self.pending = []
+
+    def result(self) -> Comparison:
+        self._flush()
+        return Comparison(
+            missing_repositories=self.missing_repos,
+            missing_tags=self.missing,
+            mismatched_tags=self.mismatched,
+            missing_blobs=self.missing_blobs,
+            oldest_change=self.oldest,
+            oldest_tag=self.oldest_tag,
+            examples=tuple(self.examples),
+        )
 
 
-def lag_seconds(active: Inventory, oldest_change: float | None, age: float) -> float:
+class _Check:
+    """Validates without keeping anything."""
+
+    def repository(self, name: str, tags: RepoTags) -> None:
+        pass
+
+    def blob_keys(self, keys: array[int]) -> None:
+        pass
+
+
+def lag_seconds(active: Header, oldest_change: float | None, age: float) -> float:
     """Age now of the oldest change the standby lacks; 0 when it lacks none."""
     if oldest_change is None:
         return 0.0
@@ -148,15 +196,21 @@ class StandbyProbe:
         self.scanner = shared_scanner(
             config.data_dir, config.node, config.role, config.stale_upload_seconds
         )
-        self.inventory: Inventory | None = None  # the active's, as last fetched
+        # The active's inventory as last fetched: its body as it came (gzip) in an
+        # anonymous temporary file, read again to compare, never held decoded in memory.
+        self.active: Header | None = None
+        self.body: Body | None = None
+        self.gzipped = True
         self.etag: str | None = None
+        # (active's ETag, local inventory's ETag) -> their comparison, while neither changes
+        self.last: tuple[str, str, Comparison] | None = None
 
-    def _fetch(self, url: str, deadline: Deadline) -> tuple[Inventory, str, float]:
-        """(the active's inventory, how it came, its age now in seconds)."""
+    def _fetch(self, url: str, deadline: Deadline) -> tuple[Header, str, float]:
+        """(the active's inventory header, how it came, its age now in seconds)."""
         headers = {"Accept": MEDIA_TYPE, "Accept-Encoding": "gzip"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        if self.inventory is not None and self.etag:
+        if self.active is not None and self.etag:
             headers["If-None-Match"] = self.etag
         try:
             resp = self.session.get(
@@ -171,34 +225,69 @@ class StandbyProbe:
         arrived = time.monotonic()
         with resp:
             age = _age_header(resp.headers.get("Age"))
-            if resp.status_code == 304 and self.inventory is not None:
-                inventory, how = self.inventory, "304 not modified"
+            if resp.status_code == 304 and self.active is not None:
+                inventory, how = self.active, "304 not modified"
             elif resp.status_code == 200:
                 inventory, how = self._read(resp, deadline), "200"
-                self.inventory, self.etag = inventory, resp.headers.get("ETag")
+                self.active, self.etag = inventory, resp.headers.get("ETag")
             else:
                 raise ProbeFailed(_refusal(url, resp))
         if age is None:  # not our exporter's answer: the best bound there is
             age = max(0.0, time.time() - inventory.generated_at)
         return inventory, how, age + (time.monotonic() - arrived)
 
-    def _read(self, resp: requests.Response, deadline: Deadline) -> Inventory:
+    def _read(self, resp: requests.Response, deadline: Deadline) -> Header:
+        """Check the body as it arrives and keep it as it came, for the comparisons
+        until the next change (an unchanged inventory then costs a 304)."""
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("gzip", "identity"):
             raise ProbeFailed(f"active's inventory came with Content-Encoding {encoding!r}")
+        body = Body()
 
         def chunks() -> Iterator[bytes]:
             for chunk in resp.raw.stream(65536, decode_content=False):
                 if deadline.expired():
                     raise ProbeFailed("active's inventory still arriving at the deadline")
+                body.append(chunk)
                 yield chunk
 
+        self.active = self.body = self.etag = self.last = None  # a failed read keeps nothing
         try:
-            return decode(chunks(), gzipped=encoding == "gzip", max_bytes=self.max_bytes)
+            header = decode_into(
+                chunks(), _Check(), gzipped=encoding == "gzip", max_bytes=self.max_bytes
+            )
         except InventoryError as exc:
             raise ProbeFailed(f"active's inventory rejected: {exc}") from None
         except requests.RequestException as exc:
             raise ProbeFailed(f"reading the active's inventory: {describe_error(exc)}") from None
+        self.body, self.gzipped = body, encoding == "gzip"
+        return header
+
+    def _compare(self, active: Header, local: Inventory, deadline: Deadline) -> Comparison:
+        if self.last is not None and self.last[:2] == (active.etag, local.etag):
+            return self.last[2]  # neither side changed: the same answer
+        assert self.body is not None
+        comparer = Comparer(local, self.canary)
+
+        def chunks(source: Iterable[bytes]) -> Iterator[bytes]:
+            for chunk in source:
+                if deadline.expired():
+                    raise ProbeFailed("still comparing with the active's inventory at the deadline")
+                yield chunk
+
+        try:
+            decode_into(
+                chunks(self.body.chunks()),
+                comparer,
+                gzipped=self.gzipped,
+                max_bytes=self.max_bytes,
+            )
+        except (InventoryError, OSError) as exc:  # it was checked once: the file let us down
+            self.active = self.body = self.etag = self.last = None
+            raise ProbeFailed(f"re-reading the active's inventory: {exc}") from None
+        found = comparer.result()
+        self.last = (active.etag, local.etag, found)
+        return found
 
     def __call__(self, deadline: Deadline) -> StandbyStatus:
         if self.url is None:
@@ -211,7 +300,7 @@ class StandbyProbe:
         if active.node == self.node:
             raise ProbeFailed(f"{self.url} is this node ({self.node}) itself")
         local = self.scanner.scan(deadline)  # incremental: cheap, and never stale
-        found = compare(active, local.inventory, self.canary)
+        found = self._compare(active, local.inventory, deadline)
         lag = lag_seconds(active, found.oldest_change, age)
         return StandbyStatus(
             active_url=self.url,

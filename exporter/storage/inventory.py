@@ -14,7 +14,8 @@ broken tag on one node is not content the other could be missing. Lines are
 streamed both ways, so neither side ever holds the text of a whole inventory:
 the sender writes it gzip-compressed into a temporary file once per change,
 the decoder turns each line into the compact form (joined tag names, raw
-digests, 64-bit blob keys) as it arrives, under a cap on the decompressed size.
+digests, 64-bit blob keys) as it arrives, under a cap on the decompressed size,
+and hands it to a visitor (the standby's comparison keeps none of it).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from exporter.storage.layout import DIGEST_SIZE
 
@@ -266,15 +267,51 @@ def _hex(value: object, what: str) -> bytes:
     return bytes.fromhex(value)
 
 
-class _Decoder:
+class Visitor(Protocol):
+    """Takes an inventory's content as it is decoded, so that a reader need not hold it."""
+
+    def repository(self, name: str, tags: RepoTags) -> None:
+        """One repository's complete tags, in name order."""
+
+    def blob_keys(self, keys: array[int]) -> None:
+        """One line's blob digests as 64-bit keys, ascending across lines."""
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What an inventory says of itself, and its ETag (sha256 of the wire form)."""
+
+    node: str
+    role: str
+    generated_at: float  # on the clock of the node that scanned
+    etag: str
+
+
+class _Collector:
+    """Keeps everything: the decoded Inventory's content."""
+
     def __init__(self) -> None:
-        self.header: dict[str, object] | None = None
         self.repositories: dict[str, RepoTags] = {}
+        self.buckets: list[array[int]] = [array("Q") for _ in range(256)]
+
+    def repository(self, name: str, tags: RepoTags) -> None:
+        self.repositories[name] = tags
+
+    def blob_keys(self, keys: array[int]) -> None:
+        buckets = self.buckets
+        for key in keys:
+            buckets[key >> 56].append(key)
+
+
+class _Decoder:
+    def __init__(self, visitor: Visitor) -> None:
+        self.visitor = visitor
+        self.header: dict[str, object] | None = None
+        self.repository_count = 0
         self.last_repository = ""
         self.tags = 0
         self.blob_count = 0
         self.last_blob: tuple[int, bytes] = (-1, b"")
-        self.buckets: list[array[int]] = [array("Q") for _ in range(256)]
         self.line_no = 0
 
     def line(self, raw: bytes | bytearray) -> None:
@@ -334,7 +371,8 @@ class _Decoder:
         if not len(digests) // DIGEST_SIZE == len(tags) == len(mtimes):
             raise InventoryError(f"{where}: tags, digests and mtimes differ in length")
         stamps = array("d", (_number(m, f"{where} mtime") for m in mtimes))
-        self.repositories[name] = RepoTags("\n".join(tags), digests, stamps)
+        self.visitor.repository(name, RepoTags("\n".join(tags), digests, stamps))
+        self.repository_count += 1
         self.last_repository = name
         self.tags += len(tags)
 
@@ -343,19 +381,21 @@ class _Decoder:
         if not raw:
             raise InventoryError(f"line {self.line_no}: empty blob line")
         previous = self.last_blob
+        keys = array("Q")
         for record in _KEY_AND_REST.iter_unpack(raw):
             if record <= previous:
                 raise InventoryError(f"line {self.line_no}: blobs out of order or repeated")
-            self.buckets[record[0] >> 56].append(record[0])
+            keys.append(record[0])
             previous = record
         self.last_blob = previous
         self.blob_count += len(raw) // DIGEST_SIZE
+        self.visitor.blob_keys(keys)
 
-    def finish(self, etag: str) -> Inventory:
+    def finish(self, etag: str) -> Header:
         if self.header is None:
             raise InventoryError("empty inventory")
         h = self.header
-        got = (len(self.repositories), self.tags, self.blob_count)
+        got = (self.repository_count, self.tags, self.blob_count)
         want = (h["repositories"], h["tags"], h["blobs"])
         if got != want:
             raise InventoryError(
@@ -363,23 +403,40 @@ class _Decoder:
                 f"{want[0]} repositories, {want[1]} tags, {want[2]} blobs; body has "
                 f"{got[0]}, {got[1]}, {got[2]}"
             )
-        return Inventory(
+        return Header(
             node=str(h["node"]),
             role=str(h["role"]),
             generated_at=float(h["generated_at"]),  # type: ignore[arg-type]
-            repositories=self.repositories,
-            blobs=DigestSet(tuple(self.buckets)),
             etag=etag,
         )
 
 
 def decode(chunks: Iterable[bytes], *, gzipped: bool, max_bytes: int) -> Inventory:
-    """Parse a wire-form inventory, strictly; InventoryError on anything else.
+    """Parse a wire-form inventory, strictly, into memory; InventoryError on anything else.
 
-    `max_bytes` caps the decompressed size (a gzip bomb stops there); blob
-    digests are kept as 64-bit keys only, which is all a comparison needs.
+    Blob digests are kept as 64-bit keys only, which is all a comparison needs.
     """
-    decoder = _Decoder()
+    collector = _Collector()
+    h = decode_into(chunks, collector, gzipped=gzipped, max_bytes=max_bytes)
+    return Inventory(
+        node=h.node,
+        role=h.role,
+        generated_at=h.generated_at,
+        repositories=collector.repositories,
+        blobs=DigestSet(tuple(collector.buckets)),
+        etag=h.etag,
+    )
+
+
+def decode_into(
+    chunks: Iterable[bytes], visitor: Visitor, *, gzipped: bool, max_bytes: int
+) -> Header:
+    """Parse a wire-form inventory, strictly, handing its content to `visitor` line by
+    line; InventoryError on anything else (the visitor may have seen part of it then).
+
+    `max_bytes` caps the decompressed size (a gzip bomb stops there).
+    """
+    decoder = _Decoder(visitor)
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzipped else None
     digest = hashlib.sha256()
     total = 0

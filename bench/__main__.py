@@ -1,0 +1,57 @@
+"""Every benchmark, one after the other (`make bench`; `make bench BENCH_QUICK=1`).
+
+    python -m bench [--quick] [--only NAME ...]
+
+Each runs in its own process and prints its figures and whether each goal
+is met. The full run takes about half an hour on 2 cores (plus a few
+minutes, once, to write the large synthetic tree); `--quick` leaves out the
+large size, shortens the steady-state window to a minute and takes fewer
+samples, for a run of a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+FULL = {
+    "check_startup": ["bench/check_startup.py", "--runs", "20"],
+    "scrape": ["-m", "bench.scrape", "--requests", "1000", "small", "toolforge", "large"],
+    "storage_scan": ["-m", "bench.storage_scan", "--runs", "3", "small", "toolforge", "large"],
+    "standby": ["-m", "bench.standby", "large"],
+    "steady": ["-m", "bench.steady", "--seconds", "300", "toolforge"],
+}
+QUICK = {
+    "check_startup": ["bench/check_startup.py", "--runs", "5"],
+    "scrape": ["-m", "bench.scrape", "--requests", "200", "small", "toolforge"],
+    "storage_scan": ["-m", "bench.storage_scan", "--runs", "1", "--interval", "15", "toolforge"],
+    "standby": ["-m", "bench.standby", "--interval", "15", "toolforge"],
+    "steady": ["-m", "bench.steady", "--seconds", "60", "toolforge"],
+}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few minutes, without 'large'")
+    parser.add_argument("--only", action="append", choices=sorted(FULL), help="run just these")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    failed = []
+    for name, command in plan.items():
+        if args.only and name not in args.only:
+            continue
+        print(f"\n== {name}: python {' '.join(command)}", flush=True)
+        began = time.monotonic()
+        code = subprocess.run([sys.executable, *command], check=False).returncode
+        print(f"== {name} done in {time.monotonic() - began:.0f} s, exit {code}", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
