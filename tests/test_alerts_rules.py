@@ -194,7 +194,7 @@ def thresholds_in_rules() -> dict[tuple[str, str], float]:
 def test_thresholds_equal_the_check_commands_defaults() -> None:
     in_rules = thresholds_in_rules()
     defaults = Thresholds()
-    for name in Thresholds.model_fields:
+    for name in Thresholds.__struct_fields__:
         levels = getattr(defaults, name)
         assert in_rules[(name, "warning")] == levels.warning, name
         assert in_rules[(name, "critical")] == levels.critical, name

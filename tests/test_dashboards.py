@@ -258,7 +258,7 @@ def test_thresholds_equal_the_config_defaults() -> None:
     config = Thresholds()
     assert {k: (v.warning, v.critical) for k, v in THRESHOLDS.items()} == {
         name: (getattr(config, name).warning, getattr(config, name).critical)
-        for name in type(config).model_fields
+        for name in type(config).__struct_fields__
     }
     assert DANGLING_REFERENCES_CRITICAL == 1
 
