@@ -13,6 +13,7 @@ Modules are imported on demand, like the probes themselves.
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
@@ -96,3 +97,8 @@ def ceiling_levels(
     """-w/-c of a figure that must stay low (a bare number alerts above it), else the config's."""
     refuse(options, probe, why, allowed=("-w", "-c"))
     return levels(options.warning, options.critical, config_levels, parse_range, ceiling)
+
+
+def when(unix: float) -> str:
+    """A time stamp as every verdict writes it: UTC, to the second."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))

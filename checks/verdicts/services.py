@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from checks.ranges import floor
 from checks.state import State
 from checks.verdict import Judgement, Options, Verdict
-from checks.verdicts import Limits, failed, refuse
+from checks.verdicts import Limits, failed, refuse, when
 from exporter.config import Config
 from exporter.probes.reading import Reading
 from exporter.probes.services import ServicesStatus, UnitStatus
@@ -19,10 +18,6 @@ ACTIVE = floor(1)  # perfdata: critical below 1 (not active)
 def thresholds(config: Config, options: Options) -> Limits:
     refuse(options, "services", "a unit is active or it is not")
     return {}
-
-
-def when(unix: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))
 
 
 def describe(u: UnitStatus) -> tuple[State, str]:

@@ -16,7 +16,7 @@ from typing import Any
 from checks.ranges import Threshold, ceiling, parse_range
 from checks.state import State
 from checks.verdict import Judgement, Options, Verdict
-from checks.verdicts import Limits, failed, levels, refuse
+from checks.verdicts import Limits, failed, levels, refuse, when
 from exporter.config import Config
 from exporter.probes.reading import Reading
 from exporter.probes.storage import StorageStatus
@@ -58,8 +58,7 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         f"{s.blobs} blobs ({gib(s.blob_bytes)})",
     )
     if s.last_push is not None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(s.last_push))
-        j.add(State.OK, f"last push {stamp} ({ago(s.last_push)})")
+        j.add(State.OK, f"last push {when(s.last_push)} ({ago(s.last_push)})")
     state = dangling.state(s.dangling_references)
     if s.dangling_references or state is not State.OK:
         j.add(

@@ -13,7 +13,7 @@ from typing import Any
 from checks.ranges import Threshold, floor
 from checks.state import State
 from checks.verdict import Judgement, Options, Verdict
-from checks.verdicts import Limits, ceiling_levels, failed
+from checks.verdicts import Limits, ceiling_levels, failed, when
 from exporter.config import Config
 from exporter.probes.reading import Reading
 from exporter.probes.sync import SyncStatus
@@ -25,10 +25,6 @@ def thresholds(config: Config, options: Options) -> Limits:
     why = "-w/-c are the age of the last successful sync in seconds"
     levels = config.thresholds.sync_success_age_seconds
     return {"success_age": ceiling_levels(options, "sync", why, levels)}
-
-
-def when(unix: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
