@@ -17,6 +17,7 @@ from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
+from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
 from tests.support.pair import Pair, running_pair
 
@@ -115,3 +116,9 @@ def pair(tmp_path: Path, systemd: FakeSystemd) -> Iterator[Pair]:
     """An active and a standby registry, and the standby's sync unit (real rsync)."""
     with running_pair(tmp_path, systemd) as running:
         yield running
+
+
+@pytest.fixture
+def sync_unit(systemd: FakeSystemd, tmp_path: Path) -> SyncUnit:
+    """The standby's rsync unit and its timer, never run yet (its source is closed)."""
+    return SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", tmp_path / "data")

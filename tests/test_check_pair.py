@@ -8,31 +8,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import FakeSystemd
 from tests.support.check import run_check, write_config
-from tests.support.pair import Pair
+from tests.support.pair import Pair, ago
 
 Start = Callable[..., Exporter]
 TIMER = "rsync-docker-registry-sync.timer"
 
 
-def ago(seconds: float) -> float:
-    """A time in the past, but after boot: systemd's monotonic timestamps start at boot."""
-    return max(time.time() - seconds, psutil.boot_time() + 1)
-
-
 def when(unix: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))
-
-
-@pytest.fixture
-def unit(systemd: FakeSystemd, tmp_path: Path) -> SyncUnit:
-    return SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", tmp_path / "data")
 
 
 def standby_config(tmp_path: Path, **extra: Any) -> Path:
@@ -47,7 +36,7 @@ def standby_config(tmp_path: Path, **extra: Any) -> Path:
     )
 
 
-def test_never_synced_is_unknown(unit: SyncUnit, tmp_path: Path) -> None:
+def test_never_synced_is_unknown(sync_unit: SyncUnit, tmp_path: Path) -> None:
     run = run_check(standby_config(tmp_path), "sync", "-v")
     assert (run.exit_code, run.text) == (
         3,
@@ -63,10 +52,10 @@ def test_never_synced_is_unknown(unit: SyncUnit, tmp_path: Path) -> None:
     [(5, 0, "OK"), (40, 0, "WARNING"), (120, 24, "CRITICAL")],
 )
 def test_age_of_the_last_success_is_judged(
-    unit: SyncUnit, tmp_path: Path, minutes: int, exit_code: int, state: str
+    sync_unit: SyncUnit, tmp_path: Path, minutes: int, exit_code: int, state: str
 ) -> None:
     end = ago(60 * minutes)
-    unit.record(exit_code, end - 5, end)
+    sync_unit.record(exit_code, end - 5, end)
     run = run_check(standby_config(tmp_path), "sync", "-v")
     age = run.perf("last_success_age")
     assert (run.state, age.uom, age.warn, age.crit) == (state, "s", "1800", "3600")
@@ -84,20 +73,20 @@ def test_age_of_the_last_success_is_judged(
         assert run.text == line
 
 
-def test_thresholds_from_the_command_line(unit: SyncUnit, tmp_path: Path) -> None:
+def test_thresholds_from_the_command_line(sync_unit: SyncUnit, tmp_path: Path) -> None:
     end = ago(300)
-    unit.record(0, end - 5, end)
+    sync_unit.record(0, end - 5, end)
     run = run_check(standby_config(tmp_path), "sync", "-w", "60", "-c", "600")
     assert run.state == "WARNING"
     assert (run.perf("last_success_age").warn, run.perf("last_success_age").crit) == ("60", "600")
 
 
-def test_a_failed_run_is_critical(unit: SyncUnit, tmp_path: Path) -> None:
+def test_a_failed_run_is_critical(sync_unit: SyncUnit, tmp_path: Path) -> None:
     good = ago(600)
-    unit.record(0, good - 5, good)
+    sync_unit.record(0, good - 5, good)
     run_check(standby_config(tmp_path), "sync")  # the success is kept in the state file
     bad = ago(60)
-    unit.record(10, bad - 5, bad)
+    sync_unit.record(10, bad - 5, bad)
     run = run_check(standby_config(tmp_path), "sync", "-v")
     assert (run.exit_code, run.text) == (
         2,
@@ -108,10 +97,10 @@ def test_a_failed_run_is_critical(unit: SyncUnit, tmp_path: Path) -> None:
     assert run.perf("last_success_age").value == pytest.approx(600, abs=5)
 
 
-def test_a_stopped_timer_is_critical(unit: SyncUnit, tmp_path: Path) -> None:
+def test_a_stopped_timer_is_critical(sync_unit: SyncUnit, tmp_path: Path) -> None:
     end = ago(60)
-    unit.record(0, end - 5, end)
-    unit.set_timer(active=False)
+    sync_unit.record(0, end - 5, end)
+    sync_unit.set_timer(active=False)
     run = run_check(standby_config(tmp_path), "sync")
     assert (run.exit_code, run.text) == (2, f"{TIMER} inactive: no sync will be started")
     assert (run.perf("timer_active").value, run.perf("timer_active").crit) == (0, "1:")

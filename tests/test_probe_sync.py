@@ -1,11 +1,9 @@
 """The sync probe: systemd's view of the rsync oneshot and its timer, and the state it keeps."""
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pytest
 
 from exporter.config import Config
@@ -15,18 +13,9 @@ from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import FakeSystemd
 from tests.support.metrics import value
+from tests.support.pair import ago
 
 TIMER = "rsync-docker-registry-sync.timer"
-
-
-def ago(seconds: float) -> float:
-    """A time in the past, but after boot: systemd's monotonic timestamps start at boot."""
-    return max(time.time() - seconds, psutil.boot_time() + 1)
-
-
-@pytest.fixture
-def unit(systemd: FakeSystemd, tmp_path: Path) -> SyncUnit:
-    return SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", tmp_path / "data")
 
 
 def read(state_dir: Path) -> SyncStatus:
@@ -36,7 +25,7 @@ def read(state_dir: Path) -> SyncStatus:
     return r.value
 
 
-def test_never_synced(unit: SyncUnit, tmp_path: Path) -> None:
+def test_never_synced(sync_unit: SyncUnit, tmp_path: Path) -> None:
     s = read(tmp_path / "state")
     assert (s.running, s.timer_active, s.last_exit_code, s.last_success, s.last_run_started) == (
         False,
@@ -48,10 +37,10 @@ def test_never_synced(unit: SyncUnit, tmp_path: Path) -> None:
     assert not (tmp_path / "state" / "sync-state.json").exists()
 
 
-def test_failed_then_succeeded_then_vanished_files(unit: SyncUnit, tmp_path: Path) -> None:
+def test_failed_then_succeeded_then_vanished_files(sync_unit: SyncUnit, tmp_path: Path) -> None:
     state = tmp_path / "state"
     t1 = ago(300)
-    unit.record(None, t1)
+    sync_unit.record(None, t1)
     s = read(state)
     assert (s.running, s.active_state, s.sub_state, s.last_exit_code) == (
         True,
@@ -61,7 +50,7 @@ def test_failed_then_succeeded_then_vanished_files(unit: SyncUnit, tmp_path: Pat
     )
     assert s.last_run_started == pytest.approx(t1, abs=0.01)
 
-    unit.record(23, t1, t1 + 10)
+    sync_unit.record(23, t1, t1 + 10)
     s = read(state)
     assert (s.running, s.active_state, s.result) == (False, "failed", "exit-code")
     assert (s.last_exit_code, s.last_exit_meaning, s.last_success) == (
@@ -72,13 +61,13 @@ def test_failed_then_succeeded_then_vanished_files(unit: SyncUnit, tmp_path: Pat
     assert s.last_run_succeeded is False
 
     t2 = ago(200)
-    unit.record(0, t2, t2 + 5)
+    sync_unit.record(0, t2, t2 + 5)
     s = read(state)
     assert (s.last_exit_code, s.last_exit_meaning, s.active_state) == (0, "success", "inactive")
     assert s.last_success == pytest.approx(t2 + 5, abs=0.01)
 
     t3 = ago(100)
-    unit.record(24, t3, t3 + 7)
+    sync_unit.record(24, t3, t3 + 7)
     s = read(state)
     assert (s.last_exit_code, s.last_exit_meaning, s.last_run_succeeded) == (
         24,
@@ -89,13 +78,13 @@ def test_failed_then_succeeded_then_vanished_files(unit: SyncUnit, tmp_path: Pat
 
     # while the next run goes, systemd has cleared the exit figures: the last ones stay
     t4 = ago(20)
-    unit.record(None, t4)
+    sync_unit.record(None, t4)
     s = read(state)
     assert (s.running, s.last_exit_code) == (True, 24)
     assert s.last_run_started == pytest.approx(t4, abs=0.01)
     assert s.last_success == pytest.approx(t3 + 7, abs=0.01)
 
-    unit.record(10, t4, t4 + 2)
+    sync_unit.record(10, t4, t4 + 2)
     s = read(state)
     assert (s.last_exit_code, s.last_exit_meaning) == (
         10,
@@ -105,7 +94,7 @@ def test_failed_then_succeeded_then_vanished_files(unit: SyncUnit, tmp_path: Pat
 
 
 def test_killed_run_is_reported_as_a_signal(
-    systemd: FakeSystemd, unit: SyncUnit, tmp_path: Path
+    systemd: FakeSystemd, sync_unit: SyncUnit, tmp_path: Path
 ) -> None:
     start = ago(60)
     systemd.set_unit(
@@ -134,7 +123,7 @@ def test_stopped_timer_and_missing_unit(systemd: FakeSystemd, tmp_path: Path) ->
     assert s.summary() == f"{SYNC_UNIT} not-found"
 
 
-def test_garbled_state_file_is_not_fatal(unit: SyncUnit, tmp_path: Path) -> None:
+def test_garbled_state_file_is_not_fatal(sync_unit: SyncUnit, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     (state / "sync-state.json").write_text("{not json")
@@ -146,7 +135,7 @@ def test_garbled_state_file_is_not_fatal(unit: SyncUnit, tmp_path: Path) -> None
         "starting afresh"
     )
     t = ago(30)
-    unit.record(0, t, t + 1)
+    sync_unit.record(0, t, t + 1)
     s = read(state)
     assert s.last_success == pytest.approx(t + 1, abs=0.01)
     assert s.state_note is None  # rewritten
@@ -154,11 +143,11 @@ def test_garbled_state_file_is_not_fatal(unit: SyncUnit, tmp_path: Path) -> None
     assert saved["unit"] == SYNC_UNIT and saved["last_exit_code"] == 0
 
 
-def test_unwritable_state_dir_is_reported(unit: SyncUnit, tmp_path: Path) -> None:
+def test_unwritable_state_dir_is_reported(sync_unit: SyncUnit, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     t = ago(30)
-    unit.record(0, t, t + 1)
+    sync_unit.record(0, t, t + 1)
     s = read(blocker / "state")
     assert s.last_success == pytest.approx(t + 1, abs=0.01)
     assert (
@@ -169,7 +158,7 @@ def test_unwritable_state_dir_is_reported(unit: SyncUnit, tmp_path: Path) -> Non
 
 def test_last_success_survives_an_exporter_restart(
     systemd: FakeSystemd,
-    unit: SyncUnit,
+    sync_unit: SyncUnit,
     tmp_path: Path,
     start_exporter: Callable[..., Exporter],
 ) -> None:
@@ -184,7 +173,7 @@ def test_last_success_survives_an_exporter_restart(
     }
     (tmp_path / "data").mkdir()
     t = ago(120)
-    unit.record(24, t, t + 3)
+    sync_unit.record(24, t, t + 3)
     first = start_exporter(config, wait_for=("sync",), name="first")
     text = first.metrics_text()
     assert value(text, "registry_monitor_sync_last_success_timestamp_seconds") == pytest.approx(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from testbed.images import Pusher
 from testbed.registry import Registry
@@ -15,6 +18,11 @@ from testbed.rsync import RsyncDaemon, SyncUnit
 from testbed.systemd import FakeSystemd
 
 TOKEN = "pair-secret"
+
+
+def ago(seconds: float) -> float:
+    """A time in the past, but after boot: systemd's monotonic timestamps start at boot."""
+    return max(time.time() - seconds, psutil.boot_time() + 1)
 
 
 @dataclass
