@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -18,21 +17,9 @@ from testbed.images import Pusher
 from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
 from tests.support.metrics import names, value
+from tests.support.nodes import base_config
 
 Start = Callable[..., Exporter]
-
-
-def base_config(registry: Registry, **extra: Any) -> dict[str, Any]:
-    return {
-        "node": "tools-docker-registry-03",
-        "role": "active",
-        "data_dir": str(registry.data_dir),
-        "backend_url": registry.url,
-        "public_url": registry.url,
-        "cert_file": None,
-        "canary_images": ["toolforge-base:latest"],
-        **extra,
-    }
 
 
 @pytest.fixture

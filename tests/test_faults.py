@@ -20,22 +20,9 @@ from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
 from testbed.waiting import free_port
 from tests.support.metrics import value
+from tests.support.nodes import CANARY, base_config
 
 Start = Callable[..., Exporter]
-CANARY = "toolforge-base:latest"
-
-
-def node_config(registry: Registry, **extra: Any) -> dict[str, Any]:
-    return {
-        "node": "tools-docker-registry-03",
-        "role": "active",
-        "data_dir": str(registry.data_dir),
-        "backend_url": registry.url,
-        "public_url": registry.url,
-        "cert_file": None,
-        "canary_images": [CANARY],
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -54,7 +41,7 @@ def test_registry_killed_and_restarted(
 ) -> None:
     Pusher(registry.url).push_image(*CANARY.split(":"))
     exporter = start_exporter(
-        node_config(registry, **fast("api", "write")), wait_for=("api", "write", "disk")
+        base_config(registry, **fast("api", "write")), wait_for=("api", "write", "disk")
     )
     assert exporter.daemon.proc is not None
     pid = exporter.daemon.proc.pid
@@ -121,7 +108,7 @@ def test_disk_full_fails_writes_and_says_full(
 ) -> None:
     assert fill(full_registry.data_dir) > 0
     exporter = start_exporter(
-        node_config(full_registry, **fast("write", "disk", "api")),
+        base_config(full_registry, **fast("write", "disk", "api")),
         wait_for=("disk", "write", "api"),
     )
     text = exporter.metrics_text()
