@@ -152,6 +152,8 @@ def test_active_stale_and_unreadable_uploads(registry: Registry, images: dict[st
     eight_days_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 8 * 86400))
     (old / "startedat").write_text(eight_days_ago)
     (empty / "startedat").write_text("")
+    long_ago = time.time() - 3600  # left empty for an hour, not caught while being written
+    os.utime(empty, (long_ago, long_ago))
     s = run(probe(registry)).scan
     assert (s.uploads_active, s.uploads_stale) == (1, 2)
     assert s.repositories == 2  # an upload alone does not make a repository

@@ -211,6 +211,9 @@ class _Derived:
     inventory: Inventory
 
 
+UPLOAD_BIRTH_SECONDS = 60.0  # longer than any registry takes to write startedat
+
+
 def parse_startedat(data: bytes) -> float | None:
     """An upload's `startedat` (RFC 3339, as the registry writes it) as unix time."""
     try:
@@ -544,14 +547,22 @@ class Scanner:
         for entry in self._listdir(uploads_dir):
             if not entry.is_dir(follow_symlinks=False):
                 continue
+            when: float | None = None
             try:
                 fd = os.open(f"{entry.path}/startedat", os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    started.append(parse_startedat(os.read(fd, MAX_STARTEDAT_BYTES)))
+                    when = parse_startedat(os.read(fd, MAX_STARTEDAT_BYTES))
                 finally:
                     os.close(fd)
             except OSError:
-                started.append(None)  # missing or unreadable: the purger skips it too
+                pass  # missing or unreadable: the purger skips it too
+            if when is None:
+                # the registry makes the directory, then writes startedat: an upload
+                # caught in between (a push starting now) is young, not stale
+                st = self._stat(entry.path)
+                if st is not None and time.time() - st.st_mtime < UPLOAD_BIRTH_SECONDS:
+                    when = st.st_mtime
+            started.append(when)
         return tuple(started)
 
     # -------------------------------------------------------- consistency
