@@ -77,7 +77,10 @@ def main() -> int:
             rows = [
                 ("python -c pass", [python, "-c", "pass"]),
                 ("python -c 'import psutil, requests'", [python, "-c", "import psutil, requests"]),
-                ("python -c 'import exporter.config'", [python, "-c", "import exporter.config"]),
+                (
+                    "python -c 'import registry_monitor.config'",
+                    [python, "-c", "import registry_monitor.config"],
+                ),
                 ("check_registry disk", [check, f"--config={config}", "disk"]),
                 (
                     "check_disk -w 20% -c 10% -p DIR",

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.verdict import Options, UsageError
-from exporter import __version__
-from exporter.config import DEFAULT_CONFIG_PATH
+from registry_monitor import __version__
+from registry_monitor.config import DEFAULT_CONFIG_PATH
+from registry_monitor.judgement.verdict import Options, UsageError
 
 PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby")
 TARGETS = (*PROBES, "all")

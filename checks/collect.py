@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.config import Config
-from exporter.probes import build_probe
-from exporter.probes.reading import ProbeRunner, Reading
+from registry_monitor.config import Config
+from registry_monitor.probes import build_probe
+from registry_monitor.probes.reading import ProbeRunner, Reading
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from checks.collect import probe_timeout
-from checks.perfdata import render
-from checks.state import State
-from checks.verdict import Verdict
-from checks.verdicts import Limits
-from exporter.jsonable import jsonable
-from exporter.probes.reading import Reading
+from registry_monitor.jsonable import jsonable
+from registry_monitor.judgement.perfdata import render
+from registry_monitor.judgement.state import State
+from registry_monitor.judgement.verdict import Verdict
+from registry_monitor.probes.reading import Reading
+from registry_monitor.verdicts import Limits
 
 
 def clean(text: str) -> str:

@@ -20,11 +20,11 @@ from typing import Any
 from checks import arguments
 from checks.collect import collect
 from checks.output import Answer
-from checks.state import SEVERITY, State, worst
-from checks.verdict import Options, UsageError, Verdict, unknown
-from checks.verdicts import Limits, load
-from exporter.config import Config, ConfigError, load_config
-from exporter.probes.reading import Reading
+from registry_monitor.config import Config, ConfigError, load_config
+from registry_monitor.judgement.state import SEVERITY, State, worst
+from registry_monitor.judgement.verdict import Options, UsageError, Verdict, unknown
+from registry_monitor.probes.reading import Reading
+from registry_monitor.verdicts import Limits, load
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,1 @@
-"""registry-monitor: monitoring for an active/standby Docker registry pair."""
-
-__version__ = "0.1.0"
+"""registry-exporter: the web face (scheduler, /metrics, status page, APIs) on the shared core."""

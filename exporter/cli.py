@@ -8,11 +8,11 @@ import signal
 import sys
 from pathlib import Path
 
-from exporter import __version__
-from exporter.config import Config, ConfigError, load_config
-from exporter.probes import available, build_probe
-from exporter.probes.reading import ProbeRunner
 from exporter.scheduler import Scheduler
+from registry_monitor import __version__
+from registry_monitor.config import Config, ConfigError, load_config
+from registry_monitor.probes import available, build_probe
+from registry_monitor.probes.reading import ProbeRunner
 
 log = logging.getLogger("registry_exporter")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from exporter.probes.reading import Reading
-from exporter.storage.inventory import MEDIA_TYPE
+from registry_monitor.probes.reading import Reading
+from registry_monitor.storage.inventory import MEDIA_TYPE
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

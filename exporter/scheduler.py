@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from exporter.probes.reading import ProbeRunner, Reading
+from registry_monitor.probes.reading import ProbeRunner, Reading
 
 log = logging.getLogger(__name__)
 

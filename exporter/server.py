@@ -14,12 +14,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exporter import __version__, status_page
-from exporter.config import Config
+from exporter import status_page
 from exporter.inventory_api import inventory_response
-from exporter.jsonable import jsonable
 from exporter.metrics import ReadingsCollector, build_registry
 from exporter.scheduler import Scheduler
+from registry_monitor import __version__
+from registry_monitor.config import Config
+from registry_monitor.jsonable import jsonable
 
 MAX_REQUEST_BODY_BYTES = 64 * 1024
 

@@ -7,9 +7,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from exporter import __version__
-from exporter.config import Config
-from exporter.probes.reading import Reading
+from registry_monitor import __version__
+from registry_monitor.config import Config
+from registry_monitor.probes.reading import Reading
 
 
 def _age(seconds: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checks.state import State, worst
+from registry_monitor.judgement.state import State, worst
 from testbed.systemd import FakeSystemd
 from tests.conftest import CANARY_IMAGE
 from tests.support.check import run_check, write_config

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import __version__
+from registry_monitor import __version__
 from tests.support.check import CHECK_REGISTRY, run_check, run_raw, write_config
 
 
@@ -227,8 +227,8 @@ def test_the_check_loads_no_web_stack(config: Path) -> None:
 
     web = {"fastapi", "uvicorn", "starlette", "prometheus_client", "exporter.server"}
     disk = imported("disk")
-    assert "exporter.probes.disk" in disk  # the measurement is real
-    assert disk & (web | {"requests", "cryptography", "exporter.probes.api"}) == set()
+    assert "registry_monitor.probes.disk" in disk  # the measurement is real
+    assert disk & (web | {"requests", "cryptography", "registry_monitor.probes.api"}) == set()
     cert = imported("cert")
-    assert {"cryptography", "exporter.probes.cert"} <= cert
+    assert {"cryptography", "registry_monitor.probes.cert"} <= cert
     assert cert & web == set()

@@ -8,8 +8,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from checks.ranges import RangeError, Threshold, ceiling, floor, parse_floor, parse_range
-from checks.state import State
+from registry_monitor.judgement.ranges import (
+    RangeError,
+    Threshold,
+    ceiling,
+    floor,
+    parse_floor,
+    parse_range,
+)
+from registry_monitor.judgement.state import State
 
 # The guidelines' examples: range -> values that alert / that do not.
 TABLE = [

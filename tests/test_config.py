@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import Config, ConfigError, load_config, parse_config
+from registry_monitor.config import Config, ConfigError, load_config, parse_config
 
 
 def test_defaults_describe_the_toolforge_pair() -> None:

@@ -15,7 +15,7 @@ from grafana_foundation_sdk.models import units
 from dashboards import build
 from dashboards.panels import RUNBOOK_URL
 from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS
-from exporter.config import Thresholds
+from registry_monitor.config import Thresholds
 from tests.support.dashboards import (
     DASHBOARDS_DIR,
     FILES,

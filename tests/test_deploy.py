@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import load_config
+from registry_monitor.config import load_config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from exporter.probes.disk import DiskUsage
+from registry_monitor.probes.disk import DiskUsage
 from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.mounts import can_mount, tmpfs
@@ -145,7 +145,7 @@ def test_disk_full_fails_writes_and_says_full(
 SURPRISE = """
 import itertools
 
-import exporter.probes.cert
+import registry_monitor.probes.cert
 
 _runs = itertools.count(1)
 
@@ -154,7 +154,7 @@ def _surprise(self, deadline):
     raise RuntimeError(f"surprise number {next(_runs)}")
 
 
-exporter.probes.cert.CertProbe.__call__ = _surprise
+registry_monitor.probes.cert.CertProbe.__call__ = _surprise
 """
 
 BROKEN_RENDERER = """
@@ -259,9 +259,9 @@ def test_renderer_bug_costs_its_series_and_one_traceback(
 
 
 BROKEN_RUNNER = """
-import exporter.probes.reading
+import registry_monitor.probes.reading
 
-_run = exporter.probes.reading.ProbeRunner.run
+_run = registry_monitor.probes.reading.ProbeRunner.run
 
 
 def _broken(self):
@@ -270,7 +270,7 @@ def _broken(self):
     return _run(self)
 
 
-exporter.probes.reading.ProbeRunner.run = _broken
+registry_monitor.probes.reading.ProbeRunner.run = _broken
 """
 
 

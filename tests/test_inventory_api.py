@@ -9,8 +9,8 @@ from typing import Any
 import requests
 
 from exporter.inventory_api import accepts_gzip, etag_matches, inventory_response
-from exporter.probes.reading import Reading
-from exporter.storage.inventory import MEDIA_TYPE, decode
+from registry_monitor.probes.reading import Reading
+from registry_monitor.storage.inventory import MEDIA_TYPE, decode
 from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.registry import Registry

@@ -8,7 +8,7 @@ from array import array
 
 import pytest
 
-from exporter.storage.inventory import (
+from registry_monitor.storage.inventory import (
     DigestSet,
     Inventory,
     InventoryError,
@@ -16,7 +16,7 @@ from exporter.storage.inventory import (
     build_inventory,
     decode,
 )
-from exporter.storage.layout import digest_key
+from registry_monitor.storage.layout import digest_key
 
 
 def d(n: int) -> bytes:

@@ -3,8 +3,8 @@
 import hashlib
 import random
 
-from exporter.storage.layout import ManifestRefs, digest_key
-from exporter.storage.manifests import BATCH, ManifestCache
+from registry_monitor.storage.layout import ManifestRefs, digest_key
+from registry_monitor.storage.manifests import BATCH, ManifestCache
 
 
 def d(n: int) -> bytes:

@@ -4,10 +4,10 @@ import time
 
 from prometheus_client import generate_latest
 
-from exporter.config import Config
 from exporter.metrics import MAX_LABEL_LENGTH, ReadingsCollector, build_registry
-from exporter.probes.api import ApiStatus, EndpointStatus, ManifestStatus
-from exporter.probes.reading import Reading
+from registry_monitor.config import Config
+from registry_monitor.probes.api import ApiStatus, EndpointStatus, ManifestStatus
+from registry_monitor.probes.reading import Reading
 from tests.support.metrics import samples
 
 

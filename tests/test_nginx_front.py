@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 import trustme
 
-from exporter.config import Config
-from exporter.probes.api import ApiProbe
-from exporter.probes.cert import CertProbe
-from exporter.probes.reading import Deadline, run_probe
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.api import ApiProbe
+from registry_monitor.probes.cert import CertProbe
+from registry_monitor.probes.reading import run_probe
 from testbed.certs import issue
 from testbed.images import Pusher
 from testbed.nginx import Nginx

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from exporter.registry_api import next_link
-from exporter.storage.inventory import InventoryError, decode
-from exporter.storage.layout import LayoutError, ManifestRefs, parse_link, parse_manifest
+from registry_monitor.registry_api import next_link
+from registry_monitor.storage.inventory import InventoryError, decode
+from registry_monitor.storage.layout import LayoutError, ManifestRefs, parse_link, parse_manifest
 from testbed.images import (
     DOCKER_CONFIG,
     DOCKER_LAYER,

@@ -9,9 +9,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from exporter.config import Config
-from exporter.probes.api import ApiProbe, ApiStatus, EndpointStatus
-from exporter.probes.reading import Deadline, run_probe
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.api import ApiProbe, ApiStatus, EndpointStatus
+from registry_monitor.probes.reading import run_probe
 from testbed.images import Pusher
 from testbed.registry import Registry
 

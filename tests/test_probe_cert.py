@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from exporter.config import Config
-from exporter.probes.cert import CertProbe, CertsStatus
-from exporter.probes.reading import Deadline, Reading, run_probe
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.cert import CertProbe, CertsStatus
+from registry_monitor.probes.reading import Reading, run_probe
 from testbed.certs import CertFiles, issue, now, self_signed
 from testbed.registry import Registry
 

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import Config
-from exporter.probes.disk import DiskProbe
-from exporter.probes.reading import Deadline, ProbeRunner, run_probe
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.disk import DiskProbe
+from registry_monitor.probes.reading import ProbeRunner, run_probe
 from testbed.mounts import can_mount, tmpfs
 
 
@@ -76,7 +77,7 @@ def test_hanging_statvfs_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         release.wait(30)
         return real(path)
 
-    monkeypatch.setattr("exporter.probes.disk.os.statvfs", stuck)
+    monkeypatch.setattr("registry_monitor.probes.disk.os.statvfs", stuck)
     runner = ProbeRunner(DiskProbe(Config(data_dir=tmp_path)), timeout=0.2, grace=0.05)
     r = runner.run()
     assert (r.ok, r.error) == (False, "timed out after 0.2s")

@@ -4,10 +4,11 @@ from datetime import UTC, datetime
 import psutil
 import pytest
 
-from exporter import systemd as systemctl
-from exporter.config import Config
-from exporter.probes.reading import Deadline, run_probe
-from exporter.probes.services import ServicesProbe, UnitStatus
+from registry_monitor import systemd as systemctl
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.reading import run_probe
+from registry_monitor.probes.services import ServicesProbe, UnitStatus
 from testbed.systemd import FakeSystemd
 
 

@@ -14,11 +14,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from exporter.config import Config
-from exporter.probes.reading import Deadline, Reading, run_probe
-from exporter.probes.standby import StandbyProbe, StandbyStatus
-from exporter.storage.inventory import Inventory, RepoTags, build_inventory
-from exporter.storage.scan import Scanner
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.reading import Reading, run_probe
+from registry_monitor.probes.standby import StandbyProbe, StandbyStatus
+from registry_monitor.storage.inventory import Inventory, RepoTags, build_inventory
+from registry_monitor.storage.scan import Scanner
 from testbed.images import Pusher
 from testbed.registry import Registry
 

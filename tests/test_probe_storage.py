@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import requests
 
-from exporter.config import Config
-from exporter.probes.reading import Deadline, run_probe
-from exporter.probes.storage import StorageProbe, StorageStatus
-from exporter.storage.inventory import decode
-from exporter.storage.spill import Spill
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.reading import run_probe
+from registry_monitor.probes.storage import StorageProbe, StorageStatus
+from registry_monitor.storage.inventory import decode
+from registry_monitor.storage.spill import Spill
 from testbed.images import Pushed, Pusher
 from testbed.registry import Registry
 from testbed.waiting import wait_until

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import Config
-from exporter.probes.reading import Deadline, run_probe
-from exporter.probes.sync import SyncProbe, SyncStatus
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.reading import run_probe
+from registry_monitor.probes.sync import SyncProbe, SyncStatus
 from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import FakeSystemd

@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
-from exporter.config import Config
-from exporter.probes.api import ApiProbe
-from exporter.probes.reading import Deadline, run_probe
-from exporter.probes.write import CANARY_DIGEST, WriteProbe
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.api import ApiProbe
+from registry_monitor.probes.reading import run_probe
+from registry_monitor.probes.write import CANARY_DIGEST, WriteProbe
 from testbed.registry import Registry
 
 

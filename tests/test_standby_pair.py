@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from exporter.storage.inventory import decode
+from registry_monitor.storage.inventory import decode
 from testbed.exporter import Exporter
 from testbed.images import DOCKER_MANIFEST
 from testbed.waiting import wait_until

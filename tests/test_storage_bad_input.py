@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import Config
-from exporter.probes.reading import Deadline, run_probe
-from exporter.probes.storage import StorageProbe
-from exporter.storage.scan import StorageSnapshot
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.probes.reading import run_probe
+from registry_monitor.probes.storage import StorageProbe
+from registry_monitor.storage.scan import StorageSnapshot
 from testbed.images import DOCKER_LIST, DOCKER_MANIFEST, Pushed, Pusher
 from testbed.registry import Registry
 

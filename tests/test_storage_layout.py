@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.storage.layout import (
+from registry_monitor.storage.layout import (
     MAX_MANIFEST_BYTES,
     LayoutError,
     parse_link,

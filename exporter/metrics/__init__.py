@@ -14,10 +14,10 @@ from typing import Any
 from prometheus_client.core import CollectorRegistry, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from exporter import __version__
-from exporter.config import Config
 from exporter.metrics.families import NAMESPACE, gauge
-from exporter.probes.reading import Reading
+from registry_monitor import __version__
+from registry_monitor.config import Config
+from registry_monitor.probes.reading import Reading
 
 log = logging.getLogger(__name__)
 

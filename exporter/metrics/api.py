@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
-from exporter.probes.api import ApiStatus
-from exporter.probes.reading import Reading
+from registry_monitor.probes.api import ApiStatus
+from registry_monitor.probes.reading import Reading
 
 
 def render(reading: Reading[ApiStatus]) -> Iterator[Metric]:

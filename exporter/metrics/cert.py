@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import InfoMetricFamily, Metric
 
 from exporter.metrics.families import CACHED, NAMESPACE, flag, gauge
-from exporter.probes.cert import CertsStatus
-from exporter.probes.reading import Reading
+from registry_monitor.probes.cert import CertsStatus
+from registry_monitor.probes.reading import Reading
 
 
 def render(reading: Reading[CertsStatus]) -> Iterator[Metric]:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
-from exporter.probes.disk import DiskUsage
-from exporter.probes.reading import Reading
+from registry_monitor.probes.disk import DiskUsage
+from registry_monitor.probes.reading import Reading
 
 LABELS = ("path", "mountpoint", "device", "fstype")
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import counter, flag, gauge
-from exporter.probes.reading import Reading
-from exporter.probes.services import ACTIVE_STATES, LOAD_STATES, ServicesStatus
+from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.services import ACTIVE_STATES, LOAD_STATES, ServicesStatus
 
 
 def render(reading: Reading[ServicesStatus]) -> Iterator[Metric]:

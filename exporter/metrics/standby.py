@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import gauge
-from exporter.probes.reading import Reading
-from exporter.probes.standby import StandbyStatus
+from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.standby import StandbyStatus
 
 
 def render(reading: Reading[StandbyStatus]) -> Iterator[Metric]:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import counter, gauge
-from exporter.probes.reading import Reading
-from exporter.probes.storage import StorageStatus
+from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.storage import StorageStatus
 
 
 def render(reading: Reading[StorageStatus]) -> Iterator[Metric]:

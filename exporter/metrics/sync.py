@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
-from exporter.probes.reading import Reading
-from exporter.probes.sync import SyncStatus
+from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.sync import SyncStatus
 
 
 def render(reading: Reading[SyncStatus]) -> Iterator[Metric]:

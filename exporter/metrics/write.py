@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
-from exporter.probes.reading import Reading
-from exporter.probes.write import WriteStatus
+from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.write import WriteStatus
 
 
 def render(reading: Reading[WriteStatus]) -> Iterator[Metric]:

@@ -1,0 +1,1 @@
+"""States, threshold ranges, perfdata and the Verdict shape every probe's judgement returns."""

@@ -1,0 +1,194 @@
+"""api: is the registry answering, on its backend port and through nginx?
+
+For each endpoint (backend_url, public_url): `GET /v2/` (200 or 401 is up,
+with the API version header the registry always sends), the whole catalog
+walked page by page through `Link` headers, and a `HEAD` of each canary
+image's manifest. All bodies are size-capped and the walk is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.config import Config
+from registry_monitor.http import describe_error, make_session, read_capped, redact_url
+from registry_monitor.registry_api import (
+    API_VERSION_HEADER,
+    DIGEST_HEADER,
+    MANIFEST_ACCEPT,
+    next_link,
+    split_image,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogStatus:
+    up: bool
+    repositories: int | None
+    pages: int
+    duration_seconds: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestStatus:
+    image: str
+    up: bool
+    status_code: int | None
+    digest: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointStatus:
+    endpoint: str  # "backend" or "public"
+    url: str
+    up: bool
+    status_code: int | None
+    duration_seconds: float | None
+    error: str | None
+    catalog: CatalogStatus | None
+    manifests: tuple[ManifestStatus, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiStatus:
+    endpoints: tuple[EndpointStatus, ...]
+
+    def summary(self) -> str:
+        parts = []
+        for e in self.endpoints:
+            if not e.up:
+                parts.append(f"{e.endpoint} DOWN ({e.error})")
+                continue
+            text = f"{e.endpoint} up {1000 * (e.duration_seconds or 0):.0f} ms"
+            if e.catalog is not None:
+                text += (
+                    f", {e.catalog.repositories} repositories"
+                    if e.catalog.up
+                    else f", catalog FAILED ({e.catalog.error})"
+                )
+            missing = [m.image for m in e.manifests if not m.up]
+            if missing:
+                text += f", canary missing: {', '.join(missing)}"
+            parts.append(text)
+        return "; ".join(parts)
+
+
+class ApiProbe:
+    name = "api"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.targets = (("backend", config.backend_url), ("public", config.public_url))
+        public_host = urlsplit(config.public_url).hostname or ""
+        pin = (public_host, config.public_connect) if config.public_connect else None
+        self.session = make_session(config.ca_file, pin)
+
+    def __call__(self, deadline: Deadline) -> ApiStatus:
+        return ApiStatus(tuple(self.check_endpoint(e, u, deadline) for e, u in self.targets))
+
+    def check_endpoint(self, endpoint: str, base: str, deadline: Deadline) -> EndpointStatus:
+        url = f"{base}/v2/"
+        shown = redact_url(base)
+        begin = time.monotonic()
+        try:
+            resp = self.session.get(
+                url, timeout=deadline.io_timeout(), allow_redirects=False, stream=True
+            )
+            read_capped(resp, 65536, deadline)
+        except (requests.RequestException, ProbeFailed) as exc:
+            reason = describe_error(exc) if isinstance(exc, requests.RequestException) else str(exc)
+            return EndpointStatus(endpoint, shown, False, None, None, reason, None, ())
+        duration = time.monotonic() - begin
+        error: str | None = None
+        if resp.status_code not in (200, 401):
+            error = f"GET /v2/ answered HTTP {resp.status_code}"
+        elif API_VERSION_HEADER not in resp.headers:
+            error = f"GET /v2/ answered without {API_VERSION_HEADER}: not a registry"
+        up = error is None
+        catalog = self.walk_catalog(base, deadline) if up else None
+        manifests = tuple(
+            self.head_manifest(base, img, deadline) for img in self.config.canary_images
+        )
+        return EndpointStatus(
+            endpoint, shown, up, resp.status_code, duration, error, catalog, manifests
+        )
+
+    def walk_catalog(self, base: str, deadline: Deadline) -> CatalogStatus:
+        url: str | None = f"{base}/v2/_catalog?n={self.config.catalog_page_size}"
+        seen: set[str] = set()
+        pages = repositories = 0
+        last_name: str | None = None
+        begin = time.monotonic()
+
+        def failed(reason: str) -> CatalogStatus:
+            return CatalogStatus(False, None, pages, time.monotonic() - begin, reason)
+
+        while url is not None:
+            if url in seen:
+                return failed(f"catalog Link header loops back to a page already read ({url})")
+            if pages >= self.config.catalog_max_pages:
+                return failed(f"catalog has more than {self.config.catalog_max_pages} pages")
+            seen.add(url)
+            try:
+                resp = self.session.get(
+                    url, timeout=deadline.io_timeout(), allow_redirects=False, stream=True
+                )
+                body = read_capped(resp, self.config.max_body_bytes, deadline)
+            except requests.RequestException as exc:
+                return failed(describe_error(exc))
+            except ProbeFailed as exc:
+                return failed(f"catalog page {pages + 1}: {exc}")
+            if resp.status_code != 200:
+                return failed(f"catalog page {pages + 1} answered HTTP {resp.status_code}")
+            names = parse_catalog_page(body)
+            if names is None:
+                return failed(f"catalog page {pages + 1} is not a JSON repository list")
+            pages += 1
+            if names and last_name is not None and names[0] <= last_name:
+                return failed(f"catalog page {pages} does not advance past {last_name!r}")
+            if names:
+                last_name = names[-1]
+            repositories += len(names)
+            url = next_link(resp.headers.get("Link"), url)
+        return CatalogStatus(True, repositories, pages, time.monotonic() - begin)
+
+    def head_manifest(self, base: str, image: str, deadline: Deadline) -> ManifestStatus:
+        name, ref = split_image(image)
+        url = f"{base}/v2/{quote(name, safe='/')}/manifests/{quote(ref, safe=':')}"
+        try:
+            resp = self.session.head(
+                url,
+                headers={"Accept": MANIFEST_ACCEPT},
+                timeout=deadline.io_timeout(),
+                allow_redirects=False,
+            )
+            resp.close()
+        except requests.RequestException as exc:
+            return ManifestStatus(image, False, None, None, describe_error(exc))
+        digest = resp.headers.get(DIGEST_HEADER)
+        if resp.status_code == 200:
+            return ManifestStatus(image, True, 200, digest)
+        reason = "not found" if resp.status_code == 404 else f"HTTP {resp.status_code}"
+        return ManifestStatus(image, False, resp.status_code, None, reason)
+
+
+def parse_catalog_page(body: bytes) -> list[str] | None:
+    """The repository names of one catalog page, or None if it is not one."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    names = doc.get("repositories")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return names

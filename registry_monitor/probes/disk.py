@@ -1,0 +1,88 @@
+"""disk: the filesystem that holds the registry's data directory.
+
+Same figures as node_exporter's filesystem collector (size, avail, free,
+files, files_free, readonly). statvfs on a stale NFS or a dying disk can
+block forever in the kernel; the probe runner's time-out and stuck-run
+guard keep that from hanging the exporter.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    path: str
+    mountpoint: str
+    device: str
+    fstype: str
+    size_bytes: int
+    avail_bytes: int  # what an unprivileged writer (the registry) can still use
+    free_bytes: int  # including the root reserve
+    files: int
+    files_free: int
+    readonly: bool
+
+    @property
+    def used_percent(self) -> float:
+        """Used share as df shows it: used / (used + avail)."""
+        used = self.size_bytes - self.free_bytes
+        usable = used + self.avail_bytes
+        return 100.0 * used / usable if usable else 0.0
+
+    @property
+    def inodes_used_percent(self) -> float:
+        return 100.0 * (self.files - self.files_free) / self.files if self.files else 0.0
+
+    def summary(self) -> str:
+        ro = ", READ-ONLY" if self.readonly else ""
+        return (
+            f"{self.used_percent:.1f}% used, {self.avail_bytes / 2**30:.1f} GiB available, "
+            f"{self.inodes_used_percent:.1f}% inodes used{ro}"
+        )
+
+
+def find_mount(path: str) -> tuple[str, str, str]:
+    """(mountpoint, device, fstype) of the mount holding path: the longest matching prefix."""
+    best = ("/", "unknown", "unknown")
+    best_len = -1
+    for part in psutil.disk_partitions(all=True):
+        mp = part.mountpoint
+        inside = path == mp or path.startswith(mp.rstrip("/") + "/")
+        if inside and len(mp) > best_len:
+            best, best_len = (mp, part.device, part.fstype), len(mp)
+    return best
+
+
+class DiskProbe:
+    name = "disk"
+
+    def __init__(self, config: Config) -> None:
+        self.path = config.data_dir
+
+    def __call__(self, deadline: Deadline) -> DiskUsage:
+        path = os.path.realpath(self.path)
+        if not Path(path).exists():
+            raise ProbeFailed(f"data directory {self.path} does not exist")
+        st = os.statvfs(path)
+        mountpoint, device, fstype = find_mount(path)
+        return DiskUsage(
+            path=str(self.path),
+            mountpoint=mountpoint,
+            device=device,
+            fstype=fstype,
+            size_bytes=st.f_blocks * st.f_frsize,
+            avail_bytes=st.f_bavail * st.f_frsize,
+            free_bytes=st.f_bfree * st.f_frsize,
+            files=st.f_files,
+            files_free=st.f_ffree,
+            readonly=bool(st.f_flag & os.ST_RDONLY),
+        )

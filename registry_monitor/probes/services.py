@@ -1,0 +1,82 @@
+"""services: the systemd units the registry needs (docker-registry, nginx).
+
+Reports the one-hot ActiveState, LoadState, NRestarts and the start time.
+NRestarts counts only restarts systemd made itself (Restart=); Debian's
+docker-registry.service has none, so a crash-and-manual-start shows only as
+a new start time, which is why the start time is exported too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from registry_monitor import systemd
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+
+ACTIVE_STATES = ("active", "reloading", "inactive", "failed", "activating", "deactivating")
+LOAD_STATES = ("loaded", "not-found", "bad-setting", "error", "masked")
+
+PROPERTIES = (
+    "Id",
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "NRestarts",
+    "MainPID",
+    "ActiveEnterTimestamp",  # read first: whole seconds, the same value on every run
+    "ActiveEnterTimestampMonotonic",  # the fallback where the realtime form is missing
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitStatus:
+    unit: str
+    load_state: str
+    active_state: str
+    sub_state: str
+    restarts: int | None  # NRestarts; None on systemd too old to count
+    main_pid: int | None
+    started_at: float | None  # unix time of the last entry into "active"
+
+    @property
+    def active(self) -> bool:
+        return self.active_state == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class ServicesStatus:
+    units: tuple[UnitStatus, ...]
+
+    def summary(self) -> str:
+        down = [f"{u.unit} {u.active_state}" for u in self.units if not u.active]
+        return ", ".join(down) if down else f"{len(self.units)}/{len(self.units)} active"
+
+
+def unit_status(unit: str, props: dict[str, str]) -> UnitStatus:
+    pid = systemd.int_or_none(props.get("MainPID"))
+    return UnitStatus(
+        unit=unit,
+        load_state=props.get("LoadState", "unknown"),
+        active_state=props.get("ActiveState", "unknown"),
+        sub_state=props.get("SubState", "unknown"),
+        restarts=systemd.int_or_none(props.get("NRestarts")),
+        main_pid=pid or None,
+        started_at=systemd.timestamp(props, "ActiveEnterTimestamp"),
+    )
+
+
+class ServicesProbe:
+    name = "services"
+
+    def __init__(self, config: Config) -> None:
+        self.units = config.services
+        self.systemctl = config.systemctl
+
+    def __call__(self, deadline: Deadline) -> ServicesStatus:
+        blocks = systemd.show(
+            self.units, PROPERTIES, systemctl=self.systemctl, timeout=deadline.io_timeout()
+        )
+        return ServicesStatus(
+            tuple(unit_status(u, p) for u, p in zip(self.units, blocks, strict=True))
+        )

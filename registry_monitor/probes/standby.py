@@ -1,0 +1,333 @@
+"""standby: how far behind the active this node is, in seconds of pushes (standby).
+
+Fetches the active's inventory from its exporter (`/api/inventory`, with
+If-None-Match, so an unchanged inventory costs a 304) and compares it with
+this node's own scan, in which a tag only counts when its manifest and every
+blob it needs are on disk. The active's inventory is kept as it came (gzip,
+in an anonymous temporary file) and compared line by line as it is read
+back, never decoded whole into memory: at 300k blobs that would sit on top
+of this node's own scan. While neither inventory changes, the last
+comparison stands. Lag is the recovery point: the age of the oldest
+push on the active that this node lacks, i.e. how much a failover would lose
+now. When the active cannot be asked, the probe fails: a lag is never guessed.
+
+Clock skew between the nodes never enters the lag: every difference is taken
+on one clock. The age of the oldest missing push when the active scanned is
+`generated_at - mtime`, both on the active's clock; the inventory's age since
+then is the HTTP `Age` the active sends (its clock) plus the time since the
+response arrived (this node's monotonic clock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import requests
+
+from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.config import Config
+from registry_monitor.http import describe_error, make_session
+from registry_monitor.probes.write import CANARY_DIGEST
+from registry_monitor.storage.inventory import (
+    MEDIA_TYPE,
+    Body,
+    Header,
+    Inventory,
+    InventoryError,
+    RepoTags,
+    decode_into,
+)
+from registry_monitor.storage.layout import digest_key, parse_digest
+from registry_monitor.storage.scan import shared_scanner
+
+EXAMPLES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    missing_repositories: int = 0
+    missing_tags: int = 0
+    mismatched_tags: int = 0
+    missing_blobs: int = 0
+    oldest_change: float | None = None  # active's clock: mtime of the oldest lacking tag
+    oldest_tag: str | None = None
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StandbyStatus:
+    active_url: str
+    active_node: str
+    response: str  # "200" or "304 not modified"
+    inventory_generated_at: float  # active's clock
+    inventory_age_seconds: float
+    in_step: bool
+    lag_seconds: float
+    missing_repositories: int
+    missing_tags: int
+    mismatched_tags: int
+    missing_blobs: int
+    oldest_missing_tag: str | None
+    examples: tuple[str, ...]
+    local_dangling_references: int
+
+    def summary(self) -> str:
+        if self.in_step:
+            text = f"in step with {self.active_node}"
+        else:
+            text = (
+                f"lag {self.lag_seconds:.0f}s behind {self.active_node}: "
+                f"{self.missing_tags} tags missing, {self.mismatched_tags} mismatched, "
+                f"{self.missing_repositories} repositories missing"
+            )
+        if self.missing_blobs:
+            text += f", {self.missing_blobs} blobs missing"
+        if self.local_dangling_references:
+            text += f", {self.local_dangling_references} DANGLING references here"
+        return text
+
+
+class Comparer:
+    """What `local` lacks of an active's inventory, taken line by line as it is decoded,
+    so that the active's content is never held (the canary repository is monitoring,
+    not data)."""
+
+    def __init__(self, local: Inventory, canary: str) -> None:
+        self.local = local
+        self.canary = canary
+        self.ignore = frozenset({digest_key(parse_digest(CANARY_DIGEST))})
+        self.missing_repos = self.missing = self.mismatched = self.missing_blobs = 0
+        self.oldest: float | None = None
+        self.oldest_tag: str | None = None
+        self.examples: list[str] = []
+        self.bucket = -1  # the blob bucket (first byte) being gathered
+        self.pending: list[int] = []
+
+    def _lacking(self, repo: str, tag: str, mtime: float, what: str) -> None:
+        if self.oldest is None or mtime < self.oldest:
+            self.oldest, self.oldest_tag = mtime, f"{repo}:{tag}"
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(f"{repo}:{tag} {what}")
+
+    def repository(self, repo: str, theirs: RepoTags) -> None:
+        if repo == self.canary:
+            return
+        mine = self.local.repositories.get(repo)
+        if mine is None:
+            self.missing_repos += 1
+        elif mine.names == theirs.names and mine.digests == theirs.digests:
+            return  # the usual case: in step
+        where = {t: i for i, t in enumerate(mine.tag_names())} if mine is not None else {}
+        for i, tag in enumerate(theirs.tag_names()):
+            j = where.get(tag)
+            if j is None:
+                self.missing += 1
+                self._lacking(repo, tag, theirs.mtimes[i], "missing")
+            elif mine is not None and mine.digest(j) != theirs.digest(i):
+                self.mismatched += 1
+                self._lacking(repo, tag, theirs.mtimes[i], "points to another manifest")
+
+    def blob_keys(self, keys: array[int]) -> None:
+        # keys ascend, so each bucket arrives whole before the next begins
+        for key in keys:
+            if key >> 56 != self.bucket:
+                self._flush()
+                self.bucket = key >> 56
+            self.pending.append(key)
+
+    def _flush(self) -> None:
+        if self.pending:
+            mine = self.local.blobs.keys[self.bucket]
+            absent = set(self.pending).difference(mine)
+            self.missing_blobs += len(absent - self.ignore) if absent else 0
+            self.pending = []
+
+    def result(self) -> Comparison:
+        self._flush()
+        return Comparison(
+            missing_repositories=self.missing_repos,
+            missing_tags=self.missing,
+            mismatched_tags=self.mismatched,
+            missing_blobs=self.missing_blobs,
+            oldest_change=self.oldest,
+            oldest_tag=self.oldest_tag,
+            examples=tuple(self.examples),
+        )
+
+
+class _Check:
+    """Validates without keeping anything."""
+
+    def repository(self, name: str, tags: RepoTags) -> None:
+        pass
+
+    def blob_keys(self, keys: array[int]) -> None:
+        pass
+
+
+def lag_seconds(active: Header, oldest_change: float | None, age: float) -> float:
+    """Age now of the oldest change the standby lacks; 0 when it lacks none."""
+    if oldest_change is None:
+        return 0.0
+    return max(0.0, active.generated_at - oldest_change) + max(0.0, age)
+
+
+def _age_header(value: str | None) -> float | None:
+    return float(value) if value is not None and value.strip().isdigit() else None
+
+
+class StandbyProbe:
+    name = "standby"
+
+    def __init__(self, config: Config) -> None:
+        if config.active_exporter_url is None:
+            self.url = None
+        else:
+            self.url = f"{config.active_exporter_url}/api/inventory"
+        self.token = config.api_token
+        self.node = config.node
+        self.canary = config.write_canary_repository
+        self.max_bytes = config.inventory_max_bytes
+        self.session = make_session(config.ca_file)
+        self.scanner = shared_scanner(
+            config.data_dir, config.node, config.role, config.stale_upload_seconds
+        )
+        # The active's inventory as last fetched: its body as it came (gzip) in an
+        # anonymous temporary file, read again to compare, never held decoded in memory.
+        self.active: Header | None = None
+        self.body: Body | None = None
+        self.gzipped = True
+        self.etag: str | None = None
+        # (active's ETag, local inventory's ETag) -> their comparison, while neither changes
+        self.last: tuple[str, str, Comparison] | None = None
+
+    def _fetch(self, url: str, deadline: Deadline) -> tuple[Header, str, float]:
+        """(the active's inventory header, how it came, its age now in seconds)."""
+        headers = {"Accept": MEDIA_TYPE, "Accept-Encoding": "gzip"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.active is not None and self.etag:
+            headers["If-None-Match"] = self.etag
+        try:
+            resp = self.session.get(
+                url,
+                headers=headers,
+                stream=True,
+                timeout=deadline.io_timeout(10),
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise ProbeFailed(f"active exporter {url} unreachable: {describe_error(exc)}") from None
+        arrived = time.monotonic()
+        with resp:
+            age = _age_header(resp.headers.get("Age"))
+            if resp.status_code == 304 and self.active is not None:
+                inventory, how = self.active, "304 not modified"
+            elif resp.status_code == 200:
+                inventory, how = self._read(resp, deadline), "200"
+                self.active, self.etag = inventory, resp.headers.get("ETag")
+            else:
+                raise ProbeFailed(_refusal(url, resp))
+        if age is None:  # not our exporter's answer: the best bound there is
+            age = max(0.0, time.time() - inventory.generated_at)
+        return inventory, how, age + (time.monotonic() - arrived)
+
+    def _read(self, resp: requests.Response, deadline: Deadline) -> Header:
+        """Check the body as it arrives and keep it as it came, for the comparisons
+        until the next change (an unchanged inventory then costs a 304)."""
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("gzip", "identity"):
+            raise ProbeFailed(f"active's inventory came with Content-Encoding {encoding!r}")
+        body = Body()
+
+        def chunks() -> Iterator[bytes]:
+            for chunk in resp.raw.stream(65536, decode_content=False):
+                if deadline.expired():
+                    raise ProbeFailed("active's inventory still arriving at the deadline")
+                body.append(chunk)
+                yield chunk
+
+        self.active = self.body = self.etag = self.last = None  # a failed read keeps nothing
+        try:
+            header = decode_into(
+                chunks(), _Check(), gzipped=encoding == "gzip", max_bytes=self.max_bytes
+            )
+        except InventoryError as exc:
+            raise ProbeFailed(f"active's inventory rejected: {exc}") from None
+        except requests.RequestException as exc:
+            raise ProbeFailed(f"reading the active's inventory: {describe_error(exc)}") from None
+        self.body, self.gzipped = body, encoding == "gzip"
+        return header
+
+    def _compare(self, active: Header, local: Inventory, deadline: Deadline) -> Comparison:
+        if self.last is not None and self.last[:2] == (active.etag, local.etag):
+            return self.last[2]  # neither side changed: the same answer
+        assert self.body is not None
+        comparer = Comparer(local, self.canary)
+
+        def chunks(source: Iterable[bytes]) -> Iterator[bytes]:
+            for chunk in source:
+                if deadline.expired():
+                    raise ProbeFailed("still comparing with the active's inventory at the deadline")
+                yield chunk
+
+        try:
+            decode_into(
+                chunks(self.body.chunks()),
+                comparer,
+                gzipped=self.gzipped,
+                max_bytes=self.max_bytes,
+            )
+        except (InventoryError, OSError) as exc:  # it was checked once: the file let us down
+            self.active = self.body = self.etag = self.last = None
+            raise ProbeFailed(f"re-reading the active's inventory: {exc}") from None
+        found = comparer.result()
+        self.last = (active.etag, local.etag, found)
+        return found
+
+    def __call__(self, deadline: Deadline) -> StandbyStatus:
+        if self.url is None:
+            raise ProbeFailed("active_exporter_url is not set: nothing to compare with")
+        active, how, age = self._fetch(self.url, deadline)
+        if active.role != "active":
+            raise ProbeFailed(
+                f"{self.url} is node {active.node} with role {active.role}, not the active"
+            )
+        if active.node == self.node:
+            raise ProbeFailed(f"{self.url} is this node ({self.node}) itself")
+        local = self.scanner.scan(deadline)  # incremental: cheap, and never stale
+        found = self._compare(active, local.inventory, deadline)
+        lag = lag_seconds(active, found.oldest_change, age)
+        return StandbyStatus(
+            active_url=self.url,
+            active_node=active.node,
+            response=how,
+            inventory_generated_at=active.generated_at,
+            inventory_age_seconds=round(age, 3),
+            in_step=found.oldest_change is None and not found.missing_repositories,
+            lag_seconds=lag,
+            missing_repositories=found.missing_repositories,
+            missing_tags=found.missing_tags,
+            mismatched_tags=found.mismatched_tags,
+            missing_blobs=found.missing_blobs,
+            oldest_missing_tag=found.oldest_tag,
+            examples=found.examples,
+            local_dangling_references=local.dangling_references,
+        )
+
+
+def _refusal(url: str, resp: requests.Response) -> str:
+    if resp.status_code == 401:
+        return f"active exporter {url} refused the request (401): set the same api_token on both"
+    if resp.status_code == 304:
+        return f"active exporter {url} answered 304 to a request without If-None-Match"
+    text = ""
+    with contextlib.suppress(Exception):  # the body only decorates the message
+        text = resp.raw.read(300, decode_content=True).decode("utf-8", "replace").strip()
+    return f"active exporter {url} answered HTTP {resp.status_code}" + (
+        f": {text[:200]}" if text else ""
+    )

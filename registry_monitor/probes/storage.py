@@ -1,0 +1,59 @@
+"""storage: what the registry holds on disk, read from its layout (both nodes).
+
+Repositories, tags, manifest revisions, blobs and bytes, uploads in progress
+and stale ones, and references that point at missing content (a tag or
+revision whose manifest, or a blob or child manifest that manifest needs, is
+gone). Then two rolling checks with budgets: sha256 of a slice of blobs, and
+owners of a slice of the tree. The scan is incremental (registry_monitor/storage/scan.py)
+and runs on its own interval, never on a scrape; its inventory is what
+/api/inventory serves to the standby.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.storage.inventory import Inventory
+from registry_monitor.storage.owners import OwnerStatus, OwnerSweep
+from registry_monitor.storage.scan import StorageSnapshot, shared_scanner
+from registry_monitor.storage.verify import BlobVerifier, VerifyStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StorageStatus:
+    scan: StorageSnapshot
+    verify: VerifyStatus
+    owners: OwnerStatus
+
+    @property
+    def inventory(self) -> Inventory:
+        return self.scan.inventory
+
+    def summary(self) -> str:
+        text = self.scan.summary()
+        if self.verify.failures_total:
+            text += f", {self.verify.failures_total} blob checksum failures"
+        if self.owners.foreign_files:
+            text += f", {self.owners.foreign_files} files not owned by {self.owners.user}"
+        return text
+
+
+class StorageProbe:
+    name = "storage"
+
+    def __init__(self, config: Config) -> None:
+        self.scanner = shared_scanner(
+            config.data_dir, config.node, config.role, config.stale_upload_seconds
+        )
+        self.verifier = BlobVerifier(config.data_dir, config.verify_bytes_per_scan)
+        self.owners = OwnerSweep(
+            config.data_dir, config.registry_user, config.owner_check_files_per_scan
+        )
+
+    def __call__(self, deadline: Deadline) -> StorageStatus:
+        snapshot = self.scanner.scan(deadline)
+        verify = self.verifier.run(self.scanner, deadline)
+        owners = self.owners.run(self.scanner, deadline)
+        return StorageStatus(snapshot, verify, owners)

@@ -1,0 +1,188 @@
+"""sync: the standby's rsync unit and its timer, from `systemctl show` (standby).
+
+The unit is a oneshot service: `activating` while rsync runs, then
+`inactive` (or `failed`). systemd forgets the last run when it restarts and
+clears the exit figures when a new run starts, so the last success and the
+last finished run are kept in a small state file in state_dir.
+
+rsync's exit 24 ("some files vanished before they could be transferred") is
+the expected race with pushes and garbage collection on the active: it counts
+as a success. Any other non-zero exit is a failed run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from registry_monitor import statefile, systemd
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+
+STATE_FILE = "sync-state.json"
+PROPERTIES = (  # of the service and of its timer, in one call
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "Result",
+    "ExecMainCode",
+    "ExecMainStatus",
+    "ExecMainStartTimestampMonotonic",
+    "ExecMainExitTimestampMonotonic",
+    "LastTriggerUSecMonotonic",
+)
+SUCCESS_CODES = frozenset({0, 24})
+# rsync(1) EXIT VALUES
+RSYNC_EXITS = {
+    0: "success",
+    1: "syntax or usage error",
+    2: "protocol incompatibility",
+    3: "errors selecting input/output files, dirs",
+    5: "error starting client-server protocol",
+    10: "error in socket I/O (active unreachable?)",
+    11: "error in file I/O",
+    12: "error in rsync protocol data stream",
+    20: "received SIGUSR1 or SIGINT",
+    23: "partial transfer due to error",
+    24: "files vanished (expected race with pushes)",
+    30: "timeout in data send/receive",
+    35: "timeout waiting for daemon connection",
+}
+CLD_EXITED = "1"  # ExecMainCode: exited; 2 killed, 3 dumped core
+
+
+def timer_of(unit: str) -> str:
+    return unit.removesuffix(".service") + ".timer"
+
+
+def exit_meaning(code: int | None) -> str | None:
+    if code is None:
+        return None
+    if code >= 128:
+        return f"killed by signal {code - 128}"
+    return RSYNC_EXITS.get(code, f"exit status {code}")
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    unit: str
+    timer: str
+    load_state: str
+    active_state: str
+    sub_state: str
+    result: str
+    running: bool
+    timer_active: bool
+    timer_state: str
+    last_run_started: float | None  # unix time the last (or current) run started
+    last_exit_code: int | None  # of the last finished run; 128+N when killed by signal N
+    last_exit_meaning: str | None
+    last_exit_at: float | None
+    last_success: float | None  # when the last run with exit 0 or 24 finished
+    state_note: str | None  # the state file could not be read or written
+
+    @property
+    def last_run_succeeded(self) -> bool | None:
+        return None if self.last_exit_code is None else self.last_exit_code in SUCCESS_CODES
+
+    def summary(self) -> str:
+        if self.load_state != "loaded":
+            return f"{self.unit} {self.load_state}"
+        parts = ["running" if self.running else self.active_state]
+        if self.last_exit_code is not None:
+            parts.append(f"last exit {self.last_exit_code} ({self.last_exit_meaning})")
+        if not self.timer_active:
+            parts.append(f"timer {self.timer_state}")
+        return ", ".join(parts)
+
+
+def _time(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
+
+
+@dataclass(slots=True)
+class _State:
+    """What the state file keeps; a timestamp counts as new only 1 s past the kept one,
+    as the monotonic-to-unix conversion of the same timestamp jitters by microseconds."""
+
+    last_run_started: float | None = None
+    last_exit_at: float | None = None
+    last_exit_code: int | None = None
+    last_success: float | None = None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> _State:
+        code = raw.get("last_exit_code")
+        valid = isinstance(code, int) and not isinstance(code, bool) and 0 <= code < 512
+        return cls(
+            last_run_started=_time(raw.get("last_run_started")),
+            last_exit_at=_time(raw.get("last_exit_at")),
+            last_exit_code=code if valid else None,
+            last_success=_time(raw.get("last_success")),
+        )
+
+
+def _newer(when: float | None, than: float | None) -> bool:
+    return when is not None and (than is None or when > than + 1.0)
+
+
+class SyncProbe:
+    name = "sync"
+
+    def __init__(self, config: Config) -> None:
+        self.unit = config.sync_unit
+        self.timer = timer_of(config.sync_unit)
+        self.systemctl = config.systemctl
+        self.state_path = config.state_dir / STATE_FILE
+
+    def __call__(self, deadline: Deadline) -> SyncStatus:
+        service, timer = systemd.show(
+            [self.unit, self.timer],
+            PROPERTIES,
+            systemctl=self.systemctl,
+            timeout=deadline.io_timeout(),
+        )
+        raw, note = statefile.load(self.state_path)
+        state = _State.parse(raw if raw.get("unit") == self.unit else {})
+        before = replace(state)
+        active_state = service.get("ActiveState", "unknown")
+        sub_state = service.get("SubState", "unknown")
+        # a oneshot is "activating" while it runs; a simple service would be active/running
+        running = active_state in ("activating", "deactivating", "reloading") or (
+            active_state == "active" and sub_state == "running"
+        )
+        started = systemd.monotonic_usec_to_unix(service.get("ExecMainStartTimestampMonotonic"))
+        exited = systemd.monotonic_usec_to_unix(service.get("ExecMainExitTimestampMonotonic"))
+        if _newer(started, state.last_run_started):
+            state.last_run_started = started
+        if not running and _newer(exited, state.last_exit_at):
+            status = systemd.int_or_none(service.get("ExecMainStatus")) or 0
+            how = service.get("ExecMainCode") or CLD_EXITED
+            state.last_exit_at = exited
+            state.last_exit_code = status if how == CLD_EXITED else 128 + status
+            if state.last_exit_code in SUCCESS_CODES:
+                state.last_success = exited
+        if state != before:
+            # a good save replaces whatever was unusable in the file before
+            note = statefile.save(self.state_path, {"unit": self.unit, **asdict(state)})
+        return SyncStatus(
+            unit=self.unit,
+            timer=self.timer,
+            load_state=service.get("LoadState", "unknown"),
+            active_state=active_state,
+            sub_state=sub_state,
+            result=service.get("Result", ""),
+            running=running,
+            timer_active=timer.get("ActiveState") == "active",
+            timer_state=timer.get("ActiveState", "unknown"),
+            last_run_started=state.last_run_started
+            or systemd.monotonic_usec_to_unix(timer.get("LastTriggerUSecMonotonic")),
+            last_exit_code=state.last_exit_code,
+            last_exit_meaning=exit_meaning(state.last_exit_code),
+            last_exit_at=state.last_exit_at,
+            last_success=state.last_success,
+            state_note=note,
+        )

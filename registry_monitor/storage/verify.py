@@ -1,0 +1,160 @@
+"""Rolling sha256 verification of blob contents.
+
+Each run hashes at most a byte budget, and spends at most 5% of the probe's
+time-out (many small blobs cost seeks, not bytes), then stops and
+resumes there next run (inside a blob if need be: the hash state is kept). So
+a multi-gigabyte layer never turns one run into a disk-saturating read, and
+every blob is checked in turn. The pages of large blobs are dropped from the
+page cache afterwards (POSIX_FADV_DONTNEED), so the check does not evict what
+the registry serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from registry_monitor.base import Deadline
+from registry_monitor.storage.layout import (
+    DIGEST_SIZE,
+    blob_data_path,
+    blobs_root,
+    digest_key,
+    format_digest,
+)
+from registry_monitor.storage.scan import Scanner
+
+CHUNK = 1024 * 1024
+EXAMPLES = 10
+RESERVE_SECONDS = 1.0  # leave the rest of the probe this much of its deadline
+TIME_SHARE = 0.05  # of the probe's time-out: 12 s of the default 240
+DROP_CACHE_FROM = 1024 * 1024  # smaller blobs (manifests, configs) stay cached
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyStatus:
+    enabled: bool
+    budget_bytes: int
+    bytes_this_run: int
+    blobs_this_run: int
+    verified_bytes_total: int
+    verified_blobs_total: int
+    failures_total: int
+    passes_completed: int  # full rounds over every blob since the exporter started
+    position: str | None  # the blob being verified or last verified
+    recent_failures: tuple[str, ...]
+
+
+class BlobVerifier:
+    def __init__(self, data_dir: Path, budget_bytes: int) -> None:
+        self.blobs = str(blobs_root(data_dir))
+        self.budget = budget_bytes
+        self.cursor: bytes | None = None  # the last blob finished
+        self.current: tuple[bytes, int, Any] | None = None  # (digest, offset, hash state)
+        self.bytes_total = 0
+        self.blobs_total = 0
+        self.failures_total = 0
+        self.passes = 0
+        self.failures: deque[str] = deque(maxlen=EXAMPLES)
+        self._bucket: tuple[int, object, bytes] = (-1, None, b"")  # b, its keys, its digests
+
+    def _next(self, scanner: Scanner, after: bytes | None) -> bytes | None:
+        """The first blob after `after` (None: the first blob), or None at the end."""
+        key = digest_key(after) if after is not None else 0
+        for b in range(key >> 56, 256):
+            keys, read = scanner.bucket(b)
+            if not keys or (after is not None and b == key >> 56 and keys[-1] < key):
+                continue
+            if self._bucket[0] != b or self._bucket[1] is not keys:
+                self._bucket = (b, keys, read())  # one read per bucket, not per blob
+            digests = self._bucket[2]
+            i = bisect_left(keys, key) if after is not None and b == key >> 56 else 0
+            for j in range(i * DIGEST_SIZE, len(digests), DIGEST_SIZE):
+                candidate = digests[j : j + DIGEST_SIZE]
+                if after is None or candidate > after:
+                    return candidate
+        return None
+
+    def run(self, scanner: Scanner, deadline: Deadline) -> VerifyStatus:
+        budget = self.budget
+        done_bytes = done_blobs = 0
+        stop = time.monotonic() + TIME_SHARE * deadline.seconds
+
+        def in_time() -> bool:
+            return time.monotonic() < stop and deadline.remaining() > RESERVE_SECONDS
+
+        while budget > 0 and in_time():
+            if self.current is None:
+                digest = self._next(scanner, self.cursor)
+                if digest is None:  # the end of a pass: the next run starts the next one
+                    if self.cursor is not None:
+                        self.cursor = None
+                        self.passes += 1
+                    break
+                self.current = (digest, 0, hashlib.sha256())
+            digest, offset, state = self.current
+            read, finished = self._hash(digest, offset, state, budget, in_time)
+            budget -= read
+            done_bytes += read
+            if not finished:
+                self.current = (digest, offset + read, state)
+                continue
+            self.current, self.cursor = None, digest
+            if finished == "ok":
+                done_blobs += 1
+            elif finished != "gone":
+                self.failures_total += 1
+                self.failures.append(f"{format_digest(digest)}: {finished}")
+        self.bytes_total += done_bytes
+        self.blobs_total += done_blobs
+        position = self.current[0] if self.current else self.cursor
+        return VerifyStatus(
+            enabled=self.budget > 0,
+            budget_bytes=self.budget,
+            bytes_this_run=done_bytes,
+            blobs_this_run=done_blobs,
+            verified_bytes_total=self.bytes_total,
+            verified_blobs_total=self.blobs_total,
+            failures_total=self.failures_total,
+            passes_completed=self.passes,
+            position=format_digest(position) if position else None,
+            recent_failures=tuple(self.failures),
+        )
+
+    def _hash(
+        self, digest: bytes, offset: int, state: Any, budget: int, in_time: Callable[[], bool]
+    ) -> tuple[int, str]:
+        """(bytes read, outcome): "" = not finished, "ok", "gone", or what is wrong."""
+        try:
+            fd = os.open(blob_data_path(self.blobs, digest), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return 0, "gone"  # removed since the scan (GC, rsync --delete): not corruption
+        except OSError as exc:
+            return 0, f"unreadable: {exc.strerror or exc}"
+        read = 0
+        try:
+            os.posix_fadvise(fd, offset, 0, os.POSIX_FADV_SEQUENTIAL)
+            os.lseek(fd, offset, os.SEEK_SET)
+            while read < budget and in_time():
+                data = os.read(fd, min(CHUNK, budget - read))
+                if not data:
+                    actual = state.hexdigest()
+                    if actual == digest.hex():
+                        return read, "ok"
+                    return read, f"content hashes to sha256:{actual}"
+                state.update(data)
+                read += len(data)
+            return read, ""
+        except OSError as exc:
+            return read, f"read error: {exc.strerror or exc}"
+        finally:
+            if offset + read >= DROP_CACHE_FROM:
+                os.posix_fadvise(fd, offset, read, os.POSIX_FADV_DONTNEED)
+            os.close(fd)

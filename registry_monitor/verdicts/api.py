@@ -1,0 +1,78 @@
+"""api: /v2/ and the catalog on the backend and through nginx, canary images, latency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry_monitor.config import Config
+from registry_monitor.judgement.ranges import Threshold, floor
+from registry_monitor.judgement.state import State
+from registry_monitor.judgement.verdict import Judgement, Options, Verdict
+from registry_monitor.probes.api import ApiStatus, EndpointStatus
+from registry_monitor.probes.reading import Reading
+from registry_monitor.verdicts import Limits, ceiling_levels, failed
+
+UP = floor(1)  # perfdata: an up flag below 1 is a problem
+
+
+def thresholds(config: Config, options: Options) -> Limits:
+    why = "-w/-c are the /v2/ latency in seconds"
+    return {"latency": ceiling_levels(options, "api", why, config.thresholds.api_latency_seconds)}
+
+
+def count(n: int | None, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def ms(seconds: float) -> str:
+    return f"{1000 * seconds:.0f} ms"
+
+
+def judge_endpoint(j: Judgement, e: EndpointStatus, latency: Threshold) -> None:
+    name = e.endpoint
+    j.perf(f"{name}_up", int(e.up), critical=UP, minimum=0, maximum=1)
+    if not e.up:
+        j.add(State.CRITICAL, f"{name} {e.url}/v2/ down: {e.error}")
+        return
+    seconds = round(e.duration_seconds or 0.0, 6)
+    j.add(
+        latency.state(seconds),
+        f"{name} {e.url}/v2/ answered HTTP {e.status_code} in {ms(seconds)} "
+        f"{latency.explain(seconds)}".rstrip(),
+    )
+    j.perf(f"{name}_latency", seconds, "s", latency, 0)
+    if e.catalog is not None:
+        c = e.catalog
+        if c.up:
+            j.add(
+                State.OK,
+                f"{name} catalog: {count(c.repositories, 'repository', 'repositories')} "
+                f"in {count(c.pages, 'page', 'pages')}",
+            )
+        else:
+            j.add(State.CRITICAL, f"{name} catalog failed: {c.error}")
+        j.perf(f"{name}_catalog_up", int(c.up), critical=UP, minimum=0, maximum=1)
+        j.perf(f"{name}_repositories", c.repositories, minimum=0)
+    for m in e.manifests:
+        if m.up:
+            j.add(State.OK, f"{name} canary {m.image} present ({m.digest})")
+        else:
+            j.add(State.WARNING, f"{name} canary {m.image} missing ({m.error})")
+        j.perf(f"{name}_canary_{m.image}", int(m.up), warning=UP, minimum=0, maximum=1)
+
+
+def judge(reading: Reading[Any], limits: Limits) -> Verdict:
+    status = reading.value
+    if not isinstance(status, ApiStatus):
+        return failed(reading)
+    j = Judgement("api")
+    for e in status.endpoints:
+        judge_endpoint(j, e, limits.get("latency", Threshold()))
+    parts = [f"{e.endpoint} up in {ms(e.duration_seconds or 0)}" for e in status.endpoints]
+    catalogs = [e.catalog for e in status.endpoints if e.catalog is not None]
+    if catalogs:
+        parts.append(count(catalogs[0].repositories, "repository", "repositories"))
+    canaries = sum(len(e.manifests) for e in status.endpoints)
+    if canaries:
+        parts.append(f"{canaries}/{canaries} canary manifests present")
+    return j.verdict(", ".join(parts))

@@ -1,0 +1,50 @@
+"""services: every watched unit must be active; anything else is CRITICAL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry_monitor.config import Config
+from registry_monitor.judgement.ranges import floor
+from registry_monitor.judgement.state import State
+from registry_monitor.judgement.verdict import Judgement, Options, Verdict
+from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.services import ServicesStatus, UnitStatus
+from registry_monitor.verdicts import Limits, failed, refuse, when
+
+ACTIVE = floor(1)  # perfdata: critical below 1 (not active)
+
+
+def thresholds(config: Config, options: Options) -> Limits:
+    refuse(options, "services", "a unit is active or it is not")
+    return {}
+
+
+def describe(u: UnitStatus) -> tuple[State, str]:
+    if u.active:
+        parts = [f"{u.unit} active ({u.sub_state})"]
+        if u.started_at is not None:
+            parts.append(f"since {when(u.started_at)}")
+        if u.main_pid:
+            parts.append(f"pid {u.main_pid}")
+        if u.restarts:
+            parts.append(f"{u.restarts} automatic restarts")
+        return State.OK, ", ".join(parts)
+    if u.load_state == "not-found":
+        return State.CRITICAL, f"{u.unit} not found (no such unit)"
+    if u.load_state != "loaded":
+        return State.CRITICAL, f"{u.unit} {u.active_state} ({u.sub_state}, {u.load_state})"
+    return State.CRITICAL, f"{u.unit} {u.active_state} ({u.sub_state})"
+
+
+def judge(reading: Reading[Any], limits: Limits) -> Verdict:
+    status = reading.value
+    if not isinstance(status, ServicesStatus):
+        return failed(reading)
+    j = Judgement("services")
+    for u in status.units:
+        j.add(*describe(u))
+        j.perf(f"active_{u.unit}", int(u.active), critical=ACTIVE, minimum=0, maximum=1)
+        j.perf(f"restarts_{u.unit}", u.restarts, "c")
+    n = len(status.units)
+    return j.verdict(f"{n}/{n} units active" if n else "no units configured")

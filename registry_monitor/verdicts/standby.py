@@ -1,0 +1,62 @@
+"""standby: how much a failover now would lose, in seconds (the recovery point).
+
+The lag is judged against -w/-c in seconds, by default the config's
+`standby_lag_seconds` (30 / 60 minutes). Missing and mismatched tags are what
+the lag is made of: each named in the long output, judged by their age. An
+active exporter that cannot be asked is UNKNOWN (there is no lag to read).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry_monitor.config import Config
+from registry_monitor.judgement.ranges import Threshold
+from registry_monitor.judgement.state import State
+from registry_monitor.judgement.verdict import Judgement, Options, Verdict
+from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.standby import StandbyStatus
+from registry_monitor.verdicts import Limits, ceiling_levels, failed
+
+
+def thresholds(config: Config, options: Options) -> Limits:
+    why = "-w/-c are the lag in seconds"
+    return {"lag": ceiling_levels(options, "standby", why, config.thresholds.standby_lag_seconds)}
+
+
+def judge(reading: Reading[Any], limits: Limits) -> Verdict:
+    s = reading.value
+    if not isinstance(s, StandbyStatus):
+        return failed(reading)
+    j = Judgement("standby")
+    lag_limit = limits.get("lag", Threshold())
+    lag = round(s.lag_seconds)
+    state = lag_limit.state(lag)
+    if s.in_step:
+        j.add(state, f"in step with {s.active_node}: every tag of the active is here")
+    else:
+        j.add(
+            state,
+            f"lag {lag}s behind {s.active_node} {lag_limit.explain(lag)}".rstrip()
+            + f": {s.missing_tags} tags missing, {s.mismatched_tags} moved, "
+            f"{s.missing_repositories} repositories missing",
+        )
+        if s.oldest_missing_tag:
+            j.detail(f"oldest: {s.oldest_missing_tag}")
+        for example in s.examples:
+            j.detail(example)
+    if s.missing_blobs:
+        j.add(State.OK, f"{s.missing_blobs} blobs of the active not here")
+    j.add(
+        State.OK,
+        f"active's inventory from {s.active_url} ({s.response}), "
+        f"{s.inventory_age_seconds:.0f}s old",
+    )
+    j.perf("lag", lag, "s", lag_limit, 0)
+    j.perf("missing_tags", s.missing_tags, minimum=0)
+    j.perf("mismatched_tags", s.mismatched_tags, minimum=0)
+    j.perf("missing_repositories", s.missing_repositories, minimum=0)
+    j.perf("missing_blobs", s.missing_blobs, minimum=0)
+    if s.in_step:
+        return j.verdict(f"in step with {s.active_node}, lag 0s")
+    return j.verdict(f"lag {lag}s behind {s.active_node}, {s.missing_tags} tags missing")
