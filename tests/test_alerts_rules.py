@@ -13,11 +13,11 @@ import pytest
 import yaml
 
 from alerts.configure import ALERTS_DIR, load, main, rule_files, rules
-from exporter.config import Thresholds
+from registry_monitor.config import Thresholds
 from testbed.rules import parse_duration, short_for_copies
 from tests.support.runbook import RUNBOOK, runbook_anchors
 
-README = ALERTS_DIR.parent / "README.md"
+README = ALERTS_DIR / "README.md"
 SEVERITIES = {"page", "warning", "info"}
 DASHBOARDS = ("/d/registry-pair-overview", "/d/registry-node-detail")
 THRESHOLD_REF = re.compile(r'registry_monitor:threshold\{threshold="(\w+)", level="(\w+)"\}')
@@ -103,7 +103,7 @@ def test_runbook_links_resolve() -> None:
 
 
 def test_readme_alert_table_lists_every_alert_with_its_severities_and_for() -> None:
-    """README's table: one row per alert, severities and for: in the rule files' order."""
+    """alerts/README.md's table: one row per alert, severities and for: in the rule files' order."""
     rows = {}
     for line in README.read_text().splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
