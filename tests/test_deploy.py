@@ -54,12 +54,29 @@ def test_systemd_analyze_verify_finds_nothing(tmp_path: Path) -> None:
     # verify wants ExecStart to exist: point it at a real executable, keep the rest as shipped
     text = (DEPLOY / "registry-exporter.service").read_text()
     copy = tmp_path / "registry-exporter.service"
-    copy.write_text(
-        text.replace("/usr/local/bin/registry-exporter", shutil.which("true") or "/bin/true")
-    )
+    copy.write_text(text.replace("/usr/bin/registry-exporter", shutil.which("true") or "/bin/true"))
     done = subprocess.run(
         [analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60
     )
     # only complaints about this file count (the host's own units may be untidy)
     ours = [line for line in (done.stdout + done.stderr).splitlines() if str(copy) in line]
     assert (done.returncode, ours) == (0, [])
+
+
+def test_pinned_requirements_cover_and_satisfy_the_dependencies() -> None:
+    """deploy/requirements.txt (the package's and the venv install's pins) is in step."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (DEPLOY / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pins[name.lower().replace("_", "-")] = version
+    for text in project["dependencies"]:
+        wanted = Requirement(text)
+        name = wanted.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in deploy/requirements.txt (make requirements)"
+        assert wanted.specifier.contains(pins[name]), (name, pins[name], str(wanted.specifier))
