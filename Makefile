@@ -8,7 +8,7 @@ APT_PACKAGES := docker-registry nginx-light rsync prometheus prometheus-alertman
 	icinga2-bin monitoring-plugins-basic prometheus-node-exporter python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint pytest deps venv bench clean alerts-check dashboards
+.PHONY: demo test lint pytest deps venv bench clean alerts-check dashboards deb deb-test deb-deps requirements
 
 demo: deps venv
 	$(BIN)/python -m demo
@@ -41,6 +41,30 @@ alerts-check: deps
 dashboards: venv
 	$(BIN)/python -m dashboards.build
 
+# The Debian package (docs/deployment.md): dh-virtualenv bundles deploy/requirements.txt.
+# Built from a copy of the tree without what .gitignore names (venvs, caches, build/).
+DEB_PACKAGES := dh-virtualenv debhelper help2man lintian dpkg-dev fakeroot rsync python3-venv
+deb: deb-deps
+	rm -rf build/deb && mkdir -p build/deb/src dist
+	rsync -a --exclude=.git --filter=':- .gitignore' ./ build/deb/src/
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	rm -f dist/registry-monitor_*.deb && cp build/deb/registry-monitor_*.deb dist/
+	lintian --fail-on error dist/registry-monitor_*.deb
+
+# Install the package on this host, check it as an operator would, purge it (root).
+deb-test: deb venv
+	$(BIN)/pytest -m deb tests/test_deb_package.py
+
+deb-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(DEB_PACKAGES)"
+
+# Pin the runtime dependencies the package and the venv install use, from a clean venv.
+requirements:
+	rm -rf build/lock && $(PYTHON) -m venv build/lock
+	build/lock/bin/pip install -q .
+	{ sed -n '1,2p' deploy/requirements.txt; build/lock/bin/pip freeze --exclude registry-monitor; } \
+		> deploy/requirements.txt.new && mv deploy/requirements.txt.new deploy/requirements.txt
+
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
@@ -60,4 +84,4 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) demo-run .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-run build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis
