@@ -8,8 +8,8 @@ from it:
 - the config's `intervals` and `timeouts` keys (one field per probe, these
   defaults) and `probes_for_role()`, in registry_monitor/config.py;
 - check_registry's PROBE argument, in checks/arguments.py;
-- the exporter's renderer, found by name: `exporter.metrics.<name>.render`;
-- the verdict, found by name: `registry_monitor.verdicts.<name>`.
+- the verdict, found by name: `registry_monitor.verdicts.<name>`;
+- the exporter's renderer, found by name by the exporter: `exporter.metrics.<name>.render`.
 
 Adding a probe means its own files and one entry here (docs/adding-a-probe.md);
 tests/test_probe_catalog.py fails while either face is missing. The order of
@@ -47,10 +47,6 @@ class ProbeSpec:
     @property
     def verdict_module(self) -> str:
         return f"registry_monitor.verdicts.{self.name}"
-
-    @property
-    def renderer_module(self) -> str:
-        return f"exporter.metrics.{self.name}"
 
 
 PROBES: tuple[ProbeSpec, ...] = (

@@ -38,8 +38,9 @@ def missing_parts(spec: ProbeSpec) -> list[str]:
     for function in ("thresholds", "judge"):
         if not callable(getattr(verdict, function, None)):
             missing.append(f"{spec.verdict_module}.{function}")
-    if not callable(getattr(_module(spec.renderer_module), "render", None)):
-        missing.append(f"{spec.renderer_module}.render")
+    renderer = f"exporter.metrics.{spec.name}"
+    if not callable(getattr(_module(renderer), "render", None)):
+        missing.append(f"{renderer}.render")
     return missing
 
 

@@ -26,8 +26,8 @@ Render = Callable[[Reading[Any]], Iterator[Metric]]
 
 
 def renderer(probe: str) -> Render:
-    """The probe's `render`, from exporter.metrics.<probe> (named in the probe catalog)."""
-    render: Render = importlib.import_module(spec(probe).renderer_module).render
+    """The `render` of a probe of the catalog, from exporter.metrics.<probe>."""
+    render: Render = importlib.import_module(f"{__name__}.{spec(probe).name}").render
     return render
 
 
