@@ -14,7 +14,7 @@ import re
 import socket
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -23,6 +23,7 @@ from msgspec import Meta, field
 from msgspec.structs import force_setattr, replace
 
 from registry_monitor import probe_catalog
+from registry_monitor.probe_catalog import Role
 
 DEFAULT_CONFIG_PATH = Path("/etc/registry-monitor/config.yaml")
 
@@ -123,7 +124,7 @@ def _default_node() -> str:
 
 class Config(_Strict, frozen=True):
     node: Annotated[str, Meta(min_length=1)] = field(default_factory=_default_node)
-    role: Literal["active", "standby"] = "active"
+    role: Role = "active"
     data_dir: Path = Path("/srv/registry")
     services: tuple[str, ...] = ("docker-registry.service", "nginx.service")
     sync_unit: str = "rsync-docker-registry-sync.service"

@@ -90,6 +90,13 @@ def test_config_has_an_interval_and_time_out_per_probe_with_the_declared_default
     assert tuple(hints) == probe_catalog.NAMES
 
 
+def test_every_switch_is_a_config_key_that_may_be_null() -> None:
+    hints = typing.get_type_hints(Config)
+    switches = {s.switch.key for s in PROBES if s.switch is not None}
+    for key in switches:
+        assert hints[key] == bool | None, key
+
+
 def test_roles_and_switch_decide_which_probes_run() -> None:
     standby_writing = Config(node="n", role="standby", write_probe=True).probes_for_role()
     assert standby_writing == (
