@@ -20,7 +20,6 @@ from testbed.registry import Registry
 from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
 
-OUT = Path(__file__).resolve().parent / "out"
 # Generated trees are kept between runs (the large one takes minutes to write), outside
 # the checkout (a pip install of the project would walk 700k files): in
 # /var/tmp/registry-monitor-bench/trees unless BENCH_TREES names another directory.
@@ -41,11 +40,6 @@ def tree(size: str) -> Path:
         print(f"# generated {size} tree in {time.monotonic() - began:.0f}s: {summary}", flush=True)
         marker.write_text("")
     return root
-
-
-def drop_caches_hint() -> str:
-    """Benchmarks run warm (the page cache holds the tree), as a host that scans every 5 min."""
-    return "warm page cache"
 
 
 @dataclass

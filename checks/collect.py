@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry_monitor.config import Config
+from registry_monitor.probe_catalog import spec
 from registry_monitor.probes import build_probe
 from registry_monitor.probes.reading import ProbeRunner, Reading
 
@@ -35,12 +36,13 @@ def no_run(name: str, reason: str) -> Reading[Any]:
 
 def role_refusal(name: str, config: Config) -> str | None:
     """Why this node does not run `name`, or None if it does."""
-    if name in config.probes_for_role():
+    if config.runs(name):
         return None
-    if name == "write":
+    switch = spec(name).switch
+    if switch is not None:
         return (
-            f"the write probe is off on this node (role {config.role}); "
-            "set write_probe: true to push canaries here"
+            f"the {name} probe is off on this node (role {config.role}); "
+            f"set {switch.key}: true to {switch.does}"
         )
     return f"{name} does not run on a node with role {config.role}"
 
@@ -60,7 +62,7 @@ def prepare(name: str, config: Config, budget: float) -> ProbeRunner | Reading[A
         probe = build_probe(name, config)
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
-    timeout = probe_timeout(getattr(config.timeouts, name), budget)
+    timeout = probe_timeout(config.timeouts.of(name), budget)
     # the hard stop is -t itself: the runner waits past it (grace of a whole budget), so a
     # probe past its own time-out is reported by collect() as still running, never raced
     # into a "timed out" reading at the same instant

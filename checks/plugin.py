@@ -68,7 +68,7 @@ def check(args: arguments.Args, started: float) -> Answer:
     answer.node, answer.role = config.node, config.role
     names = config.probes_for_role() if args.target == "all" else (args.target,)
     answer.limits = limits_for(names, config, args.options)
-    answer.timeouts = {n: getattr(config.timeouts, n) for n in names}
+    answer.timeouts = {n: config.timeouts.of(n) for n in names}
 
     collection = collect(names, config, deadline)
     answer.readings = {n: collection.readings[n] for n in names if n in collection.readings}

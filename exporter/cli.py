@@ -11,7 +11,7 @@ from pathlib import Path
 from exporter.scheduler import Scheduler
 from registry_monitor import __version__
 from registry_monitor.config import Config, ConfigError, load_config
-from registry_monitor.probes import available, build_probe
+from registry_monitor.probes import build_probe
 from registry_monitor.probes.reading import ProbeRunner
 
 log = logging.getLogger("registry_exporter")
@@ -43,12 +43,8 @@ def build_scheduler(config: Config) -> tuple[Scheduler, dict[str, float]]:
     runners = []
     intervals: dict[str, float] = {}
     for name in config.probes_for_role():
-        if name not in available():
-            continue
-        interval = getattr(config.intervals, name)
-        runners.append(
-            (ProbeRunner(build_probe(name, config), getattr(config.timeouts, name)), interval)
-        )
+        interval = config.intervals.of(name)
+        runners.append((ProbeRunner(build_probe(name, config), config.timeouts.of(name)), interval))
         intervals[name] = interval
     return Scheduler(runners), intervals
 

@@ -14,7 +14,7 @@ import re
 import socket
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -22,9 +22,10 @@ import yaml
 from msgspec import Meta, field
 from msgspec.structs import force_setattr, replace
 
-DEFAULT_CONFIG_PATH = Path("/etc/registry-monitor/config.yaml")
+from registry_monitor import probe_catalog
+from registry_monitor.probe_catalog import Role
 
-PROBE_NAMES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby")
+DEFAULT_CONFIG_PATH = Path("/etc/registry-monitor/config.yaml")
 
 
 class ConfigError(Exception):
@@ -79,30 +80,42 @@ class Thresholds(_Strict, frozen=True):
     sync_success_age_seconds: Levels = Levels(warning=1800, critical=3600)
 
 
-class Intervals(_Strict, frozen=True):
-    """Seconds between two runs of each probe in the exporter."""
+class _PerProbe(_Strict, frozen=True):
+    """Seconds per probe: one field per probe of the catalog, its default from there."""
 
-    disk: Seconds = 15
-    services: Seconds = 15
-    api: Seconds = 30
-    cert: Seconds = 300
-    write: Seconds = 60
-    storage: Seconds = 300
-    sync: Seconds = 30
-    standby: Seconds = 60
+    def of(self, probe: str) -> float:
+        seconds: float = getattr(self, probe)
+        return seconds
 
 
-class Timeouts(_Strict, frozen=True):
-    """Seconds a single run of each probe may take before it counts as failed."""
+def _per_probe(name: str, default: str, doc: str) -> type[_PerProbe]:
+    """A struct with a field per probe, its default the catalog's `default` attribute."""
+    fields = [(spec.name, Seconds, getattr(spec, default)) for spec in probe_catalog.PROBES]
+    struct = msgspec.defstruct(
+        name,
+        fields,
+        bases=(_PerProbe,),
+        module=__name__,
+        namespace={"__doc__": doc},
+        forbid_unknown_fields=True,
+        frozen=True,
+        kw_only=True,
+    )
+    return cast(type[_PerProbe], struct)
 
-    disk: Seconds = 5
-    services: Seconds = 5
-    api: Seconds = 10
-    cert: Seconds = 10
-    write: Seconds = 10
-    storage: Seconds = 240
-    sync: Seconds = 5
-    standby: Seconds = 30
+
+if TYPE_CHECKING:  # built at run time from the catalog; to the type checker, any _PerProbe
+    Intervals = _PerProbe
+    Timeouts = _PerProbe
+else:
+    Intervals = _per_probe(
+        "Intervals", "interval", "Seconds between two runs of each probe in the exporter."
+    )
+    Timeouts = _per_probe(
+        "Timeouts",
+        "timeout",
+        "Seconds a single run of each probe may take before it counts as failed.",
+    )
 
 
 def _default_node() -> str:
@@ -111,7 +124,7 @@ def _default_node() -> str:
 
 class Config(_Strict, frozen=True):
     node: Annotated[str, Meta(min_length=1)] = field(default_factory=_default_node)
-    role: Literal["active", "standby"] = "active"
+    role: Role = "active"
     data_dir: Path = Path("/srv/registry")
     services: tuple[str, ...] = ("docker-registry.service", "nginx.service")
     sync_unit: str = "rsync-docker-registry-sync.service"
@@ -155,8 +168,8 @@ class Config(_Strict, frozen=True):
                 force_setattr(self, key, check(value))
             except ValueError as exc:
                 problems.append(f"{key}: {exc}{_shown(key, value)}")
-        for name in PROBE_NAMES:
-            timeout, interval = getattr(self.timeouts, name), getattr(self.intervals, name)
+        for name in probe_catalog.NAMES:
+            timeout, interval = self.timeouts.of(name), self.intervals.of(name)
             if timeout > interval:
                 problems.append(
                     f"timeouts.{name} ({timeout:g}s) is longer than intervals.{name} "
@@ -169,19 +182,18 @@ class Config(_Strict, frozen=True):
         """A copy with some keys changed (and checked again)."""
         return replace(self, **changes)
 
-    @property
-    def write_enabled(self) -> bool:
-        return self.role == "active" if self.write_probe is None else self.write_probe
+    def runs(self, probe: str) -> bool:
+        """Whether this node runs the probe: its switch when set, else its roles."""
+        spec = probe_catalog.spec(probe)
+        if spec.switch is not None:
+            switched: bool | None = getattr(self, spec.switch.key)
+            if switched is not None:
+                return switched
+        return self.role in spec.roles
 
     def probes_for_role(self) -> tuple[str, ...]:
-        """The probes this node runs, in a stable order."""
-        names = ["disk", "services", "api", "cert"]
-        if self.write_enabled:
-            names.append("write")
-        names.append("storage")
-        if self.role == "standby":
-            names += ["sync", "standby"]
-        return tuple(names)
+        """The probes this node runs, in the catalog's order."""
+        return tuple(name for name in probe_catalog.NAMES if self.runs(name))
 
 
 _FIELDS: dict[str, Any] = typing.get_type_hints(Config, include_extras=True)

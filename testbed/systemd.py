@@ -63,9 +63,6 @@ class FakeSystemd:
         )
         temp.replace(path)
 
-    def remove_unit(self, unit: str) -> None:
-        (self.state_dir / f"{unit}.json").unlink(missing_ok=True)
-
     def hang(self, seconds: float = 3600) -> None:
         (self.state_dir / "HANG").write_text(str(seconds))
 

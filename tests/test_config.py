@@ -126,7 +126,7 @@ def test_parse_keeps_values() -> None:
     c = parse_config(
         {"node": "tools-docker-registry-04", "role": "standby", "canary_images": ["a:b"]}, "x"
     )
-    assert (c.node, c.role, c.canary_images, c.write_enabled) == (
+    assert (c.node, c.role, c.canary_images, c.runs("write")) == (
         "tools-docker-registry-04",
         "standby",
         ("a:b",),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from registry_monitor import probe_catalog
 from testbed.icinga2 import Icinga2
 from testbed.waiting import wait_until
 from tests.support.perfdata import parse_output
@@ -16,7 +17,7 @@ from tests.support.perfdata import parse_output
 REPO = Path(__file__).resolve().parent.parent
 DEFINITIONS = REPO / "icinga2" / "registry-monitor.conf"
 BIN = Path(sys.executable).parent  # where the venv installed check_registry
-PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby", "all")
+PROBES = (*probe_catalog.NAMES, "all")
 
 
 def config(plugin_dir: Path, hosts: str, extra: str = "") -> str:

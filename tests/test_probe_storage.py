@@ -319,3 +319,32 @@ def test_full_digests_survive_the_spill_file_being_rewritten(
     assert len(inventory.blobs) == first.scan.blobs + 1 == 11
     assert lone[7:] in body.decode()
     assert (second.verify.failures_total, second.verify.blobs_this_run) == (0, 11)
+
+
+def test_a_manifest_deleted_through_the_api_leaves_its_blobs_reclaimable(
+    registry: Registry, images: dict[str, Pushed]
+) -> None:
+    """DELETE /v2/<repo>/manifests/<digest> unlinks the revision and its tag; the manifest,
+    config and layer stay on disk until a garbage collection, which is what reclaims them."""
+    pusher = Pusher(registry.url)
+    doomed = pusher.push_image("toolforge/doomed", "v1", layers=[b"only the doomed image has this"])
+    unique = (doomed.digest, *doomed.blobs)
+    size = sum((blob_dir(registry, d) / "data").stat().st_size for d in unique)
+    p = probe(registry)
+    before = run(p).scan
+    assert (before.reclaimable_blobs, before.reclaimable_bytes) == (0, 0)
+    pusher.delete_manifest("toolforge/doomed", doomed.digest)
+    after = run(p).scan
+    assert (after.manifests, after.tags, after.blobs) == (
+        before.manifests - 1,
+        before.tags - 1,
+        before.blobs,
+    )
+    assert (after.reclaimable_blobs, after.reclaimable_bytes) == (len(unique), size)
+    assert after.dangling_references == 0
+    registry.stop()
+    registry.garbage_collect()
+    registry.start()
+    collected = run(p).scan
+    assert (collected.blobs, collected.reclaimable_blobs) == (before.blobs - len(unique), 0)
+    assert not any(blob_dir(registry, d).exists() for d in unique)

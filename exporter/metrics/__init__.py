@@ -17,29 +17,17 @@ from prometheus_client.registry import Collector
 from exporter.metrics.families import NAMESPACE, gauge
 from registry_monitor import __version__
 from registry_monitor.config import Config
+from registry_monitor.probe_catalog import spec
 from registry_monitor.probes.reading import Reading
 
 log = logging.getLogger(__name__)
 
-RENDERERS = {
-    "disk": "exporter.metrics.disk",
-    "services": "exporter.metrics.services",
-    "api": "exporter.metrics.api",
-    "cert": "exporter.metrics.cert",
-    "write": "exporter.metrics.write",
-    "storage": "exporter.metrics.storage",
-    "sync": "exporter.metrics.sync",
-    "standby": "exporter.metrics.standby",
-}
-
 Render = Callable[[Reading[Any]], Iterator[Metric]]
 
 
-def _renderer(probe: str) -> Render | None:
-    module = RENDERERS.get(probe)
-    if module is None:
-        return None
-    render: Render = importlib.import_module(module).render
+def renderer(probe: str) -> Render:
+    """The `render` of a probe of the catalog, from exporter.metrics.<probe>."""
+    render: Render = importlib.import_module(f"{__name__}.{spec(probe).name}").render
     return render
 
 
@@ -53,7 +41,7 @@ class ReadingsCollector(Collector):
         self.config = config
         self.probes = probes
         self.readings = readings
-        self.renderers = {name: _renderer(name) for name in probes}
+        self.renderers = {name: renderer(name) for name in probes}
         self._failing: set[str] = set()  # probes whose rendering failed last time
 
     def collect(self) -> Iterator[Metric]:
@@ -61,11 +49,10 @@ class ReadingsCollector(Collector):
         yield from self._self_metrics(readings)
         for name in self.probes:
             reading = readings.get(name)
-            render = self.renderers.get(name)
-            if reading is None or render is None:
+            if reading is None:
                 continue
             try:
-                families = [cap_labels(f) for f in render(reading)]
+                families = [cap_labels(f) for f in self.renderers[name](reading)]
             except Exception:  # a rendering bug must cost one probe's series, not the scrape
                 if name not in self._failing:  # one traceback, not one per scrape
                     self._failing.add(name)

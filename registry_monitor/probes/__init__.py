@@ -1,5 +1,6 @@
 """One module per signal; each exports a probe class built from the config.
 
+Which class belongs to which probe is declared in registry_monitor/probe_catalog.py.
 Imported by name on demand, so the check command loads only the probes it
 runs (and never the web stack).
 """
@@ -10,26 +11,12 @@ import importlib
 from typing import Any
 
 from registry_monitor.config import Config
+from registry_monitor.probe_catalog import spec
 from registry_monitor.probes.reading import Probe
-
-PROBE_CLASSES = {
-    "disk": "registry_monitor.probes.disk:DiskProbe",
-    "services": "registry_monitor.probes.services:ServicesProbe",
-    "api": "registry_monitor.probes.api:ApiProbe",
-    "cert": "registry_monitor.probes.cert:CertProbe",
-    "write": "registry_monitor.probes.write:WriteProbe",
-    "storage": "registry_monitor.probes.storage:StorageProbe",
-    "sync": "registry_monitor.probes.sync:SyncProbe",
-    "standby": "registry_monitor.probes.standby:StandbyProbe",
-}
-
-
-def available() -> tuple[str, ...]:
-    return tuple(PROBE_CLASSES)
 
 
 def build_probe(name: str, config: Config) -> Probe[Any]:
-    module_name, _, class_name = PROBE_CLASSES[name].partition(":")
+    module_name, _, class_name = spec(name).probe_class.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     probe: Probe[Any] = cls(config)
     return probe

@@ -103,16 +103,6 @@ class DigestSet:
     def __len__(self) -> int:
         return self._len
 
-    def count_missing_from(self, other: DigestSet, ignore: frozenset[int] = frozenset()) -> int:
-        """How many of these digests `other` lacks (by key), leaving out `ignore`d keys."""
-        missing = 0
-        for mine, theirs in zip(self.keys, other.keys, strict=True):
-            if mine == theirs or not mine:
-                continue
-            absent = set(mine).difference(theirs)
-            missing += len(absent - ignore) if ignore else len(absent)
-        return missing
-
 
 class Body:
     """The gzip-compressed wire form, in an anonymous temporary file: served as it is,
@@ -151,10 +141,6 @@ class Inventory:
     blobs: DigestSet
     etag: str  # sha256 of the wire form, hex
     body: Body | None = None  # this node's own: the wire form, gzip-compressed
-
-    @property
-    def tag_count(self) -> int:
-        return sum(len(t) for t in self.repositories.values())
 
     def gzip_chunks(self) -> Iterator[bytes]:
         if self.body is None:

@@ -1,6 +1,7 @@
 """One verdict module per probe: its reading and thresholds in, a Verdict out.
 
-Each module names the probe it judges and provides two functions:
+Each module is named after the probe it judges (registry_monitor/probe_catalog.py)
+and provides two functions:
 
     thresholds(config, options) -> Limits   the config's levels, overridden by
                                             -w/-c as that probe reads them
@@ -20,20 +21,10 @@ from typing import Any, Protocol, cast
 from registry_monitor.config import Config, Levels
 from registry_monitor.judgement.ranges import Range, RangeError, Threshold, ceiling, parse_range
 from registry_monitor.judgement.verdict import Options, UsageError, Verdict, unknown
+from registry_monitor.probe_catalog import spec
 from registry_monitor.probes.reading import Reading
 
 Limits = dict[str, Threshold]
-
-MODULES = {
-    "disk": "registry_monitor.verdicts.disk",
-    "services": "registry_monitor.verdicts.services",
-    "api": "registry_monitor.verdicts.api",
-    "cert": "registry_monitor.verdicts.cert",
-    "write": "registry_monitor.verdicts.write",
-    "storage": "registry_monitor.verdicts.storage",
-    "sync": "registry_monitor.verdicts.sync",
-    "standby": "registry_monitor.verdicts.standby",
-}
 
 
 class VerdictModule(Protocol):
@@ -43,7 +34,8 @@ class VerdictModule(Protocol):
 
 
 def load(probe: str) -> VerdictModule:
-    return cast(VerdictModule, importlib.import_module(MODULES[probe]))
+    """registry_monitor.verdicts.<probe>, for a probe of the catalog."""
+    return cast(VerdictModule, importlib.import_module(spec(probe).verdict_module))
 
 
 def failed(reading: Reading[Any]) -> Verdict:

@@ -1,0 +1,118 @@
+"""The probe catalog: every probe, declared once.
+
+This is the one list of probes. Each entry gives a probe's name, the roles
+it runs on (and the config switch that overrides that, if any), its default
+interval and time-out, and where its probe class is. Everything else follows
+from it:
+
+- the config's `intervals` and `timeouts` keys (one field per probe, these
+  defaults) and `probes_for_role()`, in registry_monitor/config.py;
+- check_registry's PROBE argument, in checks/arguments.py;
+- the verdict, found by name: `registry_monitor.verdicts.<name>`;
+- the exporter's renderer, found by name by the exporter: `exporter.metrics.<name>.render`.
+
+Adding a probe means its own files and one entry here (docs/adding-a-probe.md);
+tests/test_probe_catalog.py fails while either face is missing. The order of
+the entries is the order probes run in and are reported in.
+
+This module imports nothing of the project, so config.py can build on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["active", "standby"]
+BOTH: tuple[Role, ...] = ("active", "standby")
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """A boolean config key that turns a probe on or off, whatever the role; null: by role."""
+
+    key: str
+    does: str  # what turning it on does, for the refusal check_registry prints ("push ... here")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    name: str
+    probe_class: str  # "module:Class"; the class takes the Config, its __call__ gives the reading
+    roles: tuple[Role, ...]  # roles it runs on by default
+    interval: float  # default seconds between runs in the exporter (config `intervals.<name>`)
+    timeout: float  # default seconds one run may take (config `timeouts.<name>`)
+    switch: Switch | None = None
+
+    @property
+    def verdict_module(self) -> str:
+        return f"registry_monitor.verdicts.{self.name}"
+
+
+PROBES: tuple[ProbeSpec, ...] = (
+    ProbeSpec(
+        "disk",
+        "registry_monitor.probes.disk:DiskProbe",
+        roles=BOTH,
+        interval=15,
+        timeout=5,
+    ),
+    ProbeSpec(
+        "services",
+        "registry_monitor.probes.services:ServicesProbe",
+        roles=BOTH,
+        interval=15,
+        timeout=5,
+    ),
+    ProbeSpec(
+        "api",
+        "registry_monitor.probes.api:ApiProbe",
+        roles=BOTH,
+        interval=30,
+        timeout=10,
+    ),
+    ProbeSpec(
+        "cert",
+        "registry_monitor.probes.cert:CertProbe",
+        roles=BOTH,
+        interval=300,
+        timeout=10,
+    ),
+    ProbeSpec(
+        "write",
+        "registry_monitor.probes.write:WriteProbe",
+        roles=("active",),
+        interval=60,
+        timeout=10,
+        switch=Switch("write_probe", "push canaries here"),
+    ),
+    ProbeSpec(
+        "storage",
+        "registry_monitor.probes.storage:StorageProbe",
+        roles=BOTH,
+        interval=300,
+        timeout=240,
+    ),
+    ProbeSpec(
+        "sync",
+        "registry_monitor.probes.sync:SyncProbe",
+        roles=("standby",),
+        interval=30,
+        timeout=5,
+    ),
+    ProbeSpec(
+        "standby",
+        "registry_monitor.probes.standby:StandbyProbe",
+        roles=("standby",),
+        interval=60,
+        timeout=30,
+    ),
+)
+
+BY_NAME: dict[str, ProbeSpec] = {spec.name: spec for spec in PROBES}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+
+
+def spec(name: str) -> ProbeSpec:
+    """The declaration of a probe; KeyError for a name not declared."""
+    return BY_NAME[name]

@@ -1,0 +1,195 @@
+"""Arrows only downward: the core imports no face, no face imports the other, and
+check_registry never loads the web stack.
+
+The static half reads every import of the source tree with `ast` (top-level,
+function-local, under TYPE_CHECKING, relative, and importlib.import_module with
+a literal name). The running half runs the installed check_registry for every
+probe and `all`, each probe really running on a live registry, and reads
+sys.modules as the process ends: that also sees what third-party libraries
+pull in.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from registry_monitor import probe_catalog
+from testbed.exporter import Exporter
+from testbed.rsync import SyncUnit
+from tests.support.check import CHECK_REGISTRY, write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "prometheus_client")
+# What each package may not import, directly or through a module it names.
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "registry_monitor": ("exporter", "checks", *WEB_STACK),  # the core
+    "exporter": ("checks",),  # the web face
+    "checks": ("exporter", *WEB_STACK),  # the plugin face
+}
+
+
+def module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _absolute(current: str, is_package: bool, level: int, module: str | None) -> str:
+    """The absolute name of `from <level dots><module> import ...` inside module `current`."""
+    if level == 0:
+        return module or ""
+    package = current.split(".") if is_package else current.split(".")[:-1]
+    base = package[: len(package) - (level - 1)]
+    return ".".join([*base, module] if module else base)
+
+
+def imported_names(root: Path, path: Path) -> Iterator[tuple[int, str]]:
+    """(line, module) for every import in a file, wherever in the file it is."""
+    current = module_name(root, path)
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(current, is_package, node.level, node.module)
+            if node.module:
+                yield node.lineno, base
+            else:  # `from . import x`: x is a module of that package
+                for alias in node.names:
+                    yield node.lineno, f"{base}.{alias.name}" if base else alias.name
+        elif isinstance(node, ast.Call) and _names_import(node.func):
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                yield node.lineno, first.value
+
+
+def _names_import(func: ast.expr) -> bool:
+    if isinstance(func, ast.Attribute):
+        return func.attr == "import_module"
+    return isinstance(func, ast.Name) and func.id in ("import_module", "__import__")
+
+
+def violations(root: Path) -> list[str]:
+    found = []
+    for package, forbidden in FORBIDDEN.items():
+        for path in sorted((root / package).rglob("*.py")):
+            for line, name in sorted(imported_names(root, path)):
+                top = name.split(".")[0]
+                if top in forbidden:
+                    found.append(f"{path.relative_to(root)}:{line} imports {name}")
+    return found
+
+
+def test_the_core_imports_no_face_and_no_face_the_other() -> None:
+    assert violations(ROOT) == []
+
+
+def test_every_kind_of_import_is_seen(tmp_path: Path) -> None:
+    core = tmp_path / "registry_monitor" / "probes"
+    core.mkdir(parents=True)
+    (core.parent / "__init__.py").write_text("from . import config\nfrom .. import checks\n")
+    (core / "__init__.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from exporter.server import create_app\n"
+    )
+    (core / "x.py").write_text(
+        "import importlib\n"
+        "from ..config import Config\n"
+        "def f():\n"
+        "    import prometheus_client.core\n"
+        "    return importlib.import_module('exporter.metrics.disk')\n"
+    )
+    (tmp_path / "exporter").mkdir()
+    (tmp_path / "exporter" / "__init__.py").write_text("import checks.plugin\nimport fastapi\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "plugin.py").write_text(
+        "from registry_monitor.config import Config\nfrom exporter import cli\n"
+    )
+    assert violations(tmp_path) == [
+        "registry_monitor/__init__.py:2 imports checks",
+        "registry_monitor/probes/__init__.py:3 imports exporter.server",
+        "registry_monitor/probes/x.py:4 imports prometheus_client.core",
+        "registry_monitor/probes/x.py:5 imports exporter.metrics.disk",
+        "exporter/__init__.py:1 imports checks.plugin",
+        "checks/plugin.py:2 imports exporter",
+    ]
+
+
+# Runs the installed console script as it is, and writes the names in sys.modules to a file
+# when it ends, however it ends (sys.exit, or os._exit when a probe thread is stuck).
+RECORD_MODULES = """
+import json, os, runpy, sys
+record, script = sys.argv[1], sys.argv[2]
+sys.argv = sys.argv[2:]
+def dump():
+    with open(record, "w") as f:
+        json.dump(sorted(sys.modules), f)
+real_exit = os._exit
+def exit_now(code):
+    dump()
+    real_exit(code)
+os._exit = exit_now
+try:
+    runpy.run_path(script, run_name="__main__")
+finally:
+    dump()
+"""
+
+
+def check_path_modules(tmp_path: Path, *argv: str) -> tuple[str, set[str]]:
+    """check_registry's stdout and every module it had loaded when it ended."""
+    record = tmp_path / "modules.json"
+    record.unlink(missing_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-c", RECORD_MODULES, str(record), CHECK_REGISTRY, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode in (0, 1, 2, 3), done.stderr
+    return done.stdout, set(json.loads(record.read_text()))
+
+
+@pytest.fixture
+def standby_writing(
+    registry_node: dict[str, object],
+    sync_unit: SyncUnit,
+    start_exporter: Callable[..., Exporter],
+    tmp_path: Path,
+) -> Path:
+    """A node that runs every probe: standby role, write probe on, a live active exporter."""
+    active = start_exporter({**registry_node, "node": "active", "role": "active"}, ("storage",))
+    node = {
+        **registry_node,
+        "node": "standby",
+        "role": "standby",
+        "write_probe": True,
+        "active_exporter_url": active.url,
+        "state_dir": str(tmp_path / "standby-state"),
+    }
+    return write_config(tmp_path / "standby.yaml", node)
+
+
+def test_the_check_path_never_loads_the_web_stack(standby_writing: Path, tmp_path: Path) -> None:
+    for target in (*probe_catalog.NAMES, "all"):
+        stdout, modules = check_path_modules(
+            tmp_path, f"--config={standby_writing}", target, "-t", "20"
+        )
+        assert stdout.startswith(f"REGISTRY {target.upper()} "), stdout
+        ran = probe_catalog.NAMES if target == "all" else (target,)
+        for name in ran:  # the probe really ran, and its verdict judged it
+            assert f"registry_monitor.probes.{name}" in modules, (target, name)
+            assert f"registry_monitor.verdicts.{name}" in modules, (target, name)
+        web = sorted(m for m in modules if m.split(".")[0] in (*WEB_STACK, "exporter"))
+        assert web == [], f"check_registry {target} loaded {web}"
