@@ -17,7 +17,7 @@ from typing import Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.lines import clean, item_lines
-from registry_monitor.judgement.state import State
+from registry_monitor.judgement.state import SEVERITY, State
 from registry_monitor.judgement.verdict import Item, Options, Verdict, unknown
 from registry_monitor.judging import judge, limits_for, overall
 from registry_monitor.probes.reading import Reading
@@ -72,6 +72,16 @@ class NodeVerdict:
     summary: str  # `check_registry all`'s status line text
     probes: tuple[ProbeVerdict, ...]
     judged_at: float
+
+    def problems(self) -> list[tuple[State, str]]:
+        """The non-OK lines `check_registry all -v` prints, worst first: the summary's items."""
+        found = [
+            (item.state, line)
+            for p in self.probes
+            for item, line in item_lines(p.verdict, f"{p.name}: ")
+            if item.state is not State.OK and not item.detail
+        ]
+        return sorted(found, key=lambda found: -SEVERITY[found[0]])
 
 
 class Judge:

@@ -36,6 +36,9 @@ body { font: 16px/1.45 system-ui, sans-serif; color: var(--fg); background: var(
 .node { border: 4px solid var(--line); border-radius: 6px; padding: .6em 1em; margin-bottom: 1em; }
 .node h1 { font-size: 1.9em; margin: 0; }
 .node .summary { font-size: 1.15em; font-weight: 600; margin: .3em 0; overflow-wrap: anywhere; }
+ul.problems { margin: .4em 0; padding: 0; list-style: none; font-size: 1.1em; font-weight: 600; }
+ul.problems li { padding: .1em .5em; margin: .15em 0; border-left: 6px solid transparent;
+  overflow-wrap: anywhere; }
 .badge { display: inline-block; min-width: 7.5em; padding: .1em .5em; border-radius: 4px;
   font-weight: 700; letter-spacing: .03em; text-align: center; border: 2px solid; }
 h1 .badge { font-size: .8em; margin-right: .4em; vertical-align: middle; }
@@ -61,9 +64,10 @@ ul.reasons li.detail { padding-left: 2em; color: var(--muted); }
 .st-unknown .badge { color: var(--unknown); background: var(--unknown-bg); border-style: dashed; }
 .st-unknown.probe, .st-unknown.node { border-color: var(--unknown); border-style: dashed;
   background: var(--unknown-bg); }
-li.st-warning { border-left-color: var(--warning); font-weight: 700; }
-li.st-critical { border-left-color: var(--critical); font-weight: 700; }
-li.st-unknown { border-left-color: var(--unknown); border-left-style: dashed; font-weight: 700; }
+.probe:not(.st-ok) li.st-ok { color: var(--muted); }
+ul li.st-warning { border-left-color: var(--warning); font-weight: 700; }
+ul li.st-critical { border-left-color: var(--critical); font-weight: 700; }
+ul li.st-unknown { border-left-color: var(--unknown); border-left-style: dashed; font-weight: 700; }
 .probe.m-failed .kind, .probe.m-pending .kind, .probe.m-partial .kind { color: var(--unknown);
   text-transform: uppercase; }
 footer { color: var(--muted); font-size: .9em; margin-top: 1.5em; }
@@ -125,6 +129,17 @@ def probe_section(p: ProbeVerdict, now: float) -> str:
 </section>"""  # noqa: E501
 
 
+def node_summary(node: NodeVerdict) -> str:
+    """Every problem on a line of its own, worst first; else the `all` summary."""
+    problems = node.problems()
+    if not problems:
+        return f'<p class="summary">{escape(node.summary)}</p>'
+    items = "".join(
+        f'<li class="st-{state.name.lower()}">{escape(line)}</li>' for state, line in problems
+    )
+    return f'<ul class="problems">{items}</ul>'
+
+
 def render(config: Config, node: NodeVerdict) -> str:
     now = node.judged_at
     where = f"{config.node} ({config.role})"
@@ -138,7 +153,7 @@ def render(config: Config, node: NodeVerdict) -> str:
 <style>{CSS}</style></head><body>
 <header class="node st-{state}">
 <h1>{badge(node.state)} {escape(where)}</h1>
-<p class="summary">{escape(node.summary)}</p>
+{node_summary(node)}
 <p class="meta">Judged {when(now)} from each probe's latest reading, as
 <code>check_registry all</code> judges (thresholds from the config). Refreshes every
 {REFRESH_SECONDS} s.</p>
