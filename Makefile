@@ -3,9 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Real daemons the tests and the demo start on loopback (never as system services).
+# Real daemons the tests and the demo start on loopback (never as system services);
+# chromium loads the status page headless in its test.
 APT_PACKAGES := docker-registry nginx-light rsync prometheus prometheus-alertmanager \
-	icinga2-bin monitoring-plugins-basic prometheus-node-exporter python3-venv
+	icinga2-bin monitoring-plugins-basic prometheus-node-exporter python3-venv chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint pytest deps venv bench clean alerts-check dashboards deb deb-test deb-deps requirements

@@ -1,8 +1,8 @@
 """The plugin's answer as text (status line, long output) or as JSON.
 
-Icinga splits every output line at `|` and reads what follows as perfdata,
-so no text may carry one: it becomes `/`. Multi-line reasons (a config
-error lists each bad key) are folded into the one line they belong to.
+Every line goes through `clean` (registry_monitor.judgement.lines): no `|`,
+which Icinga would read as the start of perfdata, and multi-line reasons
+folded into the one line they belong to.
 """
 
 from __future__ import annotations
@@ -14,23 +14,12 @@ from typing import Any
 
 from checks.collect import probe_timeout
 from registry_monitor.jsonable import jsonable
+from registry_monitor.judgement.lines import clean, reason_lines
 from registry_monitor.judgement.perfdata import render
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Verdict
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits
-
-
-def clean(text: str) -> str:
-    """One line without `|`: lines after one ending in ':' join with ' ', others with '; '."""
-    folded = ""
-    for line in (part.strip() for part in text.replace("|", "/").splitlines()):
-        if not line:
-            continue
-        if folded:
-            folded += " " if folded.endswith(":") else "; "
-        folded += line
-    return folded
 
 
 @dataclass
@@ -63,11 +52,7 @@ class Answer:
         if self.verbosity >= 1:
             several = self.target == "all"
             for v in self.verdicts:
-                prefix = f"{v.probe}: " if several else ""
-                lines += [
-                    f"- {i.text}" if i.detail else f"[{i.state.name}] {prefix}{i.text}"
-                    for i in v.items
-                ]
+                lines += reason_lines(v, f"{v.probe}: " if several else "")
         if self.verbosity >= 2:
             lines += self.context_lines()
         if self.verbosity >= 3:

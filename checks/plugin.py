@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from checks import arguments
 from checks.collect import collect
 from checks.output import Answer
-from registry_monitor.config import Config, ConfigError, load_config
-from registry_monitor.judgement.state import SEVERITY, State, worst
-from registry_monitor.judgement.verdict import Options, UsageError, Verdict, unknown
-from registry_monitor.probes.reading import Reading
-from registry_monitor.verdicts import Limits, load
+from registry_monitor.config import ConfigError, load_config
+from registry_monitor.judgement.state import State
+from registry_monitor.judgement.verdict import UsageError, Verdict
+from registry_monitor.judging import judge, limits_for, overall
 
 
 @dataclass(frozen=True)
@@ -34,26 +32,11 @@ class Result:
     stuck: bool  # probe threads still running: the process must end with os._exit
 
 
-def limits_for(names: tuple[str, ...], config: Config, options: Options) -> dict[str, Limits]:
-    return {name: load(name).thresholds(config, options) for name in names}
-
-
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    try:
-        return load(reading.probe).judge(reading, limits)
-    except Exception as exc:  # a verdict bug must not hide the other probes' states
-        return unknown(reading.probe, f"internal error judging the reading: {exc!r}")
-
-
 def summarise(target: str, verdicts: list[Verdict]) -> tuple[State, str]:
-    state = worst(v.state for v in verdicts)
+    """One probe's own state and summary, or for `all` the node's (as the exporter shows it)."""
     if target != "all":
-        return state, verdicts[0].summary
-    problems = [(v.probe, item) for v in verdicts for item in v.problems()]
-    problems.sort(key=lambda p: -SEVERITY[p[1].state])
-    if not problems:
-        return state, f"{len(verdicts)} probes OK ({', '.join(v.probe for v in verdicts)})"
-    return state, "; ".join(f"{probe}: {item.text}" for probe, item in problems)
+        return verdicts[0].state, verdicts[0].summary
+    return overall(verdicts)
 
 
 def check(args: arguments.Args, started: float) -> Answer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hmac
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exporter import status_page
 from exporter.inventory_api import inventory_response
+from exporter.judged import Judge
 from exporter.metrics import ReadingsCollector, build_registry
 from exporter.scheduler import Scheduler
 from registry_monitor import __version__
@@ -64,6 +64,7 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
     )
     app.add_middleware(RefuseLargeBodies)
     registry = build_registry(ReadingsCollector(config, scheduler.probe_names, scheduler.readings))
+    judge = Judge(config, scheduler.probe_names)
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
         """With api_token set, /api/* needs `Authorization: Bearer <token>` (constant-time)."""
@@ -91,15 +92,23 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
         )
 
     @app.get(
-        "/api/status", dependencies=[Depends(require_token)], summary="Last reading of every probe"
+        "/api/status",
+        dependencies=[Depends(require_token)],
+        summary="Every probe's last reading and its verdict; the node's overall state",
     )
     async def api_status() -> dict[str, Any]:
-        now = time.time()
         readings = scheduler.readings()
+        node = judge(readings, intervals)
         probes = []
-        for name in scheduler.probe_names:
-            r = readings.get(name)
-            entry: dict[str, Any] = {"probe": name, "interval_seconds": intervals.get(name)}
+        for p in node.probes:
+            r = p.reading
+            entry: dict[str, Any] = {
+                "probe": p.name,
+                "interval_seconds": p.interval_seconds,
+                "state": p.verdict.state.name,
+                "summary": p.summary,
+                "reasons": p.reasons,
+            }
             if r is None:
                 entry.update(ok=None, error="not run yet")
             else:
@@ -107,12 +116,19 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
                     ok=r.ok,
                     error=r.error,
                     started_at=r.started_at,
-                    age_seconds=round(now - r.started_at, 3),
+                    age_seconds=round(node.judged_at - r.started_at, 3),
                     duration_seconds=round(r.duration_seconds, 6),
                     value=jsonable(r.value),
                 )
             probes.append(entry)
-        return {"node": config.node, "role": config.role, "version": __version__, "probes": probes}
+        return {
+            "node": config.node,
+            "role": config.role,
+            "version": __version__,
+            "state": node.state.name,
+            "summary": node.summary,
+            "probes": probes,
+        }
 
     @app.get(
         "/api/inventory",
@@ -125,6 +141,7 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
 
     @app.get("/", response_class=HTMLResponse, summary="Status page for people")
     async def index() -> HTMLResponse:
-        return HTMLResponse(status_page.render(config, scheduler.probe_names, scheduler.readings()))
+        node = judge(scheduler.readings(), intervals)
+        return HTMLResponse(status_page.render(config, node), headers={"Cache-Control": "no-store"})
 
     return app

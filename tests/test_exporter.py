@@ -177,7 +177,15 @@ def test_status_endpoints(healthy: Registry, start_exporter: Start) -> None:
     assert disk["value"]["path"] == str(healthy.data_dir)
     page = requests.get(exporter.url + "/", timeout=5)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert "<td>disk</td><td>OK</td>" in page.text
+    assert '<section class="probe st-unknown m-measured" id="probe-cert">' in page.text
+    # judged as check_registry judges: a node without https and cert_file has no certificate
+    cert = status["probes"][3]
+    reason = "no certificate to check: public_url is not https, cert_file null"
+    assert (cert["state"], cert["summary"], cert["reasons"]) == (
+        "UNKNOWN",
+        reason,
+        [f"[UNKNOWN] {reason}"],
+    )
     assert requests.get(exporter.url + "/healthz", timeout=5).json() == {"status": "ok"}
 
 
@@ -242,5 +250,6 @@ def test_credentials_in_urls_stay_out_of_status_and_logs(
     assert "hunter2secret" not in status
     assert healthy.url in status
     assert "hunter2secret" not in exporter.metrics_text()
+    assert "hunter2secret" not in requests.get(f"{exporter.url}/", timeout=5).text
     exporter.stop()
     assert "hunter2secret" not in (tmp_path / "exporter" / "exporter.log").read_text()

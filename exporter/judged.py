@@ -1,0 +1,120 @@
+"""The scheduler's cached readings, judged at request time as `check_registry all` judges.
+
+No probe ever runs on request: a page view or an /api/status call judges the
+last reading of each probe against the config's thresholds (no command-line
+options here) through registry_monitor.judging, the same code path as the
+plugin. A probe without a reading yet is UNKNOWN, as a probe that has not
+answered is for the plugin; it counts in the overall state like any other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from registry_monitor.config import Config
+from registry_monitor.judgement.lines import clean, item_lines
+from registry_monitor.judgement.state import SEVERITY, State
+from registry_monitor.judgement.verdict import Item, Options, Verdict, unknown
+from registry_monitor.judging import judge, limits_for, overall
+from registry_monitor.probes.reading import Reading
+from registry_monitor.verdicts import Limits
+
+NOT_RUN = "no reading yet: the probe has not finished its first run"
+
+
+class Measured(Enum):
+    """What stands behind a verdict: a failed probe must not read like a crossed threshold."""
+
+    PENDING = "not run yet"
+    FAILED = "probe failed: could not measure"
+    PARTIAL = "probe measured in part"
+    MEASURED = "measured"
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    name: str
+    reading: Reading[Any] | None
+    verdict: Verdict
+    interval_seconds: float | None
+
+    @property
+    def measured(self) -> Measured:
+        if self.reading is None:
+            return Measured.PENDING
+        if self.reading.ok:
+            return Measured.MEASURED
+        return Measured.FAILED if self.reading.value is None else Measured.PARTIAL
+
+    @property
+    def summary(self) -> str:
+        """The text `check_registry <probe>` prints on its status line."""
+        return clean(self.verdict.summary)
+
+    @property
+    def lines(self) -> list[tuple[Item, str]]:
+        """Each item with the line `check_registry <probe> -v` prints for it."""
+        return item_lines(self.verdict)
+
+    @property
+    def reasons(self) -> list[str]:
+        """The lines `check_registry <probe> -v` prints for this reading."""
+        return [line for _, line in self.lines]
+
+
+@dataclass(frozen=True)
+class NodeVerdict:
+    state: State
+    summary: str  # `check_registry all`'s status line text
+    probes: tuple[ProbeVerdict, ...]
+    judged_at: float
+
+    def problems(self) -> list[tuple[State, str]]:
+        """The non-OK lines `check_registry all -v` prints, worst first: the summary's items."""
+        found = [
+            (item.state, line)
+            for p in self.probes
+            for item, line in item_lines(p.verdict, f"{p.name}: ")
+            if item.state is not State.OK and not item.detail
+        ]
+        return sorted(found, key=lambda found: -SEVERITY[found[0]])
+
+
+class Judge:
+    """Thresholds taken from the config once; verdicts made fresh on every call."""
+
+    def __init__(self, config: Config, probes: tuple[str, ...]) -> None:
+        self.probes = probes
+        self.limits: dict[str, Limits] = {}
+        self.refused: dict[str, str] = {}  # probe -> why its thresholds are unusable
+        for name in probes:
+            try:
+                self.limits.update(limits_for((name,), config, Options()))
+            except Exception as exc:  # a level no range can hold: that probe alone is UNKNOWN
+                self.refused[name] = f"cannot use the config's thresholds for {name}: {exc}"
+
+    def verdict(self, name: str, reading: Reading[Any] | None) -> Verdict:
+        if reading is None:
+            return unknown(name, NOT_RUN)
+        if name in self.refused:
+            return unknown(name, self.refused[name])
+        return judge(reading, self.limits[name])
+
+    def __call__(
+        self, readings: Mapping[str, Reading[Any]], intervals: Mapping[str, float]
+    ) -> NodeVerdict:
+        probes = tuple(
+            ProbeVerdict(
+                name,
+                readings.get(name),
+                self.verdict(name, readings.get(name)),
+                intervals.get(name),
+            )
+            for name in self.probes
+        )
+        state, summary = overall([p.verdict for p in probes])
+        return NodeVerdict(state, clean(summary), probes, time.time())
