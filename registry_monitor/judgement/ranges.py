@@ -75,10 +75,18 @@ def _bound(value: float) -> str:
     return "inf" if value == math.inf else "-inf" if value == -math.inf else numeral(value)
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else f"{text[:20]}...{text[-8:]}")
+
+
 def parse_range(text: str) -> Range:
     match = _RANGE.fullmatch(text)
     if match is None or not (match["start"] or match["end"]):
-        raise RangeError(f"{text!r} is not a range ([@][START:][END], {EXAMPLES})")
+        raise RangeError(f"{_shown(text)} is not a range ([@][START:][END], {EXAMPLES})")
+    for atom in (match["start"], match["end"]):
+        # float() of a long numeral is inf, int() of one past 4,300 digits raises
+        if atom and atom != "~" and (len(atom) > 330 or not math.isfinite(float(atom))):
+            raise RangeError(f"{_shown(text)} is not a range: {_shown(atom)} is too large")
     try:
         parsed = nagiosplugin.Range(text)
     except ValueError:
