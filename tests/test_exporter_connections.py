@@ -6,34 +6,19 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from testbed.exporter import Exporter
 from testbed.waiting import wait_until
+from tests.support.nodes import quiet_config
 
 Start = Callable[..., Exporter]
 
 # What a slow or hostile client leaves on a connection: nothing, half a request
 # line, or a request line with half its headers.
 PARTIALS = (b"", b"GET /metr", b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-
-
-def quiet_config(tmp_path: Path) -> dict[str, Any]:
-    """A node whose probes all fail fast (nothing listens): only the web face matters here."""
-    data = tmp_path / "data"
-    data.mkdir()
-    return {
-        "node": "tools-docker-registry-03",
-        "role": "active",
-        "data_dir": str(data),
-        "backend_url": "http://127.0.0.1:9",
-        "public_url": "http://127.0.0.1:9",
-        "cert_file": None,
-        "canary_images": [],
-    }
 
 
 @pytest.fixture
