@@ -326,3 +326,45 @@ def test_a_trickling_endpoint_is_down_and_the_other_is_judged_on_its_own(
     good = by_name["public" if bad == "backend" else "backend"]
     assert (good.up, good.status_code, good.error) == (True, 200, None)
     assert good.catalog is not None and good.catalog.up
+
+
+PINNED = "sha256:" + "a" * 64
+OTHER = "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("answered", "reason"),
+    [
+        ({"Docker-Content-Digest": OTHER}, f"digest mismatch: pinned {PINNED}, answered {OTHER}"),
+        ({}, f"digest mismatch: pinned {PINNED}, answered none"),
+    ],
+)
+def test_a_canary_pinned_by_digest_fails_on_another_digest(
+    fake_http: HTTPServer, answered: dict[str, str], reason: str
+) -> None:
+    _registry_root(fake_http)
+    fake_http.expect_request("/v2/_catalog").respond_with_json({"repositories": ["base"]})
+    fake_http.expect_request(f"/v2/base/manifests/{PINNED}", method="HEAD").respond_with_data(
+        "", headers=answered
+    )
+    ep = backend(
+        run(
+            backend_url=fake(fake_http),
+            public_url=fake(fake_http),
+            canary_images=[f"base@{PINNED}"],
+        )
+    )
+    (m,) = ep.manifests
+    assert (m.up, m.status_code, m.error) == (False, 200, reason)
+
+
+def test_a_canary_pinned_by_digest_is_present_on_its_own_digest(registry: Registry) -> None:
+    image = Pusher(registry.url).push_image("base", "v1")
+    ep = backend(
+        run(
+            backend_url=registry.url,
+            public_url=registry.url,
+            canary_images=[f"base@{image.digest}"],
+        )
+    )
+    assert [(m.up, m.digest, m.error) for m in ep.manifests] == [(True, image.digest, None)]

@@ -187,6 +187,10 @@ class ApiProbe:
         except requests.RequestException as exc:
             return ManifestStatus(image, False, None, None, describe_error(exc))
         digest = resp.headers.get(DIGEST_HEADER)
+        if resp.status_code == 200 and "@" in image and digest != ref:
+            # pinned by digest: another manifest under that name is not the canary
+            reason = f"digest mismatch: pinned {ref}, answered {digest or 'none'}"
+            return ManifestStatus(image, False, 200, digest, reason)
         if resp.status_code == 200:
             return ManifestStatus(image, True, 200, digest)
         reason = "not found" if resp.status_code == 404 else f"HTTP {resp.status_code}"
