@@ -7,12 +7,12 @@ scrape into a 503. This protocol adds what is missing:
 
 - a header time-out: a connection with no request being answered is closed
   `header_timeout` seconds after it opened or after its last response;
+- a response time-out (3 x header_timeout): a client that does not read its
+  answer (the write stalls) has its connection aborted;
 - a connection cap: past `max_connections`, the connection that has waited
   longest without a request is closed to make room for the new one;
 - closures are logged at a bounded rate (RateLimitFilter).
 
-A request whose head has arrived is never cut: the handlers answer from
-memory in milliseconds.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import asyncio
 import logging
 import resource
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -60,6 +61,9 @@ class Guard:
 
     def __init__(self, header_timeout: float, max_connections: int) -> None:
         self.header_timeout = header_timeout
+        # A client that does not read its answer holds the response's task: the
+        # handlers answer from memory in milliseconds, so this is generous.
+        self.response_timeout = 3 * header_timeout
         self.max_connections = max_connections
         self.waiting: dict[GuardedH11Protocol, None] = {}  # insertion-ordered set
 
@@ -69,11 +73,12 @@ class GuardedH11Protocol(H11Protocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.header_timer: asyncio.TimerHandle | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.watched: object = None  # the request cycle the timer is for
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.start_waiting()
+        self.watch_idle()
         if len(self.connections) > self.guard.max_connections:
             oldest = next(iter(self.guard.waiting))
             log.warning(
@@ -84,46 +89,59 @@ class GuardedH11Protocol(H11Protocol):
             oldest.close_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.stop_waiting()
+        self.disarm()
         super().connection_lost(exc)
 
     def handle_events(self) -> None:
         super().handle_events()
-        if self.answering():
-            self.stop_waiting()
+        if self.answering() and self.cycle is not self.watched:  # a request head arrived
+            self.watched = self.cycle
+            self.guard.waiting.pop(self, None)
+            self.arm(self.guard.response_timeout, self.answer_too_long)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # may start answering a pipelined request
         if not self.transport.is_closing() and not self.answering():
-            self.start_waiting()
+            self.watch_idle()
 
     def answering(self) -> bool:
         return self.cycle is not None and not self.cycle.response_complete
 
-    def start_waiting(self) -> None:
-        self.stop_waiting()
-        self.guard.waiting[self] = None
-        self.header_timer = self.loop.call_later(self.guard.header_timeout, self.header_timed_out)
-
-    def stop_waiting(self) -> None:
+    def watch_idle(self) -> None:
         self.guard.waiting.pop(self, None)
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
+        self.guard.waiting[self] = None  # to the end: the newest idle one
+        self.arm(self.guard.header_timeout, self.idle_too_long)
 
-    def header_timed_out(self) -> None:
-        self.header_timer = None
-        if self.answering():  # a request arrived: it owns the connection now
-            self.guard.waiting.pop(self, None)
-            return
+    def arm(self, seconds: float, then: Callable[[], None]) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.loop.call_later(seconds, then)
+
+    def disarm(self) -> None:
+        self.guard.waiting.pop(self, None)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def idle_too_long(self) -> None:
+        self.timer = None
         log.info(
             "closing connections that sent no complete request within %gs",
             self.guard.header_timeout,
         )
         self.close_idle()
 
+    def answer_too_long(self) -> None:
+        self.timer = None
+        log.warning(
+            "closing connections whose client did not take its response within %gs",
+            self.guard.response_timeout,
+        )
+        self.disarm()
+        self.transport.abort()  # close() would wait to flush to a client that does not read
+
     def close_idle(self) -> None:
-        self.stop_waiting()
+        self.disarm()
         if not self.transport.is_closing():
             self.transport.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -103,3 +104,22 @@ def test_a_slow_but_complete_request_is_served(tmp_path: Path, start_exporter: S
             s.sendall(piece)
             time.sleep(0.3)  # a slow client, well inside the header time-out
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+def test_a_client_that_does_not_read_its_answers_is_cut_off(
+    tmp_path: Path, start_exporter: Start, held: list[socket.socket]
+) -> None:
+    exporter = start_exporter(quiet_config(tmp_path), args=("--web.header-timeout", "1"))
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", exporter.port))
+    held.append(s)
+    s.settimeout(2)
+    with contextlib.suppress(TimeoutError):  # the server stops reading once it is stuck
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 5000)  # pipelined, never read
+
+    def cut_off() -> bool:
+        return "did not take its response within 3s" in exporter.daemon.log_path.read_text()
+
+    wait_until(cut_off, 20, "the stalled connection aborted")
+    assert requests.get(f"{exporter.url}/metrics", timeout=5).status_code == 200
