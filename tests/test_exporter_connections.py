@@ -123,3 +123,14 @@ def test_a_client_that_does_not_read_its_answers_is_cut_off(
 
     wait_until(cut_off, 20, "the stalled connection aborted")
     assert requests.get(f"{exporter.url}/metrics", timeout=5).status_code == 200
+
+
+def test_bad_requests_are_logged_at_a_bounded_rate(tmp_path: Path, start_exporter: Start) -> None:
+    exporter = start_exporter(quiet_config(tmp_path))
+    for _ in range(200):
+        with socket.create_connection(("127.0.0.1", exporter.port), timeout=5) as s:
+            s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 400")
+    exporter.stop()
+    log = exporter.daemon.log_path.read_text()
+    assert 1 <= log.count("Invalid HTTP request received.") <= 2, log[-2000:]
