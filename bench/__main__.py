@@ -22,6 +22,7 @@ FULL = {
     "storage_scan": ["-m", "bench.storage_scan", "--runs", "3", "small", "toolforge", "large"],
     "standby": ["-m", "bench.standby", "large"],
     "steady": ["-m", "bench.steady", "--seconds", "300", "toolforge"],
+    "idle_connections": ["-m", "bench.idle_connections", "0", "100", "300", "1000", "3000"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -29,6 +30,7 @@ QUICK = {
     "storage_scan": ["-m", "bench.storage_scan", "--runs", "1", "--interval", "15", "toolforge"],
     "standby": ["-m", "bench.standby", "--interval", "15", "toolforge"],
     "steady": ["-m", "bench.steady", "--seconds", "60", "toolforge"],
+    "idle_connections": ["-m", "bench.idle_connections", "--requests", "50", "0", "300", "1000"],
 }
 
 

@@ -79,5 +79,9 @@ def run(argv: list[str]) -> Result:
         answer.summary = f"{exc} (see check_registry --help)"
     except Exception as exc:  # the guidelines' UNKNOWN for failures inside the plugin
         answer.state, answer.summary = State.UNKNOWN, f"internal error: {exc!r}"
-    output = answer.json() if as_json else answer.text()
+    try:
+        output = answer.json() if as_json else answer.text()
+    except Exception as exc:  # rendering is part of the plugin: UNKNOWN, never a traceback
+        answer = Answer(answer.target, State.UNKNOWN, f"internal error: {exc!r}")
+        output = answer.json() if as_json else answer.text()
     return Result(int(answer.state), output, bool(answer.waiting_for))

@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from exporter.connections import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from exporter.scheduler import Scheduler
 from registry_monitor import __version__
 from registry_monitor.config import Config, ConfigError, load_config
@@ -15,6 +16,13 @@ from registry_monitor.probes import build_probe
 from registry_monitor.probes.reading import ProbeRunner
 
 log = logging.getLogger("registry_exporter")
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 3600:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 3600 seconds")
+    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -34,6 +42,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         dest="log_level",
         default="info",
         choices=["debug", "info", "warning", "error"],
+    )
+    parser.add_argument(
+        "--web.header-timeout",
+        dest="header_timeout",
+        type=positive_float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection that sends no complete request head for this long "
+        f"(default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--web.max-connections",
+        dest="max_connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="past this many open connections, close the one idle longest "
+        f"(default {DEFAULT_MAX_CONNECTIONS})",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
@@ -74,10 +100,17 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn  # the web stack is loaded only once the config is good
 
+    from exporter.connections import RateLimitFilter, guarded_protocol, room_for_connections
     from exporter.memory import tune_malloc
     from exporter.server import create_app
 
     tune_malloc()
+    max_connections = room_for_connections(max(16, args.max_connections))
+    if max_connections < args.max_connections:
+        log.warning("open-files limit fits only %d connections", max_connections)
+    throttle = RateLimitFilter()
+    for name in ("uvicorn.error", "registry_exporter.connections"):
+        logging.getLogger(name).addFilter(throttle)
 
     scheduler, intervals = build_scheduler(config)
     app = create_app(config, scheduler, intervals)
@@ -97,9 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             port=port,
             log_config=None,
             access_log=False,
+            # uvicorn's limit_concurrency counts idle connections (63 of them made every
+            # request a 503) and nothing closes a connection before its first request:
+            # the guarded protocol times out request heads and caps connections instead.
+            http=guarded_protocol(args.header_timeout, max_connections),
+            h11_max_incomplete_event_size=16 * 1024,
             timeout_keep_alive=5,
             timeout_graceful_shutdown=5,
-            limit_concurrency=64,
         )
     )
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal

@@ -60,6 +60,9 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
         version=__version__,
         docs_url=None,
         redoc_url=None,
+        # Its redirect to the slash-less path takes the Host header as given:
+        # /api/status/ with Host: evil.example pointed at evil.example.
+        redirect_slashes=False,
         lifespan=lifespan,
     )
     app.add_middleware(RefuseLargeBodies)
@@ -67,11 +70,14 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
     judge = Judge(config, scheduler.probe_names)
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        """With api_token set, /api/* needs `Authorization: Bearer <token>` (constant-time)."""
+        """With api_token set, /api/* needs `Authorization: Bearer <token>` (the scheme in
+        any case, RFC 9110; the token compared in constant time)."""
         if config.api_token is None:
             return
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), config.api_token.encode()):
+        scheme, _, given = (authorization or "").strip().partition(" ")
+        given = given.strip()
+        matches = hmac.compare_digest(given.encode(), config.api_token.encode())
+        if scheme.lower() != "bearer" or not given or " " in given or not matches:
             raise HTTPException(401, "bearer token required", {"WWW-Authenticate": "Bearer"})
 
     @app.get("/metrics", response_class=Response, summary="Prometheus metrics (cached readings)")

@@ -11,6 +11,7 @@ every run: it imports in a few milliseconds, pydantic in about 100.
 from __future__ import annotations
 
 import re
+import reprlib
 import socket
 import typing
 from pathlib import Path
@@ -23,7 +24,15 @@ from msgspec import Meta, field
 from msgspec.structs import force_setattr, replace
 
 from registry_monitor import probe_catalog
+from registry_monitor.config_file import (
+    MAX_CONFIG_BYTES,
+    ConfigFileError,
+    parse_yaml,
+    read_config_bytes,
+)
 from registry_monitor.probe_catalog import Role
+
+__all__ = ["MAX_CONFIG_BYTES", "Config", "ConfigError", "load_config", "parse_config"]
 
 DEFAULT_CONFIG_PATH = Path("/etc/registry-monitor/config.yaml")
 
@@ -196,15 +205,28 @@ class Config(_Strict, frozen=True):
         return tuple(name for name in probe_catalog.NAMES if self.runs(name))
 
 
+MAX_PROBLEMS_SHOWN = 10
 _FIELDS: dict[str, Any] = typing.get_type_hints(Config, include_extras=True)
 _GOT_TYPE = re.compile(r", got `[^`]*`$")  # said better by the value itself
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
+_USERINFO = re.compile(r"(?<=://)[^/@\s'\"]*@")
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+_REPR.maxlevel = 3
+
+
+def _short(text: object, limit: int = 120) -> str:
+    """text on one line, at most limit characters, with user:password@ in URLs hidden."""
+    flat = _USERINFO.sub("***@", " ".join(str(text).split()))
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def _shown(key: str, value: object) -> str:
     if "token" in key:
         return ""  # never echo a secret back into logs
-    return f" (got {value!r})"
+    return f" (got {_short(_REPR.repr(value))})"
 
 
 def _given(value: object, path: str) -> object:
@@ -264,6 +286,9 @@ def parse_config(data: object, source: str = "<config>") -> Config:
             return Config(**values)
         except ValueError as exc:
             problems.append(str(exc))
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        hidden = len(problems) - MAX_PROBLEMS_SHOWN
+        problems[MAX_PROBLEMS_SHOWN:] = [f"... and {hidden} more"]
     raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
 
 
@@ -272,11 +297,18 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        text = path.read_text(encoding="utf-8")
+        data = parse_yaml(read_config_bytes(path))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    except ConfigFileError as exc:
+        raise ConfigError(f"{path}: cannot use config file: {exc}") from None
+    except yaml.MarkedYAMLError as exc:  # its str() quotes the offending line, of any length
+        what = ": ".join(str(p) for p in (exc.context, exc.problem) if p) or type(exc).__name__
+        where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+        raise ConfigError(f"{path}: not valid YAML: {_short(what)}{where}") from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a 5,000-digit number
+        raise ConfigError(f"{path}: not valid YAML: {_short(exc)}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(data, str(path))
+        return parse_config(data, str(path))
+    except RecursionError:  # msgspec on a value nested past Python's limit
+        raise ConfigError(f"{path}: cannot use config file: nested too deeply") from None

@@ -51,5 +51,7 @@ def save(path: Path, state: dict[str, Any]) -> str | None:
             Path(temp).unlink(missing_ok=True)
             raise
     except OSError as exc:
+        if path.parent.exists() and not path.parent.is_dir():  # mkdir says "File exists"
+            return f"cannot save state file {path}: state_dir {path.parent} is not a directory"
         return f"cannot save state file {path}: {exc.strerror or exc}"
     return None

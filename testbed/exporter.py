@@ -30,8 +30,10 @@ class Exporter:
         config: dict[str, Any],
         env: dict[str, str] | None = None,
         wrapper: tuple[str, ...] = (),
+        args: tuple[str, ...] = (),
     ) -> None:
-        """`wrapper` goes before the command, e.g. setpriv to run it as another user."""
+        """`wrapper` goes before the command, e.g. setpriv to run it as another user;
+        `args` after it (more command-line flags)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -46,6 +48,7 @@ class Exporter:
                 str(self.config_path),
                 "--web.listen-address",
                 f"127.0.0.1:{self.port}",
+                *args,
             ],
             workdir / "exporter.log",
             env={**os.environ, **(env or {})},

@@ -55,9 +55,12 @@ def start_exporter(tmp_path: Path) -> Iterator[Callable[..., Exporter]]:
     started: list[Exporter] = []
 
     def start(
-        config: dict[str, Any], wait_for: tuple[str, ...] = (), name: str = "exporter"
+        config: dict[str, Any],
+        wait_for: tuple[str, ...] = (),
+        name: str = "exporter",
+        args: tuple[str, ...] = (),
     ) -> Exporter:
-        exporter = Exporter(tmp_path / name, config)
+        exporter = Exporter(tmp_path / name, config, args=args)
         started.append(exporter)
         return exporter.start(wait_for)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
+import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -160,25 +162,46 @@ def hanging(
     )
 
 
+def stuck_cert(config: Path) -> Path:
+    """The config with cert_file a FIFO nobody writes: the cert probe blocks in open()."""
+    fifo = config.parent / "cert.fifo"
+    os.mkfifo(fifo)
+    doc = yaml.safe_load(config.read_text())
+    return write_config(config, {**doc, "cert_file": str(fifo)})
+
+
 def test_run_time_out_names_the_stuck_probe(
     fake_http: HTTPServer, release: threading.Event, tmp_path: Path
 ) -> None:
-    """A probe that cannot finish before -t (a body fed one byte at a time): UNKNOWN (3)."""
-    config = hanging(fake_http, release, tmp_path, timeout=10, drip=True)
-    run = run_check(config, "api", "-t", "1")
+    """A probe stuck in a system call past -t: UNKNOWN (3), naming it."""
+    config = stuck_cert(hanging(fake_http, release, tmp_path, timeout=10))
+    run = run_check(config, "cert", "-t", "1")
     assert (run.exit_code, run.state, run.text) == (
         3,
         "UNKNOWN",
-        "timed out after 1s waiting for api",
+        "timed out after 1s waiting for cert",
     )
     assert run.output.perfdata == {}
-    done = run_raw(f"--config={config}", "api", "-t", "1", "--json")
+    done = run_raw(f"--config={config}", "cert", "-t", "1", "--json")
     doc = json.loads(done.stdout)
     assert (done.returncode, doc["state"], doc["timed_out"], doc["probes"]) == (
         3,
         "UNKNOWN",
-        {"after_seconds": 1.0, "waiting_for": ["api"]},
+        {"after_seconds": 1.0, "waiting_for": ["cert"]},
         [],
+    )
+
+
+def test_a_registry_dripping_its_answer_is_critical_within_t(
+    fake_http: HTTPServer, release: threading.Event, tmp_path: Path
+) -> None:
+    """A body fed one byte at a time: each call ends by the probe's deadline as a whole."""
+    config = hanging(fake_http, release, tmp_path, timeout=10, drip=True)
+    run = run_check(config, "api", "-t", "1.5")
+    url = fake_http.url_for("").rstrip("/")
+    assert (run.exit_code, run.text) == (
+        2,
+        f"backend {url}/v2/ down: read timed out; public {url}/v2/ down: read timed out",
     )
 
 
@@ -187,16 +210,14 @@ def test_run_time_out_in_all_names_only_the_stuck_probes(
 ) -> None:
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
-    config = hanging(fake_http, release, tmp_path, timeout=10, drip=True)
+    config = stuck_cert(hanging(fake_http, release, tmp_path, timeout=10, drip=True))
     run = run_check(config, "all", "-t", "1.5", "-v")
-    assert (run.exit_code, run.text) == (3, "timed out after 1.5s waiting for api")
+    assert (run.exit_code, run.text) == (3, "timed out after 1.5s waiting for cert")
     # what did finish is still shown in the long output (the fake answers a push with 500)
     assert "[OK] services: docker-registry.service active (running)" in " ".join(run.long)
     assert any(line.startswith("[OK] disk: ") for line in run.long)
     assert any(line.startswith("[CRITICAL] write: blob push") for line in run.long)
-    assert "[UNKNOWN] cert: no certificate to check: public_url is not https, cert_file null" in (
-        run.long
-    )
+    assert any(line.startswith("[CRITICAL] api: backend ") for line in run.long)
 
 
 def test_no_answer_within_the_probes_own_time_out_is_critical(

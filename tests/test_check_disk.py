@@ -144,9 +144,13 @@ def test_missing_data_dir_is_unknown(tmp_path: Path) -> None:
         (["--unit", "bytes"], "--unit bytes needs -w and/or -c in available bytes"),
         (["-W", "x"], "-W: 'x' is not a range"),
         (["--unit", "GiB"], "argument --unit: invalid choice: 'GiB'"),
+        (["-w", "9" * 309], "-w: '99999999999999999999...99999999' is not a range: "),
+        (["-w", "9" * 4301], "-w: '99999999999999999999...99999999' is not a range: "),
+        (["-c", "1:" + "9" * 400], "-c: '1:999999999999999999...99999999' is not a range: "),
     ],
 )
 def test_bad_disk_arguments(tmp_path: Path, args: list[str], reason: str) -> None:
     run = run_check(config_for(tmp_path, tmp_path), "disk", *args)
     assert (run.exit_code, run.state) == (3, "UNKNOWN")
     assert run.text.startswith(reason), run.text
+    assert len(run.text) < 200, run.text

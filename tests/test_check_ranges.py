@@ -136,6 +136,16 @@ def test_refused(text: str) -> None:
         parse_range(text)
 
 
+@pytest.mark.parametrize("digits", [309, 400, 4301, 10_000])
+def test_numbers_past_a_float_are_refused_as_too_large(digits: int) -> None:
+    big = "9" * digits
+    for text in (big, f"{big}:", f"~:{big}", f"@1:{big}", f"-{big}:0"):
+        with pytest.raises(RangeError) as err:
+            parse_range(text)
+        assert str(err.value).endswith("is too large"), str(err.value)
+        assert len(str(err.value)) < 120
+
+
 def test_start_above_end_is_refused_with_the_reason() -> None:
     with pytest.raises(RangeError) as err:
         parse_range("20:10")

@@ -44,6 +44,17 @@ def test_long_label_values_are_capped() -> None:
     assert image == "a" * (MAX_LABEL_LENGTH - 1) + "…"
 
 
+def test_the_node_label_is_capped_like_every_other() -> None:
+    collector = ReadingsCollector(Config(node="n" * 5000), (), dict)
+    text = generate_latest(build_registry(collector)).decode()
+    (node,) = [
+        dict(labels)["node"]
+        for (name, labels) in samples(text)
+        if name == "registry_monitor_node_info"
+    ]
+    assert node == "n" * (MAX_LABEL_LENGTH - 1) + "…"
+
+
 def test_a_broken_renderer_costs_only_its_probe() -> None:
     bad = Reading("api", time.time(), 0.02, "not an ApiStatus")
     text = render(bad)  # type: ignore[arg-type]

@@ -12,9 +12,10 @@ from werkzeug import Request, Response
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.probes.api import ApiProbe, ApiStatus, EndpointStatus
-from registry_monitor.probes.reading import run_probe
+from registry_monitor.probes.reading import ProbeRunner, run_probe
 from testbed.images import Pusher
 from testbed.registry import Registry
+from tests.support.trickle import Trickle
 
 V2_HEADERS = {"Docker-Distribution-Api-Version": "registry/2.0"}
 
@@ -305,3 +306,65 @@ def test_huge_chunked_body_is_cut(fake_http: HTTPServer) -> None:
         False,
         "catalog page 1: response body exceeds the 1048576 byte cap",
     )
+
+
+@pytest.mark.parametrize("mode", ["silent", "head", "body"])
+@pytest.mark.parametrize("bad", ["backend", "public"])
+def test_a_trickling_endpoint_is_down_and_the_other_is_judged_on_its_own(
+    registry: Registry, mode: str, bad: str
+) -> None:
+    """Each call is held to the deadline as a whole, and each endpoint has all of it."""
+    with Trickle(mode) as slow:
+        urls = {"backend": registry.url, "public": registry.url, bad: slow.url}
+        probe = ApiProbe(
+            Config(cert_file=None, backend_url=urls["backend"], public_url=urls["public"])
+        )  # type: ignore[arg-type]
+        reading = ProbeRunner(probe, timeout=2).run()
+    assert reading.error is None  # the probe's own answer, not the runner's time-out
+    by_name = {ep.endpoint: ep for ep in reading.value.endpoints}
+    assert (by_name[bad].up, by_name[bad].error) == (False, "read timed out")
+    good = by_name["public" if bad == "backend" else "backend"]
+    assert (good.up, good.status_code, good.error) == (True, 200, None)
+    assert good.catalog is not None and good.catalog.up
+
+
+PINNED = "sha256:" + "a" * 64
+OTHER = "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("answered", "reason"),
+    [
+        ({"Docker-Content-Digest": OTHER}, f"digest mismatch: pinned {PINNED}, answered {OTHER}"),
+        ({}, f"digest mismatch: pinned {PINNED}, answered none"),
+    ],
+)
+def test_a_canary_pinned_by_digest_fails_on_another_digest(
+    fake_http: HTTPServer, answered: dict[str, str], reason: str
+) -> None:
+    _registry_root(fake_http)
+    fake_http.expect_request("/v2/_catalog").respond_with_json({"repositories": ["base"]})
+    fake_http.expect_request(f"/v2/base/manifests/{PINNED}", method="HEAD").respond_with_data(
+        "", headers=answered
+    )
+    ep = backend(
+        run(
+            backend_url=fake(fake_http),
+            public_url=fake(fake_http),
+            canary_images=[f"base@{PINNED}"],
+        )
+    )
+    (m,) = ep.manifests
+    assert (m.up, m.status_code, m.error) == (False, 200, reason)
+
+
+def test_a_canary_pinned_by_digest_is_present_on_its_own_digest(registry: Registry) -> None:
+    image = Pusher(registry.url).push_image("base", "v1")
+    ep = backend(
+        run(
+            backend_url=registry.url,
+            public_url=registry.url,
+            canary_images=[f"base@{image.digest}"],
+        )
+    )
+    assert [(m.up, m.digest, m.error) for m in ep.manifests] == [(True, image.digest, None)]

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from exporter.metrics.sync import render as render_sync
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.probes.reading import run_probe
+from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.probes.sync import SyncProbe, SyncStatus
 from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
@@ -155,6 +156,27 @@ def test_unwritable_state_dir_is_reported(sync_unit: SyncUnit, tmp_path: Path) -
         s.state_note
         == f"cannot save state file {blocker / 'state' / 'sync-state.json'}: Not a directory"
     )
+
+
+def test_a_state_dir_that_is_a_file_says_so(sync_unit: SyncUnit, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.write_text("")
+    t = ago(30)
+    sync_unit.record(0, t, t + 1)
+    s = read(state)
+    assert s.state_note == (
+        f"cannot save state file {state / 'sync-state.json'}: state_dir {state} is not a directory"
+    )
+    families = {f.name: f for f in render_sync(Reading("sync", t, 0.1, s))}
+    assert [x.value for x in families["registry_monitor_sync_state_saved"].samples] == [0.0]
+
+
+def test_a_saved_state_is_exported_as_saved(sync_unit: SyncUnit, tmp_path: Path) -> None:
+    t = ago(30)
+    sync_unit.record(0, t, t + 1)
+    s = read(tmp_path / "state")
+    families = {f.name: f for f in render_sync(Reading("sync", t, 0.1, s))}
+    assert [x.value for x in families["registry_monitor_sync_state_saved"].samples] == [1.0]
 
 
 def test_last_success_survives_an_exporter_restart(

@@ -46,7 +46,7 @@ class ReadingsCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         readings = self.readings()
-        yield from self._self_metrics(readings)
+        yield from (cap_labels(f) for f in self._self_metrics(readings))  # node is config's
         for name in self.probes:
             reading = readings.get(name)
             if reading is None:

@@ -40,4 +40,10 @@ def render(reading: Reading[SyncStatus]) -> Iterator[Metric]:
     running.add_metric([], flag(s.running))
     timer = gauge("sync_timer_active", "1 if the sync unit's .timer is active (scheduled).")
     timer.add_metric([], flag(s.timer_active))
-    yield from (running, timer)
+    saved = gauge(
+        "sync_state_saved",
+        "1 if the sync history could be read from and kept in state_dir; 0 if not (it is "
+        "then lost on an exporter restart: the reason is in /api/status).",
+    )
+    saved.add_metric([], flag(s.state_note is None))
+    yield from (running, timer, saved)

@@ -81,15 +81,25 @@ def _number(numeral_text: str) -> int | float:
     return float(numeral_text) if "." in numeral_text else int(numeral_text)
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else f"{text[:20]}...{text[-8:]}")
+
+
 def parse_range(text: str) -> Range:
     match = _RANGE.fullmatch(text)
     if match is None or not (match["start"] or match["end"]):
-        raise RangeError(f"{text!r} is not a range ([@][START:][END], {EXAMPLES})")
+        raise RangeError(f"{_shown(text)} is not a range ([@][START:][END], {EXAMPLES})")
+    for atom in (match["start"], match["end"]):
+        # float() of a long numeral is inf, int() of one past 4,300 digits raises
+        if atom and atom != "~" and (len(atom) > 330 or not math.isfinite(float(atom))):
+            raise RangeError(f"{_shown(text)} is not a range: {_shown(atom)} is too large")
     start, end = match["start"], match["end"]
     low = -math.inf if start == "~" else _number(start) if start else 0
     high = _number(end) if end else math.inf
     if low > high:
-        raise RangeError(f"{text!r} is not a range: start {start or 0} is greater than end {end}")
+        raise RangeError(
+            f"{_shown(text)} is not a range: start {start or 0} is greater than end {end}"
+        )
     return Range(text, low, high, invert=bool(match["invert"]))
 
 

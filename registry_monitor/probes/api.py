@@ -4,12 +4,17 @@ For each endpoint (backend_url, public_url): `GET /v2/` (200 or 401 is up,
 with the API version header the registry always sends), the whole catalog
 walked page by page through `Link` headers, and a `HEAD` of each canary
 image's manifest. All bodies are size-capped and the walk is bounded.
+
+The endpoints are checked side by side, each on its own session with the
+whole deadline: a backend that hangs or drips its answer is down with the
+reason, and says nothing about `public`.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -89,17 +94,21 @@ class ApiProbe:
         self.targets = (("backend", config.backend_url), ("public", config.public_url))
         public_host = urlsplit(config.public_url).hostname or ""
         pin = (public_host, config.public_connect) if config.public_connect else None
-        self.session = make_session(config.ca_file, pin)
+        # One session per endpoint: they are used from two threads at once.
+        self.sessions = {e: make_session(config.ca_file, pin) for e, _ in self.targets}
 
     def __call__(self, deadline: Deadline) -> ApiStatus:
-        return ApiStatus(tuple(self.check_endpoint(e, u, deadline) for e, u in self.targets))
+        with ThreadPoolExecutor(len(self.targets), thread_name_prefix="probe-api") as pool:
+            checks = [pool.submit(self.check_endpoint, e, u, deadline) for e, u in self.targets]
+            return ApiStatus(tuple(c.result() for c in checks))
 
     def check_endpoint(self, endpoint: str, base: str, deadline: Deadline) -> EndpointStatus:
+        session = self.sessions[endpoint]
         url = f"{base}/v2/"
         shown = redact_url(base)
         begin = time.monotonic()
         try:
-            resp = self.session.get(
+            resp = session.get(
                 url, timeout=deadline.io_timeout(), allow_redirects=False, stream=True
             )
             read_capped(resp, 65536, deadline)
@@ -113,15 +122,17 @@ class ApiProbe:
         elif API_VERSION_HEADER not in resp.headers:
             error = f"GET /v2/ answered without {API_VERSION_HEADER}: not a registry"
         up = error is None
-        catalog = self.walk_catalog(base, deadline) if up else None
+        catalog = self.walk_catalog(session, base, deadline) if up else None
         manifests = tuple(
-            self.head_manifest(base, img, deadline) for img in self.config.canary_images
+            self.head_manifest(session, base, img, deadline) for img in self.config.canary_images
         )
         return EndpointStatus(
             endpoint, shown, up, resp.status_code, duration, error, catalog, manifests
         )
 
-    def walk_catalog(self, base: str, deadline: Deadline) -> CatalogStatus:
+    def walk_catalog(
+        self, session: requests.Session, base: str, deadline: Deadline
+    ) -> CatalogStatus:
         url: str | None = f"{base}/v2/_catalog?n={self.config.catalog_page_size}"
         seen: set[str] = set()
         pages = repositories = 0
@@ -138,7 +149,7 @@ class ApiProbe:
                 return failed(f"catalog has more than {self.config.catalog_max_pages} pages")
             seen.add(url)
             try:
-                resp = self.session.get(
+                resp = session.get(
                     url, timeout=deadline.io_timeout(), allow_redirects=False, stream=True
                 )
                 body = read_capped(resp, self.config.max_body_bytes, deadline)
@@ -160,11 +171,13 @@ class ApiProbe:
             url = next_link(resp.headers.get("Link"), url)
         return CatalogStatus(True, repositories, pages, time.monotonic() - begin)
 
-    def head_manifest(self, base: str, image: str, deadline: Deadline) -> ManifestStatus:
+    def head_manifest(
+        self, session: requests.Session, base: str, image: str, deadline: Deadline
+    ) -> ManifestStatus:
         name, ref = split_image(image)
         url = f"{base}/v2/{quote(name, safe='/')}/manifests/{quote(ref, safe=':')}"
         try:
-            resp = self.session.head(
+            resp = session.head(
                 url,
                 headers={"Accept": MANIFEST_ACCEPT},
                 timeout=deadline.io_timeout(),
@@ -174,6 +187,10 @@ class ApiProbe:
         except requests.RequestException as exc:
             return ManifestStatus(image, False, None, None, describe_error(exc))
         digest = resp.headers.get(DIGEST_HEADER)
+        if resp.status_code == 200 and "@" in image and digest != ref:
+            # pinned by digest: another manifest under that name is not the canary
+            reason = f"digest mismatch: pinned {ref}, answered {digest or 'none'}"
+            return ManifestStatus(image, False, 200, digest, reason)
         if resp.status_code == 200:
             return ManifestStatus(image, True, 200, digest)
         reason = "not found" if resp.status_code == 404 else f"HTTP {resp.status_code}"

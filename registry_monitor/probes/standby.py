@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
@@ -260,6 +261,10 @@ class StandbyProbe:
             raise ProbeFailed(f"active's inventory rejected: {exc}") from None
         except requests.RequestException as exc:
             raise ProbeFailed(f"reading the active's inventory: {describe_error(exc)}") from None
+        except urllib3.exceptions.HTTPError as exc:  # resp.raw raises urllib3's own
+            raise ProbeFailed(
+                f"reading the active's inventory: {describe_error(requests.RequestException(exc))}"
+            ) from None
         self.body, self.gzipped = body, encoding == "gzip"
         return header
 
