@@ -37,6 +37,8 @@ def role_refusal(name: str, config: Config) -> str | None:
     """Why this node does not run `name`, or None if it does."""
     if name in config.probes_for_role():
         return None
+    if name == "traffic":
+        return "the traffic probe is off: set access_log (path, format) in the config"
     if name == "write":
         return (
             f"the write probe is off on this node (role {config.role}); "
@@ -51,13 +53,19 @@ def probe_timeout(configured: float, budget: float) -> float:
     return max(0.05, min(configured, budget - margin))
 
 
-def prepare(name: str, config: Config, budget: float) -> ProbeRunner | Reading[Any]:
-    """The runner for a probe, or the reading that says why it will not run."""
+def prepare(
+    name: str, config: Config, budget: float, minutes: float = 5.0
+) -> ProbeRunner | Reading[Any]:
+    """The runner for a probe, or the reading that says why it will not run.
+
+    The traffic probe reads the log's last `minutes` here instead of following it.
+    """
     refusal = role_refusal(name, config)
     if refusal is not None:
         return no_run(name, refusal)
     try:
-        probe = build_probe(name, config)
+        options = {"window_minutes": minutes} if name == "traffic" else {}
+        probe = build_probe(name, config, **options)
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
     timeout = probe_timeout(getattr(config.timeouts, name), budget)
@@ -67,12 +75,14 @@ def prepare(name: str, config: Config, budget: float) -> ProbeRunner | Reading[A
     return ProbeRunner(probe, timeout, grace=max(1.0, budget))
 
 
-def collect(names: Iterable[str], config: Config, deadline: float) -> Collection:
+def collect(
+    names: Iterable[str], config: Config, deadline: float, minutes: float = 5.0
+) -> Collection:
     """Readings of every probe in names; `deadline` is a time.monotonic() value."""
     readings: dict[str, Reading[Any]] = {}
     threads: dict[str, threading.Thread] = {}
     for name in names:
-        prepared = prepare(name, config, deadline - time.monotonic())
+        prepared = prepare(name, config, deadline - time.monotonic(), minutes)
         if isinstance(prepared, Reading):
             readings[name] = prepared
             continue

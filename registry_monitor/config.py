@@ -24,7 +24,17 @@ from msgspec.structs import force_setattr, replace
 
 DEFAULT_CONFIG_PATH = Path("/etc/registry-monitor/config.yaml")
 
-PROBE_NAMES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby")
+PROBE_NAMES = (
+    "disk",
+    "services",
+    "api",
+    "cert",
+    "write",
+    "storage",
+    "sync",
+    "standby",
+    "traffic",
+)
 
 
 class ConfigError(Exception):
@@ -90,6 +100,7 @@ class Intervals(_Strict, frozen=True):
     storage: Seconds = 300
     sync: Seconds = 30
     standby: Seconds = 60
+    traffic: Seconds = 5
 
 
 class Timeouts(_Strict, frozen=True):
@@ -103,6 +114,18 @@ class Timeouts(_Strict, frozen=True):
     storage: Seconds = 240
     sync: Seconds = 5
     standby: Seconds = 30
+    traffic: Seconds = 5
+
+
+class AccessLog(_Strict, frozen=True):
+    """nginx's access log, followed by the traffic probe (docs/traffic.md)."""
+
+    path: Path
+    # combined: nginx's default; registry_monitor: adds durations and upstream figures
+    format: Literal["combined", "registry_monitor"] = "combined"
+    # check_registry traffic: 5xx share of requests in percent, p95 of manifest reads
+    error_percent: Levels = Levels(warning=1, critical=5)
+    manifest_p95_seconds: Levels = Levels(warning=2, critical=5)
 
 
 def _default_node() -> str:
@@ -141,6 +164,8 @@ class Config(_Strict, frozen=True):
     owner_check_files_per_scan: Annotated[int, Meta(ge=0)] = 250_000
     # standby probe: cap on the active's inventory, decompressed
     inventory_max_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
+    # traffic probe: null = off (the exporter's user needs read access to the log)
+    access_log: AccessLog | None = None
     thresholds: Thresholds = Thresholds()
     intervals: Intervals = Intervals()
     timeouts: Timeouts = Timeouts()
@@ -181,6 +206,8 @@ class Config(_Strict, frozen=True):
         names.append("storage")
         if self.role == "standby":
             names += ["sync", "standby"]
+        if self.access_log is not None:
+            names.append("traffic")
         return tuple(names)
 
 

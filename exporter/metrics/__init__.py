@@ -30,6 +30,7 @@ RENDERERS = {
     "storage": "exporter.metrics.storage",
     "sync": "exporter.metrics.sync",
     "standby": "exporter.metrics.standby",
+    "traffic": "exporter.metrics.traffic",
 }
 
 Render = Callable[[Reading[Any]], Iterator[Metric]]

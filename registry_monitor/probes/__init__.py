@@ -21,6 +21,7 @@ PROBE_CLASSES = {
     "storage": "registry_monitor.probes.storage:StorageProbe",
     "sync": "registry_monitor.probes.sync:SyncProbe",
     "standby": "registry_monitor.probes.standby:StandbyProbe",
+    "traffic": "registry_monitor.probes.traffic:TrafficProbe",
 }
 
 
@@ -28,8 +29,9 @@ def available() -> tuple[str, ...]:
     return tuple(PROBE_CLASSES)
 
 
-def build_probe(name: str, config: Config) -> Probe[Any]:
+def build_probe(name: str, config: Config, **options: Any) -> Probe[Any]:
+    """The probe `name`; options are its own keyword arguments (traffic: window_minutes)."""
     module_name, _, class_name = PROBE_CLASSES[name].partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    probe: Probe[Any] = cls(config)
+    probe: Probe[Any] = cls(config, **options)
     return probe

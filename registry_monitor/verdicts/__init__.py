@@ -33,6 +33,7 @@ MODULES = {
     "storage": "registry_monitor.verdicts.storage",
     "sync": "registry_monitor.verdicts.sync",
     "standby": "registry_monitor.verdicts.standby",
+    "traffic": "registry_monitor.verdicts.traffic",
 }
 
 
