@@ -12,8 +12,8 @@ Invariants:
 - copytruncate: the file shrinks below the offset, or its first bytes change
   (truncated and refilled past the offset between two reads): read it again
   from the start.
-- A file that disappears is waited for; the one that comes back is read from
-  its start.
+- A file that disappears (or is missing at the start) is waited for; the
+  one that comes back is read from its start.
 - After a restart the saved inode is looked for among the rotated siblings
   (`access.log.1`), so lines written between the stop and a rotation are read.
 - A partial last line waits for its newline (and is read again after a
@@ -73,6 +73,7 @@ class Follower:
         self._discarding = False  # inside a line being skipped (over-long, or started mid-way)
         self._state: dict[str, Any] | None = None  # the saved position, until first used
         self._state_note: str | None = None
+        self._was_missing = False  # the file did not exist at the first look: all of it is new
 
     # -- the one public operation -------------------------------------------------
 
@@ -115,6 +116,7 @@ class Follower:
         if opened is None:
             batch.note = f"access log {self.path} does not exist (yet)"
             self._state = state  # keep it for when the file appears
+            self._was_missing = True
             return False
         saved = _position(state)
         if saved is not None and (saved[0], saved[1]) != (opened.device, opened.inode):
@@ -131,8 +133,8 @@ class Follower:
             opened = _open_file(self.path)
             if opened is None:
                 return False
-        if saved is not None:
-            # the saved file is gone: whatever is at the path now is new since then
+        if saved is not None or self._was_missing:
+            # the saved file is gone, or there was none: what is at the path now is new
             self._start(opened, 0)
             batch.rotations += 1
             return True
