@@ -222,6 +222,18 @@ def _shown(key: str, value: object) -> str:
     return f" (got {value!r})"
 
 
+def _field_type(key: str, where: str) -> Any:
+    """The type of the key that msgspec's `$.a.b` path points to, through nested structs."""
+    kind = _FIELDS[key]
+    for name, _ in _PATH_PART.findall(where):
+        structs = [k for k in (kind, *typing.get_args(kind)) if isinstance(k, type)]
+        struct = next((k for k in structs if issubclass(k, msgspec.Struct)), None)
+        if not name or struct is None:
+            break
+        kind = typing.get_type_hints(struct).get(name, kind)
+    return kind
+
+
 def _given(value: object, path: str) -> object:
     """The part of a key's value that msgspec's `$.a[0]` path points to, if found."""
     for name, index in _PATH_PART.findall(path):
@@ -244,7 +256,7 @@ def _describe(key: str, value: object, error: msgspec.ValidationError) -> str:
     if message.startswith("Object missing required field"):
         return f"{path}.{message.split('`')[1]}: required key missing"
     if message.startswith("Invalid enum value"):
-        allowed = ", ".join(repr(a) for a in typing.get_args(_FIELDS[key]))
+        allowed = ", ".join(repr(a) for a in typing.get_args(_field_type(key, where)))
         message = f"expected one of {allowed}"
     given = _given(value, where)
     if given is None:
