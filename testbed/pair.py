@@ -96,16 +96,23 @@ class HealthyPair:
         self.standby.exporter = self._exporter(
             self.standby, {"active_exporter_url": self.active.exporter.url}
         )
-        self._client_traffic(self.active)
+        self._client_traffic()
 
-    def _client_traffic(self, node: Node) -> None:
-        """A push (asking first for a blob it lacks: HEAD 404) and a pull through nginx."""
-        client = Pusher(f"https://{PUBLIC_NAME}:{node.nginx.port}", verify=str(self.ca_file))
-        client.blob_exists("client/app", "sha256:" + "0" * 64)
-        client.push_image("client/app", "v1")
-        client.pull_image("client/app", "v1")
-        assert node.exporter is not None
-        node.exporter.wait_reading("traffic", newer_than=time.time(), timeout=60)
+    def _client(self, node: Node) -> Pusher:
+        return Pusher(f"https://{PUBLIC_NAME}:{node.nginx.port}", verify=str(self.ca_file))
+
+    def _client_traffic(self) -> None:
+        """Through nginx: a push to the active (asking first for a blob it lacks: HEAD 404)
+        and a pull from it, and a pull of a synced image from the standby."""
+        active = self._client(self.active)
+        active.blob_exists("client/app", "sha256:" + "0" * 64)
+        active.push_image("client/app", "v1")
+        active.pull_image("client/app", "v1")
+        self._client(self.standby).pull_image(*IMAGES[0])
+        done = time.time()
+        for node in self.nodes:
+            assert node.exporter is not None
+            node.exporter.wait_reading("traffic", newer_than=done, timeout=60)
 
     def _node(self, name: str, role: str, registry: Registry) -> Node:
         self.started.append(registry.start())
