@@ -22,6 +22,7 @@ FULL = {
     "storage_scan": ["-m", "bench.storage_scan", "--runs", "3", "small", "toolforge", "large"],
     "standby": ["-m", "bench.standby", "large"],
     "steady": ["-m", "bench.steady", "--seconds", "300", "toolforge"],
+    "traffic": ["-m", "bench.traffic", "--seconds", "60"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -29,6 +30,7 @@ QUICK = {
     "storage_scan": ["-m", "bench.storage_scan", "--runs", "1", "--interval", "15", "toolforge"],
     "standby": ["-m", "bench.standby", "--interval", "15", "toolforge"],
     "steady": ["-m", "bench.steady", "--seconds", "60", "toolforge"],
+    "traffic": ["-m", "bench.traffic", "--seconds", "20", "--million", "250000"],
 }
 
 
