@@ -90,7 +90,7 @@ def error_ratio(slo: str, window: str, objectives: Objectives) -> str:
             f'  unless {REQUESTS}{{route="blob", method="HEAD", code="404"}}\n'
             f")\n"
         )
-    le = f"{objectives.latency_seconds:g}"
+    le = str(float(objectives.latency_seconds))  # as the exporter writes it: "2.0"
     return (
         f"1 - (\n"
         f'  sum by (cluster) (rate({DURATIONS}_bucket{{{MANIFEST_READS}, le="{le}"}}[{window}]))\n'

@@ -63,7 +63,7 @@ def test_configure_writes_a_deployments_objectives(tmp_path: Path) -> None:
         ("registry_monitor:slo_latency_threshold_seconds", None): "vector(1)",
     }
     ratios = "".join(r["expr"] for r in written["groups"][1]["rules"])
-    assert 'le="1"' in ratios and 'le="2"' not in ratios
+    assert 'le="1.0"' in ratios and 'le="2.0"' not in ratios
     assert "> 0.0144\n" in alert_exprs(written)[0]
     done = subprocess.run(
         ["promtool", "check", "rules", "--lint=all", "--lint-fatal", str(tmp_path / "slo.yaml")],

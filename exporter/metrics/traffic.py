@@ -48,7 +48,8 @@ def render(reading: Reading[TrafficStatus]) -> Iterator[Metric]:
             labels=["route", "method"],
         )
         for (route, method), h in sorted(c.durations.items()):
-            bounds = [f"{b:g}" for b in DURATION_BUCKETS] + ["+Inf"]
+            # client_python's (and Prometheus 3's normalised) form: "2.0", not "2"
+            bounds = [str(float(b)) for b in DURATION_BUCKETS] + ["+Inf"]
             buckets = list(zip(bounds, map(float, h.cumulative()), strict=True))
             durations.add_metric([route, method], buckets, h.total)
         yield durations
