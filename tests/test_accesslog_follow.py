@@ -220,3 +220,17 @@ def test_unreadable_after_start_keeps_counting_nothing_twice(log: Path) -> None:
     assert f.read().lines == ["a"]
     os.truncate(log, 2)  # same size: nothing new, nothing again
     assert f.read().lines == []
+
+
+def test_an_expired_deadline_stops_after_one_chunk_and_the_rest_comes_next_time(
+    log: Path,
+) -> None:
+    from registry_monitor.base import Deadline
+
+    log.write_text("")
+    f = follower(log)
+    f.read()
+    append(log, ("m" * 99 + "\n") * 30_000)  # 3 MB: three chunks
+    first = f.read(Deadline(0.0))
+    assert 0 < len(first.lines) < 30_000
+    assert len(first.lines) + len(f.read().lines) == 30_000

@@ -21,6 +21,7 @@ from testbed.images import Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.waiting import wait_until
+from tests.support.check import run_check, write_config
 from tests.support.metrics import value
 
 pytestmark = pytest.mark.daemons
@@ -74,7 +75,8 @@ def read_until(probe: TrafficProbe, lines: int) -> TrafficStatus:
 
 
 def push_and_pull(client: Pusher, repository: str) -> None:
-    """13 requests: a push of an image (config and one layer) and a pull of it."""
+    """14 requests: a HEAD of a missing blob, a push of an image (config and one layer), a
+    pull of it, its tags, the catalog and a missing manifest."""
     client.blob_exists(repository, "sha256:" + "0" * 64)  # HEAD blob: 404, normal protocol flow
     client.push_image(repository, "v1")  # 2 x (POST 202, PUT 201), PUT manifest 201
     client.pull_image(repository, "v1")  # GET /v2/, HEAD manifest, GET manifest, 2 x GET blob
@@ -310,3 +312,24 @@ def test_an_exporter_restart_doubles_nothing_and_loses_nothing(
         assert writes == 2  # PUTs on a standby: what RegistryWritesOnStandby warns of
     finally:
         exporter.stop()
+
+
+def test_check_registry_judges_the_real_log(front: Front, tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "check.yaml",
+        {"access_log": {"path": str(front.log), "format": "registry_monitor"}},
+    )
+    push_and_pull(front.client, "checked")
+    run = run_check(config, "traffic")
+    assert (run.state, run.perf("requests").value, run.perf("errors").value) == ("OK", 14, 0)
+    # the blob HEAD 404 is left out of the requests judged
+    assert run.text.startswith("0% 5xx of 13 requests in the last 5 minutes, manifest p95 ")
+    front.registry.stop()
+    for _ in range(4):
+        assert front.client.session.get(f"{front.client.base}/v2/", timeout=5).status_code == 502
+    run = run_check(config, "traffic")
+    assert run.state == "CRITICAL"
+    assert run.text == (
+        "23.529% of 17 requests in the last 5 minutes answered 5xx "
+        "(4, 4 made by nginx without a registry answer) (critical > 5)"
+    )
