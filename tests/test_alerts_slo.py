@@ -89,3 +89,13 @@ def test_configure_refuses_objectives_it_cannot_alert_on(
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_committed_unit_tests_are_the_ones_the_module_writes() -> None:
+    from alerts import slo_tests
+
+    assert slo_tests.TEST_FILE.read_text() == slo_tests.text(), "run `python3 -m alerts.slo_tests`"
+    # every window pair of both objectives fires in some case, and each has silent cases
+    fired = {(c.slo, w) for c in slo_tests.CASES for w in c.fires}
+    assert fired == {(s, w.long) for s in ("availability", "latency") for w in WINDOWS}
+    assert {c.slo for c in slo_tests.CASES if not c.fires} == {"availability", "latency"}
