@@ -2,13 +2,16 @@
 
     python3 -m alerts.configure --out /etc/prometheus/rules/registry-monitor \\
         --team storage --runbook-url https://git.example.org/registry-monitor/alerts/RUNBOOK.md \\
-        --grafana-url https://grafana.example.org
+        --grafana-url https://grafana.example.org \\
+        --availability-objective 0.99 --latency-objective 0.95 --latency-threshold 2
 
 Reads alerts/*.yaml (the rule files, not their *_test.yaml nor the
 Alertmanager example) and writes them to --out with every alert's `team`
 label, the part of `runbook_url` before the `#anchor`, the Grafana base of
 `dashboard` and the scrape job in `up{job=...}` replaced. Thresholds are not
 an option here: they are edited in thresholds.yaml, the one place they live.
+The service-level objectives are: slo.yaml is written anew from alerts/slo.py
+with the objectives given (its windows and burn rates stay the workbook's).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from alerts.slo import SLO_FILE, Objectives, document
 
 ALERTS_DIR = Path(__file__).resolve().parent
 DEFAULT_TEAM = "registry"
@@ -105,13 +110,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--grafana-url", default="", help="Grafana base URL put before the /d/<uid> links"
     )
     parser.add_argument("--job", default=DEFAULT_JOB, help="scrape job name of the exporters")
+    defaults = Objectives()
+    parser.add_argument(
+        "--availability-objective",
+        type=float,
+        default=defaults.availability,
+        help=f"share of requests without a 5xx (default {defaults.availability:g})",
+    )
+    parser.add_argument(
+        "--latency-objective",
+        type=float,
+        default=defaults.latency,
+        help=f"share of manifest reads within the threshold (default {defaults.latency:g})",
+    )
+    parser.add_argument(
+        "--latency-threshold",
+        type=float,
+        default=defaults.latency_seconds,
+        help=f"seconds of the latency objective (default {defaults.latency_seconds:g})",
+    )
     args = parser.parse_args(argv)
     for value, name in ((args.team, "--team"), (args.job, "--job")):
         if not value or any(c in value for c in "\"'{}\n"):
             parser.error(f"{name} must be a plain label value, got {value!r}")
+    objectives = Objectives(
+        args.availability_objective, args.latency_objective, args.latency_threshold
+    )
+    try:
+        objectives.check()
+    except ValueError as exc:
+        parser.error(str(exc))
     args.out.mkdir(parents=True, exist_ok=True)
     for source in rule_files():
-        doc = configure(load(source), args.team, args.runbook_url, args.grafana_url, args.job)
+        original = document(objectives) if source.name == SLO_FILE.name else load(source)
+        doc = configure(original, args.team, args.runbook_url, args.grafana_url, args.job)
         target = args.out / source.name
         dump(
             doc, target, f"# Written by `python3 -m alerts.configure` from alerts/{source.name}.\n"

@@ -23,6 +23,7 @@ FULL = {
     "standby": ["-m", "bench.standby", "large"],
     "steady": ["-m", "bench.steady", "--seconds", "300", "toolforge"],
     "idle_connections": ["-m", "bench.idle_connections", "0", "100", "300", "1000", "3000"],
+    "traffic": ["-m", "bench.traffic", "--seconds", "60"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -31,6 +32,7 @@ QUICK = {
     "standby": ["-m", "bench.standby", "--interval", "15", "toolforge"],
     "steady": ["-m", "bench.steady", "--seconds", "60", "toolforge"],
     "idle_connections": ["-m", "bench.idle_connections", "--requests", "50", "0", "300", "1000"],
+    "traffic": ["-m", "bench.traffic", "--seconds", "20", "--million", "250000"],
 }
 
 

@@ -39,6 +39,8 @@ thresholds:
     disk      used space in percent (--unit bytes: available bytes); -W/-K inodes used %
     api       GET /v2/ latency in seconds
     cert      days left; a bare number N means fewer than N days (-w 21 -c 7)
+    traffic   ERROR_PERCENT,P95_SECONDS: 5xx share and manifest-read p95 in nginx's
+              access log over the last --minutes (default 5): -w 1,2 -c 5,5
     write     push duration in seconds (no default)
   A range starting with '-' may be given as -w-5: or --warning=-5:.
 
@@ -62,6 +64,7 @@ class Args:
     timeout: float
     verbosity: int
     json: bool
+    minutes: float = 5.0
 
 
 class HelpText(Exception):
@@ -83,6 +86,16 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not 0 < value <= 86400:
         raise argparse.ArgumentTypeError(f"expected seconds above 0 (at most 86400), got {text!r}")
+    return value
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1440:
+        raise argparse.ArgumentTypeError(f"expected minutes above 0 (at most 1440), got {text!r}")
     return value
 
 
@@ -120,6 +133,13 @@ def build_parser() -> _Parser:
         action="count",
         default=0,
         help="-v one line per item, -vv plus config and timings, -vvv plus raw readings",
+    )
+    p.add_argument(
+        "--minutes",
+        type=_minutes,
+        default=5.0,
+        metavar="N",
+        help="traffic: judge the access log's last N minutes (default 5)",
     )
     p.add_argument("--json", action="store_true", help="print readings and verdicts as JSON")
     p.add_argument("-h", "--help", action="store_true", help="show this help (exit 3)")
@@ -160,7 +180,15 @@ def parse(argv: list[str]) -> Args:
     config = ns.config
     if config is None and DEFAULT_CONFIG_PATH.exists():
         config = DEFAULT_CONFIG_PATH
-    return Args(ns.target, config, options, ns.timeout, min(ns.verbose, MAX_VERBOSITY), ns.json)
+    return Args(
+        ns.target,
+        config,
+        options,
+        ns.timeout,
+        min(ns.verbose, MAX_VERBOSITY),
+        ns.json,
+        ns.minutes,
+    )
 
 
 def target_hint(argv: list[str]) -> str | None:

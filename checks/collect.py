@@ -38,6 +38,9 @@ def role_refusal(name: str, config: Config) -> str | None:
     """Why this node does not run `name`, or None if it does."""
     if config.runs(name):
         return None
+    needs = spec(name).needs
+    if needs is not None and getattr(config, needs.key) is None:
+        return f"the {name} probe is off: set {needs.what} in the config"
     switch = spec(name).switch
     if switch is not None:
         return (
@@ -53,13 +56,19 @@ def probe_timeout(configured: float, budget: float) -> float:
     return max(0.05, min(configured, budget - margin))
 
 
-def prepare(name: str, config: Config, budget: float) -> ProbeRunner | Reading[Any]:
-    """The runner for a probe, or the reading that says why it will not run."""
+def prepare(
+    name: str, config: Config, budget: float, minutes: float = 5.0
+) -> ProbeRunner | Reading[Any]:
+    """The runner for a probe, or the reading that says why it will not run.
+
+    The traffic probe reads the log's last `minutes` here instead of following it.
+    """
     refusal = role_refusal(name, config)
     if refusal is not None:
         return no_run(name, refusal)
     try:
-        probe = build_probe(name, config)
+        options = {"window_minutes": minutes} if name == "traffic" else {}
+        probe = build_probe(name, config, **options)
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
     timeout = probe_timeout(config.timeouts.of(name), budget)
@@ -69,12 +78,14 @@ def prepare(name: str, config: Config, budget: float) -> ProbeRunner | Reading[A
     return ProbeRunner(probe, timeout, grace=max(1.0, budget))
 
 
-def collect(names: Iterable[str], config: Config, deadline: float) -> Collection:
+def collect(
+    names: Iterable[str], config: Config, deadline: float, minutes: float = 5.0
+) -> Collection:
     """Readings of every probe in names; `deadline` is a time.monotonic() value."""
     readings: dict[str, Reading[Any]] = {}
     threads: dict[str, threading.Thread] = {}
     for name in names:
-        prepared = prepare(name, config, deadline - time.monotonic())
+        prepared = prepare(name, config, deadline - time.monotonic(), minutes)
         if isinstance(prepared, Reading):
             readings[name] = prepared
             continue

@@ -53,7 +53,7 @@ def check(args: arguments.Args, started: float) -> Answer:
     answer.limits = limits_for(names, config, args.options)
     answer.timeouts = {n: config.timeouts.of(n) for n in names}
 
-    collection = collect(names, config, deadline)
+    collection = collect(names, config, deadline, args.minutes)
     answer.readings = {n: collection.readings[n] for n in names if n in collection.readings}
     answer.verdicts = [judge(r, answer.limits[n]) for n, r in answer.readings.items()]
     if collection.running:

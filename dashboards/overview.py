@@ -32,6 +32,7 @@ from dashboards.panels import (
     with_node,
 )
 from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS, Levels
+from dashboards.traffic import traffic_row
 
 NODE = "{{node}} ({{role}})"
 
@@ -404,6 +405,7 @@ def overview() -> builders.Dashboard:
     rows: list[tuple[str, list[PanelBuilder]]] = [
         ("Disk", disk_row()),
         ("Registry API", api_row()),
+        ("Traffic (nginx access log)", traffic_row()),
         ("Stored content per node", content_row()),
         ("Standby and sync", standby_row()),
         ("Services and pushes", services_row()),

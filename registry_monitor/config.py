@@ -15,7 +15,7 @@ import reprlib
 import socket
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -127,6 +127,17 @@ else:
     )
 
 
+class AccessLog(_Strict, frozen=True):
+    """nginx's access log, followed by the traffic probe (docs/traffic.md)."""
+
+    path: Path
+    # combined: nginx's default; registry_monitor: adds durations and upstream figures
+    format: Literal["combined", "registry_monitor"] = "combined"
+    # check_registry traffic: 5xx share of requests in percent, p95 of manifest reads
+    error_percent: Levels = Levels(warning=1, critical=5)
+    manifest_p95_seconds: Levels = Levels(warning=2, critical=5)
+
+
 def _default_node() -> str:
     return socket.gethostname()
 
@@ -163,6 +174,8 @@ class Config(_Strict, frozen=True):
     owner_check_files_per_scan: Annotated[int, Meta(ge=0)] = 250_000
     # standby probe: cap on the active's inventory, decompressed
     inventory_max_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
+    # traffic probe: null = off (the exporter's user needs read access to the log)
+    access_log: AccessLog | None = None
     thresholds: Thresholds = Thresholds()
     intervals: Intervals = Intervals()
     timeouts: Timeouts = Timeouts()
@@ -194,6 +207,8 @@ class Config(_Strict, frozen=True):
     def runs(self, probe: str) -> bool:
         """Whether this node runs the probe: its switch when set, else its roles."""
         spec = probe_catalog.spec(probe)
+        if spec.needs is not None and getattr(self, spec.needs.key) is None:
+            return False
         if spec.switch is not None:
             switched: bool | None = getattr(self, spec.switch.key)
             if switched is not None:
@@ -229,6 +244,18 @@ def _shown(key: str, value: object) -> str:
     return f" (got {_short(_REPR.repr(value))})"
 
 
+def _field_type(key: str, where: str) -> Any:
+    """The type of the key that msgspec's `$.a.b` path points to, through nested structs."""
+    kind = _FIELDS[key]
+    for name, _ in _PATH_PART.findall(where):
+        structs = [k for k in (kind, *typing.get_args(kind)) if isinstance(k, type)]
+        struct = next((k for k in structs if issubclass(k, msgspec.Struct)), None)
+        if not name or struct is None:
+            break
+        kind = typing.get_type_hints(struct).get(name, kind)
+    return kind
+
+
 def _given(value: object, path: str) -> object:
     """The part of a key's value that msgspec's `$.a[0]` path points to, if found."""
     for name, index in _PATH_PART.findall(path):
@@ -251,7 +278,7 @@ def _describe(key: str, value: object, error: msgspec.ValidationError) -> str:
     if message.startswith("Object missing required field"):
         return f"{path}.{message.split('`')[1]}: required key missing"
     if message.startswith("Invalid enum value"):
-        allowed = ", ".join(repr(a) for a in typing.get_args(_FIELDS[key]))
+        allowed = ", ".join(repr(a) for a in typing.get_args(_field_type(key, where)))
         message = f"expected one of {allowed}"
     given = _given(value, where)
     if given is None:

@@ -36,6 +36,14 @@ class Switch:
 
 
 @dataclass(frozen=True, slots=True)
+class Needs:
+    """A config key that must be set for the probe to run at all, whatever the role."""
+
+    key: str
+    what: str  # what to set, for the refusal check_registry prints ("access_log (path, format)")
+
+
+@dataclass(frozen=True, slots=True)
 class ProbeSpec:
     name: str
     probe_class: str  # "module:Class"; the class takes the Config, its __call__ gives the reading
@@ -43,6 +51,7 @@ class ProbeSpec:
     interval: float  # default seconds between runs in the exporter (config `intervals.<name>`)
     timeout: float  # default seconds one run may take (config `timeouts.<name>`)
     switch: Switch | None = None
+    needs: Needs | None = None
 
     @property
     def verdict_module(self) -> str:
@@ -106,6 +115,14 @@ PROBES: tuple[ProbeSpec, ...] = (
         roles=("standby",),
         interval=60,
         timeout=30,
+    ),
+    ProbeSpec(
+        "traffic",
+        "registry_monitor.probes.traffic:TrafficProbe",
+        roles=BOTH,
+        interval=5,
+        timeout=5,
+        needs=Needs("access_log", "access_log (path, format)"),
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Push images to a registry over its HTTP API, as `docker push` would."""
+"""Push and pull images over a registry's HTTP API, as `docker push` and `docker pull` would."""
 
 from __future__ import annotations
 
@@ -123,6 +123,29 @@ class Pusher:
         ).encode()
         digest = self.put_manifest(repository, tag, body, DOCKER_LIST)
         return Pushed(repository, tag, digest, (), body)
+
+    def pull_image(self, repository: str, tag: str) -> Pushed:
+        """GET /v2/, HEAD and GET of the manifest, GET of every blob: 3 + blobs requests."""
+        accept = {"Accept": ", ".join((DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX))}
+        base = self.session.get(f"{self.base}/v2/", timeout=10)
+        assert base.status_code == 200, base.text
+        url = f"{self.base}/v2/{repository}/manifests/{tag}"
+        head = self.session.head(url, headers=accept, timeout=10)
+        assert head.status_code == 200, head.status_code
+        got = self.session.get(url, headers=accept, timeout=10)
+        assert got.status_code == 200, got.text
+        manifest = got.json()
+        blobs = [manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])]
+        for digest in blobs:
+            blob = self.session.get(f"{self.base}/v2/{repository}/blobs/{digest}", timeout=10)
+            assert blob.status_code == 200 and digest_of(blob.content) == digest
+        return Pushed(repository, tag, digest_of(got.content), tuple(blobs), got.content)
+
+    def blob_exists(self, repository: str, digest: str) -> bool:
+        """HEAD of a blob, as a client does before uploading it (404: not there yet)."""
+        resp = self.session.head(f"{self.base}/v2/{repository}/blobs/{digest}", timeout=10)
+        assert resp.status_code in (200, 404), resp.status_code
+        return resp.status_code == 200
 
     def delete_manifest(self, repository: str, digest: str) -> None:
         resp = self.session.delete(f"{self.base}/v2/{repository}/manifests/{digest}", timeout=10)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
+from registry_monitor.accesslog.formats import LOG_FORMAT
 from testbed.daemon import Daemon
 from testbed.waiting import free_port, port_open, wait_until
 
@@ -13,12 +15,14 @@ NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
 
 CONFIG = """
 daemon off;
+{user}
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 events {{ worker_connections 64; }}
 http {{
-    access_log off;
+    {log_format}
+    {access_log}
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -45,8 +49,19 @@ http {{
 class Nginx:
     """nginx terminating TLS for `name` on 127.0.0.1:port and proxying /v2/ to upstream."""
 
-    def __init__(self, workdir: Path, upstream: str, name: str, cert: Path, key: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        upstream: str,
+        name: str,
+        cert: Path,
+        key: Path,
+        log_format: str | None = None,
+    ) -> None:
+        """log_format: None (no access log), "combined" or "registry_monitor" (docs/traffic.md)."""
         self.workdir = workdir
+        self.log_format = log_format
+        self.access_log = workdir / "access.log"
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.name = name
@@ -67,6 +82,14 @@ class Nginx:
                 cert=self.cert,
                 key=self.key,
                 upstream=self.upstream,
+                # started as root, workers would run as nobody, who cannot reopen logs
+                # under the tests' private temporary directories (USR1)
+                user="user root root;" if os.geteuid() == 0 else "",
+                # the exact line docs/traffic.md tells operators to put in the site
+                log_format=LOG_FORMAT if self.log_format == "registry_monitor" else "",
+                access_log=f"access_log {self.access_log} {self.log_format};"
+                if self.log_format
+                else "access_log off;",
             )
         )
 
@@ -88,6 +111,15 @@ class Nginx:
         """Re-read config and certificates, as `systemctl reload nginx` does."""
         subprocess.run(
             [NGINX_BIN, "-p", str(self.workdir), "-c", str(self.config_path), "-s", "reload"],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+
+    def reopen_logs(self) -> None:
+        """SIGUSR1, as logrotate's postrotate does: nginx reopens its log files."""
+        subprocess.run(
+            [NGINX_BIN, "-p", str(self.workdir), "-c", str(self.config_path), "-s", "reopen"],
             check=True,
             capture_output=True,
             timeout=10,

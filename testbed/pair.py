@@ -7,7 +7,10 @@ of the real sync: an rsync daemon exporting the active's data and the sync
 unit's rsync client (testbed/rsync.py), taken after the active's write canary
 is in place, so the two hold the same content. That run is recorded in the
 standby's fake systemd as systemd shows the oneshot and its timer, which is
-what the sync probe reads. The alert and the dashboard tests both start it.
+what the sync probe reads. nginx logs in the registry_monitor format and
+each exporter follows that log; once both run, an image is pushed and pulled
+through the active's nginx, as a client would, so the traffic metrics carry
+real requests. The alert and the dashboard tests both start it.
 """
 
 from __future__ import annotations
@@ -93,11 +96,35 @@ class HealthyPair:
         self.standby.exporter = self._exporter(
             self.standby, {"active_exporter_url": self.active.exporter.url}
         )
+        self._client_traffic()
+
+    def _client(self, node: Node) -> Pusher:
+        return Pusher(f"https://{PUBLIC_NAME}:{node.nginx.port}", verify=str(self.ca_file))
+
+    def _client_traffic(self) -> None:
+        """Through nginx: a push to the active (asking first for a blob it lacks: HEAD 404)
+        and a pull from it, and a pull of a synced image from the standby."""
+        active = self._client(self.active)
+        active.blob_exists("client/app", "sha256:" + "0" * 64)
+        active.push_image("client/app", "v1")
+        active.pull_image("client/app", "v1")
+        self._client(self.standby).pull_image(*IMAGES[0])
+        done = time.time()
+        for node in self.nodes:
+            assert node.exporter is not None
+            node.exporter.wait_reading("traffic", newer_than=done, timeout=60)
 
     def _node(self, name: str, role: str, registry: Registry) -> Node:
         self.started.append(registry.start())
         workdir = registry.workdir
-        nginx = Nginx(workdir / "nginx", registry.url, PUBLIC_NAME, self.cert.cert, self.cert.key)
+        nginx = Nginx(
+            workdir / "nginx",
+            registry.url,
+            PUBLIC_NAME,
+            self.cert.cert,
+            self.cert.key,
+            log_format="registry_monitor",
+        )
         self.started.append(nginx.start())
         systemd = FakeSystemd(workdir / "systemd")
         for unit in ("docker-registry.service", "nginx.service"):
@@ -118,6 +145,7 @@ class HealthyPair:
             "systemctl": str(node.systemd.systemctl),
             "state_dir": str(workdir / "state"),
             "registry_user": getpass.getuser(),  # owns every file here: none foreign
+            "access_log": {"path": str(node.nginx.access_log), "format": "registry_monitor"},
             **self.config,
             **extra,
         }

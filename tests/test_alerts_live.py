@@ -120,7 +120,7 @@ def test_stopped_registry_pages_through_alertmanager(
         prometheus.wait_targets_up()
         # Healthy first: the rules are loaded and the pair is seen, nothing pages.
         wait_until(
-            lambda: prometheus.query("count(registry_monitor:threshold)")[0].value == 18,
+            lambda: prometheus.query("count(registry_monitor:threshold)")[0].value == 19,
             30,
             "the threshold recording rules",
         )
@@ -134,9 +134,13 @@ def test_stopped_registry_pages_through_alertmanager(
                 "pair",
                 "services",
                 "setup",
+                "slo-alerts",
+                "slo-objectives",
+                "slo-ratios",
                 "storage",
                 "sync",
                 "thresholds",
+                "traffic",
             )
         }
         up = prometheus.query('registry_monitor_api_up{endpoint="backend"}')

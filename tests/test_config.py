@@ -57,6 +57,16 @@ def test_probes_follow_the_role() -> None:
     assert "write" not in Config(role="active", write_probe=False).probes_for_role()
 
 
+def test_the_traffic_probe_runs_where_an_access_log_is_configured() -> None:
+    c = parse_config({"role": "standby", "access_log": {"path": "/var/log/nginx/access.log"}})
+    assert c.probes_for_role()[-3:] == ("sync", "standby", "traffic")
+    assert c.access_log is not None
+    assert (c.access_log.path, c.access_log.format) == (
+        Path("/var/log/nginx/access.log"),
+        "combined",
+    )
+
+
 def test_unknown_key_is_an_error_naming_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("thresholds:\n  disk_used_percnt: {warning: 1, critical: 2}\n")
@@ -95,6 +105,11 @@ def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
             "thresholds.api_latency_seconds.critical: required key missing",
         ),
         ("data_dir: 5\n", "data_dir: Expected a path (a string) (got 5)"),
+        (
+            "access_log: {path: /x, format: json}\n",
+            "access_log.format: expected one of 'combined', 'registry_monitor' (got 'json')",
+        ),
+        ("access_log: {format: combined}\n", "access_log.path: required key missing"),
         ("- a\n- b\n", "expected a mapping of keys at the top level"),
         ("role: [unclosed\n", "not valid YAML"),
     ],

@@ -281,6 +281,9 @@ ANY_IS_BAD = [(None, "green"), (1, "red")]
 
 EXPECTED_STEPS: dict[tuple[str, str], list[tuple[float | None, str]]] = {
     (OVERVIEW, "API up"): UP,
+    (OVERVIEW, "Error ratio against the objective"): [(None, "green"), (0.01, "red")],
+    (OVERVIEW, "Manifest read latency"): [(None, "green"), (2, "red")],
+    (OVERVIEW, "Error budget left (30 days)"): [(None, "red"), (0, "green")],
     (OVERVIEW, "Services"): UP,
     (OVERVIEW, "Push works"): UP,
     (OVERVIEW, "Certificate days left"): _falling("cert_days_left"),

@@ -22,7 +22,12 @@ def test_example_configs_load(name: str, role: str) -> None:
     assert config.state_dir == Path("/var/lib/registry-monitor")
     if role == "standby":
         assert config.active_exporter_url is not None
-        assert config.probes_for_role()[-2:] == ("sync", "standby")
+        assert config.probes_for_role()[-3:] == ("sync", "standby", "traffic")
+    assert config.access_log is not None
+    assert (config.access_log.path, config.access_log.format) == (
+        Path("/var/log/nginx/access.log"),
+        "registry_monitor",
+    )
 
 
 def unit() -> configparser.ConfigParser:
@@ -35,6 +40,7 @@ def unit() -> configparser.ConfigParser:
 def test_unit_runs_unprivileged_and_read_only() -> None:
     service = unit()["Service"]
     assert service["User"] == "registry-monitor"
+    assert service["SupplementaryGroups"].split() == ["docker-registry", "adm"]
     assert service["ExecStart"].split()[1:] == ["--config", "/etc/registry-monitor/config.yaml"]
     assert (service["ProtectSystem"], service["NoNewPrivileges"], service["PrivateTmp"]) == (
         "strict",

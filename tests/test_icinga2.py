@@ -36,6 +36,7 @@ object Host "registry-03" {
   vars.registry_role = "active"
   vars.registry_config = "/etc/registry-monitor/config.yaml"
   vars.registry_timeout = 15
+  vars.registry_traffic = true
 }
 object Host "registry-04" {
   check_command = "dummy"
@@ -75,6 +76,9 @@ def test_one_check_command_per_probe(validated: Icinga2) -> None:
         }
         assert {k: mapped.get(k) for k in common} == common
         assert command["vars"] == {"registry_verbose": True}
+    assert commands["registry_traffic"]["arguments"]["--minutes"]["value"] == (
+        "$registry_traffic_minutes$"
+    )
     disk = commands["registry_disk"]["arguments"]
     assert (disk["-W"]["value"], disk["-K"]["value"], disk["--unit"]["value"]) == (
         "$registry_inode_warning$",
@@ -96,6 +100,7 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_cert",
             "registry_write",
             "registry_storage",
+            "registry_traffic",
         },
         "registry-04": {
             "registry_disk",

@@ -168,9 +168,13 @@ def standby_writing(
     start_exporter: Callable[..., Exporter],
     tmp_path: Path,
 ) -> Path:
-    """A node that runs every probe: standby role, write probe on, a live active exporter."""
+    """A node that runs every probe: standby role, write probe on, a live active exporter,
+    an access log to follow."""
     active = start_exporter({**registry_node, "node": "active", "role": "active"}, ("storage",))
+    access_log = tmp_path / "access.log"
+    access_log.write_text("")
     node = {
+        "access_log": {"path": str(access_log)},
         **registry_node,
         "node": "standby",
         "role": "standby",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from registry_monitor import probe_catalog
-from registry_monitor.config import Config
+from registry_monitor.config import Config, parse_config
 from registry_monitor.probe_catalog import PROBES, ProbeSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,4 +111,15 @@ def test_roles_and_switch_decide_which_probes_run() -> None:
     )
     for spec in PROBES:
         for role in ("active", "standby"):
-            assert Config(node="n", role=role).runs(spec.name) == (role in spec.roles)
+            runs = role in spec.roles and spec.needs is None  # a needed key is unset by default
+            assert Config(node="n", role=role).runs(spec.name) == runs
+
+
+def test_a_needed_key_turns_its_probe_on_for_every_role() -> None:
+    needy = [s for s in PROBES if s.needs is not None]
+    assert [s.name for s in needy] == ["traffic"]
+    log = {"access_log": {"path": "/var/log/nginx/access.log"}}
+    for role in ("active", "standby"):
+        config = parse_config({"node": "n", "role": role, **log})
+        assert config.probes_for_role()[-1] == "traffic"
+        assert "traffic" not in Config(node="n", role=role).probes_for_role()

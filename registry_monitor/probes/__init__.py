@@ -15,8 +15,9 @@ from registry_monitor.probe_catalog import spec
 from registry_monitor.probes.reading import Probe
 
 
-def build_probe(name: str, config: Config) -> Probe[Any]:
+def build_probe(name: str, config: Config, **options: Any) -> Probe[Any]:
+    """The probe `name`; options are its own keyword arguments (traffic: window_minutes)."""
     module_name, _, class_name = spec(name).probe_class.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    probe: Probe[Any] = cls(config)
+    probe: Probe[Any] = cls(config, **options)
     return probe

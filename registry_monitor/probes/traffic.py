@@ -1,0 +1,95 @@
+"""traffic: what users see, from nginx's access log (docs/traffic.md).
+
+In the exporter the probe follows the log (accesslog/follow.py) and adds
+every new line to counters kept for the exporter's lifetime; each run reads
+what was written since the last one, bounded by its deadline, so a scrape
+never waits for the log. In check_registry (`window_minutes` set) it reads
+the last N minutes of the file instead.
+
+The counters are read in the background and reset when the exporter
+restarts, as counters do; the file offset, kept in state_dir, is what makes
+sure a line is never counted twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+
+from registry_monitor.accesslog.follow import Follower
+from registry_monitor.accesslog.formats import Parser
+from registry_monitor.accesslog.tally import Tally, TrafficCounts
+from registry_monitor.accesslog.window import TrafficWindow, read_window
+from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.config import AccessLog, Config
+
+STATE_FILE = "access-log-position.json"
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficStatus:
+    path: str
+    format: str
+    counts: TrafficCounts
+    # the newest line's time stamp; before the first line, the file's mtime
+    last_line_time: float | None
+    lines_read: int  # by this run
+    rotations: int  # new files taken up since the exporter started
+    note: str | None  # the file is missing, or the state file cannot be written
+
+    def summary(self) -> str:
+        return (
+            f"{self.counts.lines_parsed} lines parsed, {self.counts.lines_skipped} skipped, "
+            f"{self.rotations} rotations followed"
+        )
+
+
+class TrafficProbe:
+    name = "traffic"
+
+    def __init__(self, config: Config, window_minutes: float | None = None) -> None:
+        if config.access_log is None:
+            raise ProbeFailed("no access_log in the config: the traffic probe is off")
+        self.access_log: AccessLog = config.access_log
+        self.window_minutes = window_minutes
+        self.parser = Parser(config.access_log.format)
+        self.follower = Follower(config.access_log.path, config.state_dir / STATE_FILE)
+        self.tally = Tally()
+        self.rotations = 0
+        self._mtime: float | None = None
+
+    def __call__(self, deadline: Deadline) -> TrafficStatus | TrafficWindow:
+        if self.window_minutes is not None:
+            return read_window(
+                self.access_log.path,
+                self.access_log.format,
+                self.window_minutes,
+                time.time(),
+                deadline,
+            )
+        batch = self.follower.read(deadline)
+        parse, add, skipped = self.parser.parse, self.tally.add, batch.overlong
+        for line in batch.lines:
+            request = parse(line)
+            if request is None:
+                skipped += 1
+            else:
+                add(request)
+        self.tally.skip(skipped)
+        self.rotations += batch.rotations
+        if self.tally.last_line_time is None and self._mtime is None:
+            with contextlib.suppress(OSError):
+                self._mtime = self.access_log.path.stat().st_mtime
+        status = TrafficStatus(
+            path=str(self.access_log.path),
+            format=self.access_log.format,
+            counts=self.tally.snapshot(),
+            last_line_time=self.tally.last_line_time or self._mtime,
+            lines_read=len(batch.lines) + batch.overlong,
+            rotations=self.rotations,
+            note=batch.note,
+        )
+        if self.follower.position is None:
+            raise ProbeFailed(batch.note or f"access log {self.access_log.path} not open", status)
+        return status
