@@ -178,9 +178,9 @@ class Config(_Strict, frozen=True):
         names = ["disk", "services", "api", "cert"]
         if self.write_enabled:
             names.append("write")
-        names.append("storage")
+        names += ["storage", "sync"]  # sync on both: the active must never run it
         if self.role == "standby":
-            names += ["sync", "standby"]
+            names.append("standby")
         return tuple(names)
 
 

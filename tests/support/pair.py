@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from testbed.images import Pusher
 from testbed.registry import Registry
 from testbed.rsync import RsyncDaemon, SyncUnit
@@ -21,8 +19,9 @@ TOKEN = "pair-secret"
 
 
 def ago(seconds: float) -> float:
-    """A time in the past, but after boot: systemd's monotonic timestamps start at boot."""
-    return max(time.time() - seconds, psutil.boot_time() + 1)
+    """A time `seconds` in the past, in whole seconds as `systemctl --timestamp=unix` shows
+    it. The fake systemd refuses one before its boot: older runs go in the state file."""
+    return float(int(time.time() - seconds))
 
 
 @dataclass
