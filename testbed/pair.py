@@ -101,7 +101,7 @@ class HealthyPair:
         self.started.append(nginx.start())
         systemd = FakeSystemd(workdir / "systemd")
         for unit in ("docker-registry.service", "nginx.service"):
-            systemd.set_unit(unit, "active", started_at=time.time() - 3600)
+            systemd.set_unit(unit, "active", started_at=max(time.time() - 3600, systemd.boot))
         return Node(name, role, registry, nginx, systemd)
 
     def _exporter(self, node: Node, extra: dict[str, Any]) -> Exporter:

@@ -44,7 +44,9 @@ class FakeSystemd:
         self.systemctl = self.bin_dir / "systemctl"
         self.systemctl.write_text(
             f"#!{sys.executable}\n"
-            "import sys\n"
+            "import os, sys\n"
+            # its own units whatever the environment says: each node of a pair has its own
+            f"os.environ['FAKE_SYSTEMD_DIR'] = {str(self.state_dir)!r}\n"
             f"sys.path.insert(0, {str(Path(fake_module.__file__).parent)!r})\n"
             "import fake_systemctl\n"
             "sys.exit(fake_systemctl.main(sys.argv[1:]))\n"
