@@ -18,6 +18,7 @@ import requests
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import describe_error, make_session, read_capped, redact_url
+from registry_monitor.probes.public_name import RESOLVE_SECONDS, PublicName, resolve
 from registry_monitor.registry_api import (
     API_VERSION_HEADER,
     DIGEST_HEADER,
@@ -60,6 +61,7 @@ class EndpointStatus:
 @dataclass(frozen=True, slots=True)
 class ApiStatus:
     endpoints: tuple[EndpointStatus, ...]
+    public_name: PublicName | None = None  # where public_url's host resolves
 
     def summary(self) -> str:
         parts = []
@@ -78,6 +80,8 @@ class ApiStatus:
             if missing:
                 text += f", canary missing: {', '.join(missing)}"
             parts.append(text)
+        if self.public_name is not None:
+            parts.append(self.public_name.summary())
         return "; ".join(parts)
 
 
@@ -92,7 +96,14 @@ class ApiProbe:
         self.session = make_session(config.ca_file, pin)
 
     def __call__(self, deadline: Deadline) -> ApiStatus:
-        return ApiStatus(tuple(self.check_endpoint(e, u, deadline) for e, u in self.targets))
+        name = resolve(  # first: bounded, and never left with the endpoints' leftovers
+            self.config.public_url,
+            self.config.public_addresses,
+            self.config.role,
+            deadline.io_timeout(RESOLVE_SECONDS),
+        )
+        endpoints = tuple(self.check_endpoint(e, u, deadline) for e, u in self.targets)
+        return ApiStatus(endpoints, name)
 
     def check_endpoint(self, endpoint: str, base: str, deadline: Deadline) -> EndpointStatus:
         url = f"{base}/v2/"
