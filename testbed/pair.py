@@ -116,6 +116,9 @@ class HealthyPair:
             "cert_file": str(self.cert.cert),
             "canary_images": list(CANARY_IMAGES),
             "systemctl": str(node.systemd.systemctl),
+            # the public name (localhost) points at the active: its loopback is its public
+            # address; the standby's is a documentation address no traffic goes to
+            "public_addresses": ["127.0.0.1", "::1"] if node.role == "active" else ["192.0.2.20"],
             "state_dir": str(workdir / "state"),
             "registry_user": getpass.getuser(),  # owns every file here: none foreign
             **self.config,
