@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries as q
+from dashboards.erasure import erasure_row
 from dashboards.panels import (
     NODE_DETAIL_UID,
     OVERVIEW_UID,
@@ -406,6 +407,7 @@ def overview() -> builders.Dashboard:
         ("Registry API", api_row()),
         ("Stored content per node", content_row()),
         ("Standby and sync", standby_row()),
+        ("Erasure paths: pushes the next sync would erase", erasure_row()),
         ("Services and pushes", services_row()),
         ("Certificates", [certificate_table()]),
     ]

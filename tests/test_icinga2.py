@@ -95,6 +95,7 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_cert",
             "registry_write",
             "registry_storage",
+            "registry_sync",  # the active must not sync
         },
         "registry-04": {
             "registry_disk",
