@@ -113,6 +113,10 @@ def test_a_run_in_the_same_second_as_the_kept_one_is_not_new(
         assert read(state).last_success == t + 1
     assert (state / "sync-state.json").read_bytes() == saved
     assert (state / "sync-state.json").stat().st_mtime_ns == mtime  # not rewritten
+    # a quick run starting the very next second is a new run: no margin hides it
+    sync_unit.record(23, t + 1, t + 2)
+    s = read(state)
+    assert (s.last_run_started, s.last_exit_at, s.last_exit_code) == (t + 1, t + 2, 23)
 
 
 def test_runs_before_boot_come_from_the_state_file(
