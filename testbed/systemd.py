@@ -88,7 +88,8 @@ class FakeSystemd:
             if when and when < self.boot:
                 raise BeforeBoot(
                     f"{unit} {key} {when:.0f} is {self.boot - when:.0f}s before this fake "
-                    "systemd booted: keep older runs in the probe's state file"
+                    "systemd booted, which no systemd can show (older sync runs belong in "
+                    "the sync probe's state file)"
                 )
         # atomically: a systemctl run reading a half-written file would fail as systemd never does
         path = self.state_dir / f"{unit}.json"
