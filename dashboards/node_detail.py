@@ -392,9 +392,16 @@ def sync_row() -> list[PanelBuilder]:
         ),
         stat_panel(
             "Sync timer",
-            "Whether rsync-docker-registry-sync.timer is active: without it no sync ever "
-            "starts again.",
-            [Query(on_node(metric("sync_timer_active")), "timer")],
+            "Whether rsync-docker-registry-sync.timer is active on the standby: without it "
+            "no sync ever starts again. On the active it must not be (see the pair overview's "
+            "erasure row): no value here.",
+            [
+                Query(
+                    on_node(metric("sync_timer_active"))
+                    + f" and on (job, cluster, instance) {metric('node_info', role='standby')}",
+                    "timer",
+                )
+            ],
             "none",
             good_from(1),
             mappings=flag_mapping("INACTIVE", "active"),

@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as builders
 from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries as q
+from dashboards.erasure import erasure_row, on_role
 from dashboards.panels import (
     NODE_DETAIL_UID,
     OVERVIEW_UID,
@@ -107,7 +108,7 @@ def stat_row() -> list[PanelBuilder]:
             "Last good sync",
             "Time since the standby's rsync last finished well. A standby that never "
             "synced shows decades.",
-            [Query(with_node(q.SYNC_SUCCESS_AGE), "{{node}}")],
+            [Query(on_role(q.SYNC_SUCCESS_AGE, "standby"), "{{node}}")],
             "s",
             rising(THRESHOLDS["sync_success_age_seconds"]),
             alerts=("RegistrySyncStale", "RegistrySyncFailing"),
@@ -408,6 +409,7 @@ def overview() -> builders.Dashboard:
         ("Traffic (nginx access log)", traffic_row()),
         ("Stored content per node", content_row()),
         ("Standby and sync", standby_row()),
+        ("Erasure paths: pushes the next sync would erase", erasure_row()),
         ("Services and pushes", services_row()),
         ("Certificates", [certificate_table()]),
     ]

@@ -10,10 +10,12 @@ every run: it imports in a few milliseconds, pydantic in about 100.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import reprlib
 import socket
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
@@ -48,6 +50,15 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
+    for address in value:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ValueError(f"{address!r} is not an IP address") from None
+    return value
+
+
 def _host_port(value: str) -> str:
     _, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
@@ -56,12 +67,13 @@ def _host_port(value: str) -> str:
 
 
 # Checks of a key's value beyond its type, by key; they may also normalise it.
-_CHECKS = {
+_CHECKS: dict[str, Callable[[Any], object]] = {
     "backend_url": _http_url,
     "public_url": _http_url,
     "active_exporter_url": _http_url,
     "public_connect": _host_port,
     "listen": _host_port,
+    "public_addresses": _addresses,
 }
 
 Seconds = Annotated[float, Meta(gt=0)]
@@ -155,6 +167,10 @@ class Config(_Strict, frozen=True):
     # SNI and certificate name stay public_url's). 127.0.0.1:443 checks this
     # host's own nginx, which a floating IP may not hairpin to.
     public_connect: str | None = None
+    # The addresses under which this node serves public_url's name (its floating IP):
+    # the node cannot see a floating IP on its interfaces, so it is told. null: unknown,
+    # and where the name points is not judged.
+    public_addresses: tuple[str, ...] | None = None
     ca_file: Path | None = None
     cert_file: Path | None = Path("/etc/acmecerts/toolforge/live/ec-prime256v1.chained.crt")
     canary_images: tuple[str, ...] = ()

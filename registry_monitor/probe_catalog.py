@@ -105,7 +105,7 @@ PROBES: tuple[ProbeSpec, ...] = (
     ProbeSpec(
         "sync",
         "registry_monitor.probes.sync:SyncProbe",
-        roles=("standby",),
+        roles=BOTH,  # on the active too: a sync there erases the active's own pushes
         interval=30,
         timeout=5,
     ),

@@ -4,16 +4,19 @@ A stalled systemd or D-Bus is the classic hang of systemd collectors, so
 every call is bounded. systemctl runs with TZ=UTC and LC_ALL=C, so its
 realtime timestamps have one form ("Sun 2026-11-29 06:38:59 UTC"): read as
 they are, they give the same value on every run (`timestamp()`; the services
-probe's start time). The `...Monotonic` properties (microseconds on
-CLOCK_MONOTONIC) need this process's clocks to become unix time and so move
-by up to a second between runs: `timestamp()` falls back to them where the
-realtime form is missing, and the sync probe reads them for their sub-second
-resolution, keeping what it saw in its state file with a 1 s tolerance.
+probe's start time). `show(..., unix_timestamps=True)` asks for them as unix
+seconds (`--timestamp=unix`, "@1764577139"), which `realtime_to_unix` reads
+too: the sync probe's form, free of zones and locales. The `...Monotonic`
+properties (microseconds on CLOCK_MONOTONIC) need this process's clocks to
+become unix time and so move by up to a second between runs, and cannot name
+a time before boot: `timestamp()` falls back to them only where the realtime
+form is missing.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -32,8 +35,10 @@ def show(
     *,
     systemctl: str = "systemctl",
     timeout: float = 5.0,
+    unix_timestamps: bool = False,
 ) -> list[dict[str, str]]:
-    """Properties of each unit, in the order asked.
+    """Properties of each unit, in the order asked; realtime timestamps as "@<unix>"
+    with `unix_timestamps` (systemd 247 and later).
 
     A unit that does not exist is not an error: systemd answers it with
     `LoadState=not-found`, and so does this function.
@@ -41,7 +46,10 @@ def show(
     if not units:
         return []
     props = ",".join(dict.fromkeys(["Id", *properties]))
-    argv = [systemctl, "show", f"--property={props}", "--", *units]
+    argv = [systemctl, "show", f"--property={props}"]
+    if unix_timestamps:
+        argv.append("--timestamp=unix")
+    argv += ["--", *units]
     try:
         done = subprocess.run(
             argv, capture_output=True, timeout=timeout, check=False, env=_systemctl_env()
@@ -73,7 +81,10 @@ def _systemctl_env() -> dict[str, str]:
 
 
 def parse_show(text: str) -> list[dict[str, str]]:
-    """Split `systemctl show` output into one mapping per unit (blank-line separated)."""
+    """Split `systemctl show` output into one mapping per unit (blank-line separated).
+
+    A property shown more than once (a timer's `TimersMonotonic`, one line per
+    setting) keeps every value, one per line."""
     blocks: list[dict[str, str]] = []
     current: dict[str, str] = {}
     for line in text.splitlines():
@@ -84,7 +95,7 @@ def parse_show(text: str) -> list[dict[str, str]]:
             continue
         key, sep, value = line.partition("=")
         if sep:
-            current[key] = value
+            current[key] = f"{current[key]}\n{value}" if key in current else value
     if current:
         blocks.append(current)
     return blocks
@@ -94,10 +105,15 @@ REALTIME_FORMAT = "%a %Y-%m-%d %H:%M:%S UTC"
 
 
 def realtime_to_unix(value: str | None) -> float | None:
-    """A realtime timestamp property (TZ=UTC, LC_ALL=C) as unix time, whole seconds;
-    None when unset (empty, "n/a") or in another form."""
+    """A realtime timestamp property (TZ=UTC, LC_ALL=C, or "@<unix>" from
+    --timestamp=unix) as unix time, whole seconds; None when unset (empty, "n/a", "@0")
+    or in another form."""
     if not value:
         return None
+    value = value.strip()
+    if value.startswith("@"):
+        seconds = value[1:]
+        return float(seconds) if seconds.isdigit() and int(seconds) > 0 else None
     try:
         parsed = datetime.strptime(value.strip(), REALTIME_FORMAT)
     except ValueError:
@@ -129,3 +145,66 @@ def int_or_none(value: str | None) -> int | None:
         return int(value)
     except ValueError:
         return None
+
+
+_SPAN_UNITS = {
+    "us": 1e-6,
+    "usec": 1e-6,
+    "ms": 1e-3,
+    "msec": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "min": 60.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "d": 86400.0,
+    "w": 7 * 86400.0,
+    "M": 2629800.0,
+    "y": 31557600.0,
+}
+_SPAN_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]+)")
+# the repeating timer settings: each is a period between two runs
+_REPEATING = re.compile(r"\b(?:OnUnitActiveUSec|OnUnitInactiveUSec)=([^;}]+)")
+_CALENDAR = re.compile(r"\bOnCalendar=([^;}]+)")
+# systemd's normalised forms of the usual repeating calendars: (form, seconds a step);
+# a group in the form is the number of steps ("*:00/10:00": every 10 minutes)
+_CALENDAR_STEP = (
+    (re.compile(r"\*-\*-\* \*:\*:\d\d"), 60.0),
+    (re.compile(r"\*-\*-\* \*:\d\d/(\d+):\d\d"), 60.0),
+    (re.compile(r"\*-\*-\* \*:\d\d:\d\d"), 3600.0),
+    (re.compile(r"\*-\*-\* \d\d/(\d+):\d\d:\d\d"), 3600.0),
+    (re.compile(r"\*-\*-\* \d\d:\d\d:\d\d"), 86400.0),
+)
+
+
+def timespan_seconds(text: str) -> float | None:
+    """systemd's time span ("10min", "1h 30min", "500ms") in seconds; None if not one."""
+    text = text.strip()
+    parts = _SPAN_PART.findall(text)
+    if not parts or _SPAN_PART.sub("", text).strip():
+        return None
+    total = 0.0
+    for number, unit in parts:
+        if unit not in _SPAN_UNITS:
+            return None
+        total += float(number) * _SPAN_UNITS[unit]
+    return total
+
+
+def timer_period(props: Mapping[str, str]) -> float | None:
+    """Seconds between two runs of a timer, from its `TimersMonotonic` (OnUnitActiveSec=,
+    OnUnitInactiveSec=) and `TimersCalendar` (the usual every-N-minutes/hours forms);
+    the shortest when it has several, None when it has no repeating one read here."""
+    periods = [
+        span
+        for value in _REPEATING.findall(props.get("TimersMonotonic", ""))
+        if (span := timespan_seconds(value)) is not None and span > 0
+    ]
+    for spec in _CALENDAR.findall(props.get("TimersCalendar", "")):
+        for pattern, step in _CALENDAR_STEP:
+            match = pattern.fullmatch(spec.strip())
+            if match:
+                periods.append(step * (int(match[1]) if match.groups() else 1))
+                break
+    return min(periods) if periods else None

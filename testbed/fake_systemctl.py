@@ -5,8 +5,10 @@ FakeSystemd helper); units without a file answer as systemd answers an
 unknown unit (LoadState=not-found). Output follows systemd's format:
 Key=Value lines, one blank line between units; each timestamp twice, as
 systemd shows it: the realtime form ("Sun 2026-11-29 06:38:59 UTC", whole
-seconds, in the caller's TZ) and microseconds of CLOCK_MONOTONIC for the
-...Monotonic property.
+seconds, in the caller's TZ; "@<unix>" with --timestamp=unix) and
+microseconds of CLOCK_MONOTONIC for the ...Monotonic property. The boot time
+the FakeSystemd helper was given keeps every timestamp after it, as on a
+real host: the helper refuses to set an earlier one.
 """
 
 from __future__ import annotations
@@ -44,14 +46,17 @@ def to_monotonic_usec(unix: float | None) -> str:
     return str(max(1, int((time.monotonic() - (time.time() - unix)) * 1e6)))
 
 
-def to_realtime(unix: float | None) -> str:
-    """systemd's realtime form: "%a %Y-%m-%d %H:%M:%S %Z" in the local zone ($TZ)."""
+def to_realtime(unix: float | None, unix_form: bool = False) -> str:
+    """systemd's realtime form: "%a %Y-%m-%d %H:%M:%S %Z" in the local zone ($TZ),
+    or "@<seconds>" (--timestamp=unix)."""
     if not unix:
         return ""
+    if unix_form:
+        return f"@{int(unix)}"
     return time.strftime("%a %Y-%m-%d %H:%M:%S %Z", time.localtime(unix))
 
 
-def unit_properties(state_dir: Path, unit: str) -> dict[str, str]:
+def unit_properties(state_dir: Path, unit: str, unix_form: bool = False) -> dict[str, str]:
     path = state_dir / f"{unit}.json"
     if not path.exists():
         props = dict(NOT_FOUND)
@@ -62,7 +67,7 @@ def unit_properties(state_dir: Path, unit: str) -> dict[str, str]:
         unix = data.get("unix", {})
     props["Id"] = unit
     for key, when in unix.items():  # e.g. ActiveEnterTimestamp and ...Monotonic
-        props.setdefault(key, to_realtime(when))  # unless a test set it by hand
+        props.setdefault(key, to_realtime(when, unix_form))  # unless a test set it by hand
         props[f"{key}Monotonic"] = to_monotonic_usec(when)
     return props
 
@@ -79,19 +84,26 @@ def main(argv: list[str]) -> int:
         return 1
     wanted: list[str] = []
     units: list[str] = []
+    unix_form = False
     args = iter(argv[1:])
     for arg in args:
         if arg.startswith("--property="):
             wanted += arg.split("=", 1)[1].split(",")
         elif arg in ("-p", "--property"):
             wanted += next(args).split(",")
+        elif arg.startswith("--timestamp="):
+            form = arg.split("=", 1)[1]
+            if form not in ("pretty", "unix"):
+                print(f"fake systemctl: --timestamp={form} is not faked", file=sys.stderr)
+                return 1
+            unix_form = form == "unix"
         elif arg == "--":
             units += list(args)
         elif not arg.startswith("-"):
             units.append(arg)
     blocks = []
     for unit in units:
-        props = unit_properties(state_dir, unit)
+        props = unit_properties(state_dir, unit, unix_form)
         keys = wanted or sorted(props)
         blocks.append("\n".join(f"{k}={props.get(k, '')}" for k in keys if k in props or wanted))
     sys.stdout.write("\n\n".join(blocks) + ("\n" if blocks else ""))

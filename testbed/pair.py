@@ -128,7 +128,7 @@ class HealthyPair:
         self.started.append(nginx.start())
         systemd = FakeSystemd(workdir / "systemd")
         for unit in ("docker-registry.service", "nginx.service"):
-            systemd.set_unit(unit, "active", started_at=time.time() - 3600)
+            systemd.set_unit(unit, "active", started_at=max(time.time() - 3600, systemd.boot))
         return Node(name, role, registry, nginx, systemd)
 
     def _exporter(self, node: Node, extra: dict[str, Any]) -> Exporter:
@@ -143,6 +143,9 @@ class HealthyPair:
             "cert_file": str(self.cert.cert),
             "canary_images": list(CANARY_IMAGES),
             "systemctl": str(node.systemd.systemctl),
+            # the public name (localhost) points at the active: its loopback is its public
+            # address; the standby's is a documentation address no traffic goes to
+            "public_addresses": ["127.0.0.1", "::1"] if node.role == "active" else ["192.0.2.20"],
             "state_dir": str(workdir / "state"),
             "registry_user": getpass.getuser(),  # owns every file here: none foreign
             "access_log": {"path": str(node.nginx.access_log), "format": "registry_monitor"},

@@ -24,6 +24,7 @@ from testbed.waiting import free_port, port_open, wait_until
 RSYNC_BIN = shutil.which("rsync") or "/usr/bin/rsync"
 MODULE = "docker-registry-sync"
 SYNC_UNIT = "rsync-docker-registry-sync.service"
+PERIOD = "10min"  # the Toolforge timer's OnUnitActiveSec=
 
 
 class RsyncDaemon:
@@ -86,22 +87,33 @@ def pull(url: str, dest: Path, subpath: str = "") -> subprocess.CompletedProcess
 class SyncUnit:
     """The standby's rsync oneshot and its timer, with each run recorded in fake systemd."""
 
-    def __init__(self, systemd: FakeSystemd, url: str, dest: Path, unit: str = SYNC_UNIT) -> None:
+    def __init__(
+        self,
+        systemd: FakeSystemd,
+        url: str,
+        dest: Path,
+        unit: str = SYNC_UNIT,
+        period: str = PERIOD,
+    ) -> None:
         self.systemd = systemd
+        self.period = period
         self.url = url
         self.dest = dest
         self.unit = unit
         self.timer = unit.removesuffix(".service") + ".timer"
         self.last_start: float | None = None
         self.last_exit: tuple[int, float] | None = None
+        self.timer_active = True
         self.systemd.set_unit(self.unit, "inactive", sub_state="dead")
         self.set_timer(active=True)
 
     def set_timer(self, active: bool) -> None:
+        self.timer_active = active
         self.systemd.set_unit(
             self.timer,
             "active" if active else "inactive",
             sub_state="waiting" if active else "dead",
+            extra={"TimersMonotonic": f"{{ OnUnitActiveUSec={self.period} ; next_elapse=0 }}"},
             unix={"LastTriggerUSec": self.last_start},
         )
 
@@ -130,7 +142,7 @@ class SyncUnit:
                 },
                 unix={"ExecMainStartTimestamp": start, "ExecMainExitTimestamp": end},
             )
-        self.set_timer(active=True)
+        self.set_timer(active=self.timer_active)
 
     def run(self, subpath: str = "") -> subprocess.CompletedProcess[str]:
         start = time.time()

@@ -1,17 +1,42 @@
-"""Drive the fake systemctl from tests: put it on PATH and set unit states."""
+"""Drive the fake systemctl from tests: put it on PATH and set unit states.
+
+The fake has a boot time (`boot`, unix seconds): like a real systemd it can
+show no timestamp before it, and `set_unit` refuses one. Older runs exist
+only where production keeps them, in the probes' state files. By default it
+booted when the host did; FAKE_SYSTEMD_UPTIME=<seconds> in the environment
+makes every fake systemd a freshly booted one, to run the suite as on a
+machine booted that long ago.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
+import psutil
+
 import testbed.fake_systemctl as fake_module
+
+UPTIME_ENV = "FAKE_SYSTEMD_UPTIME"
+
+
+def default_boot() -> float:
+    uptime = os.environ.get(UPTIME_ENV)
+    if uptime:
+        return time.time() - float(uptime)
+    return psutil.boot_time()
+
+
+class BeforeBoot(AssertionError):
+    """A test asked systemd to show a time before it booted, which no systemd can."""
 
 
 class FakeSystemd:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, boot: float | None = None) -> None:
+        self.boot = default_boot() if boot is None else boot
         self.state_dir = root / "units"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.bin_dir = root / "bin"
@@ -19,7 +44,9 @@ class FakeSystemd:
         self.systemctl = self.bin_dir / "systemctl"
         self.systemctl.write_text(
             f"#!{sys.executable}\n"
-            "import sys\n"
+            "import os, sys\n"
+            # its own units whatever the environment says: each node of a pair has its own
+            f"os.environ['FAKE_SYSTEMD_DIR'] = {str(self.state_dir)!r}\n"
             f"sys.path.insert(0, {str(Path(fake_module.__file__).parent)!r})\n"
             "import fake_systemctl\n"
             "sys.exit(fake_systemctl.main(sys.argv[1:]))\n"
@@ -52,9 +79,18 @@ class FakeSystemd:
             **(extra or {}),
         }
         times: dict[str, float | None] = {
-            "ActiveEnterTimestamp": started_at if started_at is not None else time.time() - 60
+            "ActiveEnterTimestamp": started_at
+            if started_at is not None
+            else max(time.time() - 60, self.boot)
         }
         times.update(unix or {})
+        for key, when in times.items():
+            if when and when < self.boot:
+                raise BeforeBoot(
+                    f"{unit} {key} {when:.0f} is {self.boot - when:.0f}s before this fake "
+                    "systemd booted, which no systemd can show (older sync runs belong in "
+                    "the sync probe's state file)"
+                )
         # atomically: a systemctl run reading a half-written file would fail as systemd never does
         path = self.state_dir / f"{unit}.json"
         temp = path.with_suffix(".tmp")

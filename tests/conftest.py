@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,12 @@ def pair(tmp_path: Path, systemd: FakeSystemd) -> Iterator[Pair]:
         yield running
 
 
+FRESH_BOOT_SECONDS = 60
+
+
 @pytest.fixture
 def sync_unit(systemd: FakeSystemd, tmp_path: Path) -> SyncUnit:
-    """The standby's rsync unit and its timer, never run yet (its source is closed)."""
+    """The rsync unit and its timer, never run yet (its source is closed), on a systemd
+    booted 60 s ago: the worst case for ages, so older runs must come from the state file."""
+    systemd.boot = time.time() - FRESH_BOOT_SECONDS
     return SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", tmp_path / "data")

@@ -130,6 +130,7 @@ def test_stopped_registry_pages_through_alertmanager(
                 "api",
                 "cert",
                 "disk",
+                "erasure",
                 "exporter",
                 "pair",
                 "services",

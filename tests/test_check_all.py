@@ -10,7 +10,7 @@ from tests.conftest import CANARY_IMAGE
 from tests.support.check import run_check, write_config
 
 GONE = "cert: {}: cannot read: No such file or directory"
-ACTIVE_PROBES = "6 probes OK (disk, services, api, cert, write, storage)"
+ACTIVE_PROBES = "7 probes OK (disk, services, api, cert, write, storage, sync)"
 
 
 def test_monitoring_plugins_order() -> None:
@@ -33,6 +33,7 @@ def test_healthy_active_node(registry_node: dict[str, object], tmp_path: Path) -
         "cert",
         "write",
         "storage",
+        "sync",
     ]
     assert [line for line in run.long if not line.startswith("[OK] ")] == []
     for label in ("used_percent", "active_nginx.service", "public_latency", "served_days_left"):

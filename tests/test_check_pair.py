@@ -10,11 +10,18 @@ from typing import Any
 
 import pytest
 
+from registry_monitor.base import Deadline
+from registry_monitor.config import Config
+from registry_monitor.judgement.verdict import Options
+from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.sync import SyncProbe
+from registry_monitor.verdicts import sync as verdict
 from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import FakeSystemd
 from tests.support.check import run_check, write_config
 from tests.support.pair import Pair, ago
+from tests.support.sync import seed_run
 
 Start = Callable[..., Exporter]
 TIMER = "rsync-docker-registry-sync.timer"
@@ -47,6 +54,12 @@ def test_never_synced_is_unknown(sync_unit: SyncUnit, tmp_path: Path) -> None:
     assert "last_success_age" not in run.output.perfdata
 
 
+def age_bounds(before: float, after: float, since: float) -> tuple[float, float]:
+    """The age a check run between `before` and `after` may report for `since`: judged at
+    the reading's own start, rounded to the second."""
+    return before - since - 1, after - since + 1
+
+
 @pytest.mark.parametrize(
     ("minutes", "exit_code", "state"),
     [(5, 0, "OK"), (40, 0, "WARNING"), (120, 24, "CRITICAL")],
@@ -54,28 +67,47 @@ def test_never_synced_is_unknown(sync_unit: SyncUnit, tmp_path: Path) -> None:
 def test_age_of_the_last_success_is_judged(
     sync_unit: SyncUnit, tmp_path: Path, minutes: int, exit_code: int, state: str
 ) -> None:
+    # systemd booted 60 s ago and knows no run: the last one is in the state file
     end = ago(60 * minutes)
-    sync_unit.record(exit_code, end - 5, end)
+    seed_run(tmp_path / "state", end - 5, end, exit_code)
+    before = time.time()
     run = run_check(standby_config(tmp_path), "sync", "-v")
+    low, high = age_bounds(before, time.time(), end)
     age = run.perf("last_success_age")
     assert (run.state, age.uom, age.warn, age.crit) == (state, "s", "1800", "3600")
-    assert age.value == pytest.approx(60 * minutes, abs=5)
+    assert low <= age.value <= high
     explain = {"OK": "", "WARNING": " (warning > 1800)", "CRITICAL": " (critical > 3600)"}[state]
     line = f"last successful sync {age.value:.0f}s ago ({when(end)}){explain}"
     assert f"[{state}] {line}" in run.long
     if state == "OK":
-        exit_text = "0 (success)"
+        exit_text = f"{exit_code} (success)"
         assert (
             run.text
             == f"last successful sync {age.value:.0f}s ago, inactive, last exit {exit_text}"
         )
     else:
         assert run.text == line
+    assert run.perf("last_duration").value == 5
+
+
+def test_age_is_taken_at_the_reading_not_at_judging(sync_unit: SyncUnit, tmp_path: Path) -> None:
+    end = ago(100)
+    seed_run(tmp_path / "state", end - 5, end)
+    config = Config(role="standby", state_dir=tmp_path / "state")
+    value = SyncProbe(config)(Deadline(5))
+    reading = Reading("sync", end + 1500.0, 0.1, value)  # taken 1500 s after the run
+    v = verdict.judge(reading, verdict.thresholds(config, Options()))
+    assert (v.state.name, v.summary) == (
+        "OK",
+        "last successful sync 1500s ago, inactive, last exit 0 (success)",
+    )
+    later = Reading("sync", end + 1900.0, 0.1, value)
+    assert verdict.judge(later, verdict.thresholds(config, Options())).state.name == "WARNING"
 
 
 def test_thresholds_from_the_command_line(sync_unit: SyncUnit, tmp_path: Path) -> None:
     end = ago(300)
-    sync_unit.record(0, end - 5, end)
+    seed_run(tmp_path / "state", end - 5, end)
     run = run_check(standby_config(tmp_path), "sync", "-w", "60", "-c", "600")
     assert run.state == "WARNING"
     assert (run.perf("last_success_age").warn, run.perf("last_success_age").crit) == ("60", "600")
@@ -83,10 +115,10 @@ def test_thresholds_from_the_command_line(sync_unit: SyncUnit, tmp_path: Path) -
 
 def test_a_failed_run_is_critical(sync_unit: SyncUnit, tmp_path: Path) -> None:
     good = ago(600)
-    sync_unit.record(0, good - 5, good)
-    run_check(standby_config(tmp_path), "sync")  # the success is kept in the state file
-    bad = ago(60)
+    seed_run(tmp_path / "state", good - 5, good)  # the success the state file kept
+    bad = ago(30)
     sync_unit.record(10, bad - 5, bad)
+    before = time.time()
     run = run_check(standby_config(tmp_path), "sync", "-v")
     assert (run.exit_code, run.text) == (
         2,
@@ -94,11 +126,25 @@ def test_a_failed_run_is_critical(sync_unit: SyncUnit, tmp_path: Path) -> None:
         f"at {when(bad)}",
     )
     assert run.perf("last_exit_code").value == 10
-    assert run.perf("last_success_age").value == pytest.approx(600, abs=5)
+    low, high = age_bounds(before, time.time(), good)
+    assert low <= run.perf("last_success_age").value <= high
+
+
+def test_a_run_longer_than_the_period_warns(systemd: FakeSystemd, tmp_path: Path) -> None:
+    unit = SyncUnit(systemd, "rsync://127.0.0.1:1/x/", tmp_path / "data", period="5min")
+    seed_run(tmp_path / "state", ago(1000), ago(1000) + 420)
+    run = run_check(standby_config(tmp_path), "sync", "-v")
+    assert (run.exit_code, run.text) == (
+        1,
+        f"last run of {SYNC_UNIT} took 420s, longer than {unit.timer} period (300s): "
+        "every later run starts late",
+    )
+    took = run.perf("last_duration")
+    assert (took.value, took.uom, took.max) == (420, "s", 300)
 
 
 def test_a_stopped_timer_is_critical(sync_unit: SyncUnit, tmp_path: Path) -> None:
-    end = ago(60)
+    end = ago(30)
     sync_unit.record(0, end - 5, end)
     sync_unit.set_timer(active=False)
     run = run_check(standby_config(tmp_path), "sync")
@@ -111,10 +157,42 @@ def test_a_missing_unit_is_critical(systemd: FakeSystemd, tmp_path: Path) -> Non
     assert (run.exit_code, run.text) == (2, f"{SYNC_UNIT} not-found: no sync can run")
 
 
-def test_sync_on_the_active_is_refused(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path / "c.yaml", {"data_dir": str(tmp_path)})
-    run = run_check(cfg, "sync")
-    assert (run.exit_code, run.text) == (3, "sync does not run on a node with role active")
+def active_config(tmp_path: Path) -> Path:
+    return write_config(
+        tmp_path / "c.yaml", {"data_dir": str(tmp_path), "state_dir": str(tmp_path / "state")}
+    )
+
+
+def test_on_the_active_a_missing_unit_is_fine(systemd: FakeSystemd, tmp_path: Path) -> None:
+    run = run_check(active_config(tmp_path), "sync", "-v")
+    assert (run.exit_code, run.text) == (0, f"{SYNC_UNIT} not installed on the active")
+
+
+def test_on_the_active_a_scheduled_timer_is_critical(sync_unit: SyncUnit, tmp_path: Path) -> None:
+    run = run_check(active_config(tmp_path), "sync")
+    assert (run.exit_code, run.text) == (
+        2,
+        f"{TIMER} active on the active: {SYNC_UNIT} will pull from the other node and erase "
+        f"this node's new pushes (systemctl disable --now {TIMER})",
+    )
+    assert (run.perf("timer_active").value, run.perf("timer_active").crit) == (1, "0")
+
+    sync_unit.set_timer(active=False)
+    run = run_check(active_config(tmp_path), "sync")
+    assert (run.exit_code, run.text) == (
+        0,
+        f"{SYNC_UNIT} stopped and {TIMER} inactive on the active",
+    )
+
+    start = ago(20)
+    sync_unit.record(None, start)
+    run = run_check(active_config(tmp_path), "sync")
+    assert (run.exit_code, run.text) == (
+        2,
+        f"{SYNC_UNIT} running on the active since {when(start)}: it pulls from the other "
+        "node and erases this node's new pushes",
+    )
+    assert run.perf("running").value == 1
 
 
 def active_exporter(pair: Pair, start: Start) -> Exporter:

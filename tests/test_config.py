@@ -44,6 +44,7 @@ def test_probes_follow_the_role() -> None:
         "cert",
         "write",
         "storage",
+        "sync",  # on the active too: there it must not run
     )
     assert Config(role="standby").probes_for_role() == (
         "disk",

@@ -101,6 +101,7 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_write",
             "registry_storage",
             "registry_traffic",
+            "registry_sync",  # the active must not sync
         },
         "registry-04": {
             "registry_disk",

@@ -1,4 +1,5 @@
-"""api reading -> api_*, catalog_*, manifest_* families, labelled by endpoint."""
+"""api reading -> api_*, catalog_*, manifest_* families, labelled by endpoint, and
+public_name_* (where public_url's host points)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,20 @@ def render(reading: Reading[ApiStatus]) -> Iterator[Metric]:
         for m in e.manifests:
             manifest.add_metric([e.endpoint, m.image], flag(m.up))
     yield from (up, duration, code, cat_up, cat_repos, cat_pages, cat_duration, manifest)
+    name = status.public_name
+    if name is None:
+        return
+    resolves = gauge(
+        "public_name_resolves",
+        "1 if public_url's host resolved (system resolver, time-bounded) to an address.",
+    )
+    resolves.add_metric([], flag(name.resolves))
+    yield resolves
+    if name.points_here is not None:
+        here = gauge(
+            "public_name_points_here",
+            "1 if public_url's host resolves to one of this node's public_addresses; "
+            "absent when public_addresses is not set.",
+        )
+        here.add_metric([], flag(name.points_here))
+        yield here

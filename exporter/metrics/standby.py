@@ -39,6 +39,19 @@ def render(reading: Reading[StandbyStatus]) -> Iterator[Metric]:
             s.missing_repositories,
         ),
         ("standby_missing_blobs", "Blobs on the active absent here.", s.missing_blobs),
+        (
+            "standby_divergent_tags",
+            "Tags pushed to this standby that the next sync deletes or overwrites: absent on "
+            "the active and pushed since the last successful sync began, or pointing elsewhere "
+            "there and newer here. Pending deletions and the write canary are not counted.",
+            s.divergent_tags,
+        ),
+        (
+            "standby_divergent_repositories",
+            "Repositories the active does not have, holding tags pushed to this standby since "
+            "the last successful sync began (the next sync deletes them).",
+            s.divergent_repositories,
+        ),
     )
     for name, doc, value in figures:
         family = gauge(name, doc)

@@ -1,4 +1,4 @@
-"""sync reading -> sync_* families."""
+"""sync reading -> sync_* families (both roles: on the active, a running sync is the fault)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,21 @@ def render(reading: Reading[SyncStatus]) -> Iterator[Metric]:
         )
         code.add_metric([], float(s.last_exit_code))
         yield code
+    if s.last_duration_seconds is not None:
+        duration = gauge(
+            "sync_last_duration_seconds",
+            "Seconds the last finished sync run took (whole seconds, as systemd shows them).",
+        )
+        duration.add_metric([], s.last_duration_seconds)
+        yield duration
+    if s.timer_period_seconds is not None:
+        period = gauge(
+            "sync_timer_period_seconds",
+            "Seconds between two sync runs, from the timer's OnUnitActiveSec= or OnCalendar=; "
+            "a run that lasts longer delays every later one.",
+        )
+        period.add_metric([], s.timer_period_seconds)
+        yield period
     running = gauge("sync_running", "1 while a sync run is in progress (unit activating).")
     running.add_metric([], flag(s.running))
     timer = gauge("sync_timer_active", "1 if the sync unit's .timer is active (scheduled).")

@@ -23,6 +23,7 @@ import requests
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import describe_error, make_session, read_capped, redact_url
+from registry_monitor.probes.public_name import RESOLVE_SECONDS, PublicName, resolve
 from registry_monitor.registry_api import (
     API_VERSION_HEADER,
     DIGEST_HEADER,
@@ -65,6 +66,7 @@ class EndpointStatus:
 @dataclass(frozen=True, slots=True)
 class ApiStatus:
     endpoints: tuple[EndpointStatus, ...]
+    public_name: PublicName | None = None  # where public_url's host resolves
 
     def summary(self) -> str:
         parts = []
@@ -83,6 +85,8 @@ class ApiStatus:
             if missing:
                 text += f", canary missing: {', '.join(missing)}"
             parts.append(text)
+        if self.public_name is not None:
+            parts.append(self.public_name.summary())
         return "; ".join(parts)
 
 
@@ -98,9 +102,15 @@ class ApiProbe:
         self.sessions = {e: make_session(config.ca_file, pin) for e, _ in self.targets}
 
     def __call__(self, deadline: Deadline) -> ApiStatus:
+        name = resolve(  # first: bounded, and never left with the endpoints' leftovers
+            self.config.public_url,
+            self.config.public_addresses,
+            self.config.role,
+            deadline.io_timeout(RESOLVE_SECONDS),
+        )
         with ThreadPoolExecutor(len(self.targets), thread_name_prefix="probe-api") as pool:
             checks = [pool.submit(self.check_endpoint, e, u, deadline) for e, u in self.targets]
-            return ApiStatus(tuple(c.result() for c in checks))
+            return ApiStatus(tuple(c.result() for c in checks), name)
 
     def check_endpoint(self, endpoint: str, base: str, deadline: Deadline) -> EndpointStatus:
         session = self.sessions[endpoint]

@@ -24,7 +24,7 @@ import contextlib
 import time
 from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 import urllib3
@@ -32,6 +32,8 @@ import urllib3
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import describe_error, make_session
+from registry_monitor.probes.divergence import DivergenceFinder, Divergent, DivergentTag
+from registry_monitor.probes.sync import STATE_FILE, SyncProbe, load_state
 from registry_monitor.probes.write import CANARY_DIGEST
 from registry_monitor.storage.inventory import (
     MEDIA_TYPE,
@@ -57,6 +59,7 @@ class Comparison:
     oldest_change: float | None = None  # active's clock: mtime of the oldest lacking tag
     oldest_tag: str | None = None
     examples: tuple[str, ...] = ()
+    divergent: Divergent = field(default_factory=Divergent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,11 @@ class StandbyStatus:
     oldest_missing_tag: str | None
     examples: tuple[str, ...]
     local_dangling_references: int
+    # pushes that landed here and that the next sync deletes or overwrites (divergence.py)
+    divergent_tags: int
+    divergent_repositories: int
+    divergent_examples: tuple[DivergentTag, ...]  # the first ten, by repository name
+    divergent_since: float | None  # start of the last successful sync; None: none known
 
     def summary(self) -> str:
         if self.in_step:
@@ -89,6 +97,12 @@ class StandbyStatus:
             text += f", {self.missing_blobs} blobs missing"
         if self.local_dangling_references:
             text += f", {self.local_dangling_references} DANGLING references here"
+        if self.divergent_tags:
+            text += (
+                f", {self.divergent_tags} tags pushed HERE "
+                f"({self.divergent_repositories} repositories only here): the next sync "
+                "erases them"
+            )
         return text
 
 
@@ -97,9 +111,10 @@ class Comparer:
     so that the active's content is never held (the canary repository is monitoring,
     not data)."""
 
-    def __init__(self, local: Inventory, canary: str) -> None:
+    def __init__(self, local: Inventory, canary: str, since: float | None = None) -> None:
         self.local = local
         self.canary = canary
+        self.divergence = DivergenceFinder(local, canary, since)
         self.ignore = frozenset({digest_key(parse_digest(CANARY_DIGEST))})
         self.missing_repos = self.missing = self.mismatched = self.missing_blobs = 0
         self.oldest: float | None = None
@@ -115,9 +130,10 @@ class Comparer:
             self.examples.append(f"{repo}:{tag} {what}")
 
     def repository(self, repo: str, theirs: RepoTags) -> None:
+        mine = self.local.repositories.get(repo)
+        self.divergence.repository(repo, mine, theirs)
         if repo == self.canary:
             return
-        mine = self.local.repositories.get(repo)
         if mine is None:
             self.missing_repos += 1
         elif mine.names == theirs.names and mine.digests == theirs.digests:
@@ -157,6 +173,7 @@ class Comparer:
             oldest_change=self.oldest,
             oldest_tag=self.oldest_tag,
             examples=tuple(self.examples),
+            divergent=self.divergence.result(),
         )
 
 
@@ -203,8 +220,12 @@ class StandbyProbe:
         self.body: Body | None = None
         self.gzipped = True
         self.etag: str | None = None
-        # (active's ETag, local inventory's ETag) -> their comparison, while neither changes
-        self.last: tuple[str, str, Comparison] | None = None
+        # (active's ETag, local inventory's ETag, last sync's start) -> their comparison,
+        # while none of them changes
+        self.last: tuple[str, str, float | None, Comparison] | None = None
+        # the sync unit's last successful start tells pushes here from pending deletions
+        self.sync = SyncProbe(config)
+        self.sync_state = config.state_dir / STATE_FILE
 
     def _fetch(self, url: str, deadline: Deadline) -> tuple[Header, str, float]:
         """(the active's inventory header, how it came, its age now in seconds)."""
@@ -268,11 +289,24 @@ class StandbyProbe:
         self.body, self.gzipped = body, encoding == "gzip"
         return header
 
-    def _compare(self, active: Header, local: Inventory, deadline: Deadline) -> Comparison:
-        if self.last is not None and self.last[:2] == (active.etag, local.etag):
-            return self.last[2]  # neither side changed: the same answer
+    def _last_sync_start(self, deadline: Deadline) -> float | None:
+        """Start of the last successful sync, as the sync probe keeps it in its state file
+        (at most one sync interval old); asked of systemd only when the file has none."""
+        kept = load_state(self.sync_state, self.sync.unit)[0].last_success_started
+        if kept is not None:
+            return kept
+        try:
+            return self.sync(deadline).last_success_started
+        except ProbeFailed:
+            return None
+
+    def _compare(
+        self, active: Header, local: Inventory, since: float | None, deadline: Deadline
+    ) -> Comparison:
+        if self.last is not None and self.last[:3] == (active.etag, local.etag, since):
+            return self.last[3]  # nothing changed: the same answer
         assert self.body is not None
-        comparer = Comparer(local, self.canary)
+        comparer = Comparer(local, self.canary, since)
 
         def chunks(source: Iterable[bytes]) -> Iterator[bytes]:
             for chunk in source:
@@ -291,7 +325,7 @@ class StandbyProbe:
             self.active = self.body = self.etag = self.last = None
             raise ProbeFailed(f"re-reading the active's inventory: {exc}") from None
         found = comparer.result()
-        self.last = (active.etag, local.etag, found)
+        self.last = (active.etag, local.etag, since, found)
         return found
 
     def __call__(self, deadline: Deadline) -> StandbyStatus:
@@ -305,7 +339,8 @@ class StandbyProbe:
         if active.node == self.node:
             raise ProbeFailed(f"{self.url} is this node ({self.node}) itself")
         local = self.scanner.scan(deadline)  # incremental: cheap, and never stale
-        found = self._compare(active, local.inventory, deadline)
+        since = self._last_sync_start(deadline)
+        found = self._compare(active, local.inventory, since, deadline)
         lag = lag_seconds(active, found.oldest_change, age)
         return StandbyStatus(
             active_url=self.url,
@@ -322,6 +357,10 @@ class StandbyProbe:
             oldest_missing_tag=found.oldest_tag,
             examples=found.examples,
             local_dangling_references=local.dangling_references,
+            divergent_tags=found.divergent.tags,
+            divergent_repositories=found.divergent.repositories,
+            divergent_examples=found.divergent.examples,
+            divergent_since=since,
         )
 
 

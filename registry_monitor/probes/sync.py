@@ -1,9 +1,19 @@
-"""sync: the standby's rsync unit and its timer, from `systemctl show` (standby).
+"""sync: the rsync unit and its timer, from `systemctl show` (both roles).
 
 The unit is a oneshot service: `activating` while rsync runs, then
 `inactive` (or `failed`). systemd forgets the last run when it restarts and
 clears the exit figures when a new run starts, so the last success and the
-last finished run are kept in a small state file in state_dir.
+last finished run are kept in a small state file in state_dir. Timestamps
+are read in systemd's realtime form as unix seconds (`--timestamp=unix`):
+the same value on every read, and able to name any time, where the
+monotonic form would have to be converted with this process's clocks (a
+jitter of microseconds to a second) and ends at boot.
+
+On the standby the unit must run; on the active it must not (it would pull
+from the old node and erase the active's own new pushes): the probe runs on
+both and the verdict judges by role. The timer's period comes from its own
+settings (OnUnitActiveSec=, or the usual OnCalendar= forms), so that a run
+outlasting it can be seen.
 
 rsync's exit 24 ("some files vanished before they could be transferred") is
 the expected race with pushes and garbage collection on the active: it counts
@@ -14,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from registry_monitor import statefile, systemd
@@ -28,9 +39,11 @@ PROPERTIES = (  # of the service and of its timer, in one call
     "Result",
     "ExecMainCode",
     "ExecMainStatus",
-    "ExecMainStartTimestampMonotonic",
-    "ExecMainExitTimestampMonotonic",
-    "LastTriggerUSecMonotonic",
+    "ExecMainStartTimestamp",
+    "ExecMainExitTimestamp",
+    "LastTriggerUSec",
+    "TimersMonotonic",
+    "TimersCalendar",
 )
 SUCCESS_CODES = frozenset({0, 24})
 # rsync(1) EXIT VALUES
@@ -68,6 +81,7 @@ def exit_meaning(code: int | None) -> str | None:
 class SyncStatus:
     unit: str
     timer: str
+    role: str  # this node's: the unit must run on the standby and must not on the active
     load_state: str
     active_state: str
     sub_state: str
@@ -80,7 +94,27 @@ class SyncStatus:
     last_exit_meaning: str | None
     last_exit_at: float | None
     last_success: float | None  # when the last run with exit 0 or 24 finished
+    last_success_started: float | None  # when that run started: what it copied is older
+    last_duration_seconds: float | None  # of the last finished run (whole seconds)
+    timer_period_seconds: float | None  # between two runs, from the timer's settings
     state_note: str | None  # the state file could not be read or written
+
+    @property
+    def installed(self) -> bool:
+        return self.load_state != "not-found"
+
+    @property
+    def runs_on_active(self) -> bool:
+        """The fault of an active: its timer scheduled, or a run going."""
+        return self.role == "active" and (self.timer_active or self.running)
+
+    @property
+    def outlasts_period(self) -> bool:
+        return (
+            self.timer_period_seconds is not None
+            and self.last_duration_seconds is not None
+            and self.last_duration_seconds > self.timer_period_seconds
+        )
 
     @property
     def last_run_succeeded(self) -> bool | None:
@@ -90,6 +124,8 @@ class SyncStatus:
         if self.load_state != "loaded":
             return f"{self.unit} {self.load_state}"
         parts = ["running" if self.running else self.active_state]
+        if self.runs_on_active:
+            parts.insert(0, "ON THE ACTIVE")
         if self.last_exit_code is not None:
             parts.append(f"last exit {self.last_exit_code} ({self.last_exit_meaning})")
         if not self.timer_active:
@@ -104,17 +140,18 @@ def _time(value: Any) -> float | None:
 
 
 @dataclass(slots=True)
-class _State:
-    """What the state file keeps; a timestamp counts as new only 1 s past the kept one,
-    as the monotonic-to-unix conversion of the same timestamp jitters by microseconds."""
+class State:
+    """What the state file keeps (whole seconds, as systemd shows them)."""
 
     last_run_started: float | None = None
     last_exit_at: float | None = None
     last_exit_code: int | None = None
     last_success: float | None = None
+    last_success_started: float | None = None
+    last_duration: float | None = None
 
     @classmethod
-    def parse(cls, raw: dict[str, Any]) -> _State:
+    def parse(cls, raw: dict[str, Any]) -> State:
         code = raw.get("last_exit_code")
         valid = isinstance(code, int) and not isinstance(code, bool) and 0 <= code < 512
         return cls(
@@ -122,11 +159,29 @@ class _State:
             last_exit_at=_time(raw.get("last_exit_at")),
             last_exit_code=code if valid else None,
             last_success=_time(raw.get("last_success")),
+            last_success_started=_time(raw.get("last_success_started")),
+            last_duration=_duration(raw.get("last_duration")),
         )
 
 
+def _duration(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
 def _newer(when: float | None, than: float | None) -> bool:
-    return when is not None and (than is None or when > than + 1.0)
+    return when is not None and (than is None or when > than)
+
+
+def load_state(path: Path, unit: str) -> tuple[State, str | None]:
+    """The kept state of `unit` (empty when the file is missing, unusable or of another unit)."""
+    raw, note = statefile.load(path)
+    return State.parse(raw if raw.get("unit") == unit else {}), note
+
+
+def save_state(path: Path, unit: str, state: State) -> str | None:
+    return statefile.save(path, {"unit": unit, **asdict(state)})
 
 
 class SyncProbe:
@@ -135,6 +190,7 @@ class SyncProbe:
     def __init__(self, config: Config) -> None:
         self.unit = config.sync_unit
         self.timer = timer_of(config.sync_unit)
+        self.role = config.role
         self.systemctl = config.systemctl
         self.state_path = config.state_dir / STATE_FILE
 
@@ -144,9 +200,9 @@ class SyncProbe:
             PROPERTIES,
             systemctl=self.systemctl,
             timeout=deadline.io_timeout(),
+            unix_timestamps=True,
         )
-        raw, note = statefile.load(self.state_path)
-        state = _State.parse(raw if raw.get("unit") == self.unit else {})
+        state, note = load_state(self.state_path, self.unit)
         before = replace(state)
         active_state = service.get("ActiveState", "unknown")
         sub_state = service.get("SubState", "unknown")
@@ -154,8 +210,8 @@ class SyncProbe:
         running = active_state in ("activating", "deactivating", "reloading") or (
             active_state == "active" and sub_state == "running"
         )
-        started = systemd.monotonic_usec_to_unix(service.get("ExecMainStartTimestampMonotonic"))
-        exited = systemd.monotonic_usec_to_unix(service.get("ExecMainExitTimestampMonotonic"))
+        started = systemd.realtime_to_unix(service.get("ExecMainStartTimestamp"))
+        exited = systemd.realtime_to_unix(service.get("ExecMainExitTimestamp"))
         if _newer(started, state.last_run_started):
             state.last_run_started = started
         if not running and _newer(exited, state.last_exit_at):
@@ -163,14 +219,19 @@ class SyncProbe:
             how = service.get("ExecMainCode") or CLD_EXITED
             state.last_exit_at = exited
             state.last_exit_code = status if how == CLD_EXITED else 128 + status
+            state.last_duration = (
+                max(0.0, exited - started) if started is not None and exited is not None else None
+            )
             if state.last_exit_code in SUCCESS_CODES:
                 state.last_success = exited
+                state.last_success_started = started
         if state != before:
             # a good save replaces whatever was unusable in the file before
-            note = statefile.save(self.state_path, {"unit": self.unit, **asdict(state)})
+            note = save_state(self.state_path, self.unit, state)
         return SyncStatus(
             unit=self.unit,
             timer=self.timer,
+            role=self.role,
             load_state=service.get("LoadState", "unknown"),
             active_state=active_state,
             sub_state=sub_state,
@@ -179,10 +240,13 @@ class SyncProbe:
             timer_active=timer.get("ActiveState") == "active",
             timer_state=timer.get("ActiveState", "unknown"),
             last_run_started=state.last_run_started
-            or systemd.monotonic_usec_to_unix(timer.get("LastTriggerUSecMonotonic")),
+            or systemd.realtime_to_unix(timer.get("LastTriggerUSec")),
             last_exit_code=state.last_exit_code,
             last_exit_meaning=exit_meaning(state.last_exit_code),
             last_exit_at=state.last_exit_at,
             last_success=state.last_success,
+            last_success_started=state.last_success_started,
+            last_duration_seconds=state.last_duration,
+            timer_period_seconds=systemd.timer_period(timer),
             state_note=note,
         )

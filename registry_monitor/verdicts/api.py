@@ -1,4 +1,13 @@
-"""api: /v2/ and the catalog on the backend and through nginx, canary images, latency."""
+"""api: /v2/ and the catalog on the backend and through nginx, canary images, latency,
+and where public_url's host points.
+
+The public name on a standby's own address is CRITICAL (pushes land there and
+the next sync erases them); on an active it must point here, else WARNING
+(clients reach another node; whether that is the standby or no node of the
+pair takes both nodes to say, which the pair alerts do). A name that does
+not resolve is a WARNING. Without `public_addresses` where it points is
+shown, not judged.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ from registry_monitor.judgement.ranges import Threshold, floor
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.api import ApiStatus, EndpointStatus
+from registry_monitor.probes.public_name import PublicName
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, ceiling_levels, failed
 
@@ -61,6 +71,42 @@ def judge_endpoint(j: Judgement, e: EndpointStatus, latency: Threshold) -> None:
         j.perf(f"{name}_canary_{m.image}", int(m.up), warning=UP, minimum=0, maximum=1)
 
 
+def judge_public_name(j: Judgement, name: PublicName) -> None:
+    role = name.role
+    here = name.points_here
+    if here is None:  # not told this node's addresses: shown, not judged
+        j.perf("public_name_resolves", int(name.resolves), minimum=0, maximum=1)
+        shown = (
+            f"resolves to {', '.join(name.addresses)}"
+            if name.resolves
+            else f"does not resolve ({name.error})"
+        )
+        j.add(State.OK, f"public name {name.host} {shown} (public_addresses not set: not judged)")
+        return
+    j.perf("public_name_resolves", int(name.resolves), warning=UP, minimum=0, maximum=1)
+    if not name.resolves:
+        j.add(State.WARNING, f"public name {name.host} does not resolve: {name.error}")
+        return
+    answer = f"public name {name.host} resolves to {', '.join(name.addresses)}"
+    j.perf("public_name_points_here", int(here), minimum=0, maximum=1)
+    mine = ", ".join(name.public_addresses or ())
+    if role == "active":
+        if here:
+            j.add(State.OK, f"{answer}: this active")
+        else:
+            j.add(
+                State.WARNING,
+                f"{answer}, not this active ({mine}): clients reach another node",
+            )
+    elif here:
+        j.add(
+            State.CRITICAL,
+            f"{answer}: this {role} ({mine}); pushes land here and the next sync erases them",
+        )
+    else:
+        j.add(State.OK, f"{answer}: not this {role}")
+
+
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     status = reading.value
     if not isinstance(status, ApiStatus):
@@ -68,6 +114,8 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     j = Judgement("api")
     for e in status.endpoints:
         judge_endpoint(j, e, limits.get("latency", Threshold()))
+    if status.public_name is not None:
+        judge_public_name(j, status.public_name)
     parts = [f"{e.endpoint} up in {ms(e.duration_seconds or 0)}" for e in status.endpoints]
     catalogs = [e.catalog for e in status.endpoints if e.catalog is not None]
     if catalogs:

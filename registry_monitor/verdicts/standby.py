@@ -4,6 +4,10 @@ The lag is judged against -w/-c in seconds, by default the config's
 `standby_lag_seconds` (30 / 60 minutes). Missing and mismatched tags are what
 the lag is made of: each named in the long output, judged by their age. An
 active exporter that cannot be asked is UNKNOWN (there is no lag to read).
+
+Content only this node has, pushed here since the last successful sync began
+(divergent tags: the next `rsync --delete` erases them), is CRITICAL whatever
+the lag: the first ten are named with repository, tag and push time.
 """
 
 from __future__ import annotations
@@ -11,12 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from registry_monitor.config import Config
-from registry_monitor.judgement.ranges import Threshold
+from registry_monitor.judgement.ranges import Threshold, ceiling
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.reading import Reading
 from registry_monitor.probes.standby import StandbyStatus
-from registry_monitor.verdicts import Limits, ceiling_levels, failed
+from registry_monitor.verdicts import Limits, ceiling_levels, failed, when
 
 
 def thresholds(config: Config, options: Options) -> Limits:
@@ -45,6 +49,21 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
             j.detail(f"oldest: {s.oldest_missing_tag}")
         for example in s.examples:
             j.detail(example)
+    if s.divergent_tags:
+        j.add(
+            State.CRITICAL,
+            f"{s.divergent_tags} tags pushed to this standby ({s.divergent_repositories} "
+            "repositories the active lacks): the next sync erases them",
+        )
+        for tag in s.divergent_examples:
+            j.detail(f"{tag.repository}:{tag.tag} pushed {when(tag.pushed_at)}, {tag.why}")
+    else:
+        since = (
+            f"since the last sync began ({when(s.divergent_since)})"
+            if s.divergent_since is not None
+            else "(no successful sync known)"
+        )
+        j.add(State.OK, f"nothing pushed here {since}")
     if s.missing_blobs:
         j.add(State.OK, f"{s.missing_blobs} blobs of the active not here")
     j.add(
@@ -57,6 +76,8 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     j.perf("mismatched_tags", s.mismatched_tags, minimum=0)
     j.perf("missing_repositories", s.missing_repositories, minimum=0)
     j.perf("missing_blobs", s.missing_blobs, minimum=0)
+    j.perf("divergent_tags", s.divergent_tags, critical=ceiling(0), minimum=0)
+    j.perf("divergent_repositories", s.divergent_repositories, minimum=0)
     if s.in_step:
         return j.verdict(f"in step with {s.active_node}, lag 0s")
     return j.verdict(f"lag {lag}s behind {s.active_node}, {s.missing_tags} tags missing")

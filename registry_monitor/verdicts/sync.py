@@ -1,17 +1,25 @@
-"""sync: the standby's rsync unit: a failing unit or a stopped timer is CRITICAL.
+"""sync: the rsync unit, judged by role.
 
-The age of the last successful run (exit 0, or 24: files vanished while
-copying) is judged against -w/-c in seconds, by default the config's
+On the standby a failing unit or a stopped timer is CRITICAL, and the age of
+the last successful run (exit 0, or 24: files vanished while copying) is
+judged against -w/-c in seconds, by default the config's
 `sync_success_age_seconds` (30 / 60 minutes: three and six missed syncs).
+Ages are taken at the reading's own start, not when the verdict is written.
+
+On the active the unit must not run: its timer active, or a run going, is
+CRITICAL and names the unit (it would pull from the old node and erase this
+node's new pushes); a unit not installed there (not-found) is fine.
+
+On both, a last run that lasted longer than the timer's period is a WARNING:
+every later run starts late, and the lag grows.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from registry_monitor.config import Config
-from registry_monitor.judgement.ranges import Threshold, floor
+from registry_monitor.judgement.ranges import Threshold, ceiling, floor
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.reading import Reading
@@ -19,6 +27,7 @@ from registry_monitor.probes.sync import SyncStatus
 from registry_monitor.verdicts import Limits, ceiling_levels, failed, when
 
 UP = floor(1)
+DOWN = ceiling(0)
 
 
 def thresholds(config: Config, options: Options) -> Limits:
@@ -31,6 +40,57 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     s = reading.value
     if not isinstance(s, SyncStatus):
         return failed(reading)
+    if s.role == "active":
+        return _judge_active(s)
+    return _judge_standby(s, reading.started_at, limits)
+
+
+def _duration(j: Judgement, s: SyncStatus) -> None:
+    if s.last_duration_seconds is None:
+        return
+    took = round(s.last_duration_seconds)
+    if s.outlasts_period and s.timer_period_seconds is not None:
+        period = round(s.timer_period_seconds)
+        j.add(
+            State.WARNING,
+            f"last run of {s.unit} took {took}s, longer than {s.timer} period ({period}s): "
+            "every later run starts late",
+        )
+    else:
+        j.add(State.OK, f"last run took {took}s")
+    j.perf("last_duration", took, "s", minimum=0, maximum=s.timer_period_seconds)
+
+
+def _judge_active(s: SyncStatus) -> Verdict:
+    j = Judgement("sync")
+    if not s.installed:
+        j.add(State.OK, f"{s.unit} not installed, as it should be on the active")
+        return j.verdict(f"{s.unit} not installed on the active")
+    if s.running:
+        since = f" since {when(s.last_run_started)}" if s.last_run_started else ""
+        j.add(
+            State.CRITICAL,
+            f"{s.unit} running on the active{since}: it pulls from the other node and "
+            "erases this node's new pushes",
+        )
+    if s.timer_active:
+        j.add(
+            State.CRITICAL,
+            f"{s.timer} active on the active: {s.unit} will pull from the other node and "
+            "erase this node's new pushes (systemctl disable --now "
+            f"{s.timer})",
+        )
+    else:
+        j.add(State.OK, f"{s.timer} {s.timer_state}, as it should be on the active")
+    j.perf("timer_active", int(s.timer_active), critical=DOWN, minimum=0, maximum=1)
+    j.perf("running", int(s.running), critical=DOWN, minimum=0, maximum=1)
+    _duration(j, s)
+    if s.state_note:
+        j.add(State.OK, f"note: {s.state_note}")
+    return j.verdict(f"{s.unit} stopped and {s.timer} {s.timer_state} on the active")
+
+
+def _judge_standby(s: SyncStatus, now: float, limits: Limits) -> Verdict:
     j = Judgement("sync")
     if s.load_state != "loaded":
         j.add(State.CRITICAL, f"{s.unit} {s.load_state}: no sync can run")
@@ -61,13 +121,14 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
             j.add(State.OK, "no successful run recorded")
         age = None
     else:
-        age = round(max(0.0, time.time() - s.last_success))
+        age = round(max(0.0, now - s.last_success))
         j.add(
             age_limit.state(age),
             f"last successful sync {age}s ago ({when(s.last_success)}) "
             f"{age_limit.explain(age)}".rstrip(),
         )
     j.perf("last_success_age", age, "s", age_limit, 0)
+    _duration(j, s)
     if s.state_note:
         j.add(State.OK, f"note: {s.state_note}")
     if age is None:
