@@ -24,7 +24,7 @@ from tests.support.check import run_check
 
 Start = Callable[..., Exporter]
 NODE = "tools-docker-registry-03"
-ACTIVE_PROBES = ("disk", "services", "api", "cert", "write", "storage")
+ACTIVE_PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync")
 # the probes run once and keep their reading for the test's length: the API and the
 # page then show the very same readings
 STILL = {name: 600 for name in ACTIVE_PROBES}
@@ -84,7 +84,7 @@ def test_healthy_node(
     status = exporter.status()
     assert (status["state"], status["summary"]) == (
         "OK",
-        f"6 probes OK ({', '.join(ACTIVE_PROBES)})",
+        f"7 probes OK ({', '.join(ACTIVE_PROBES)})",
     )
     for name in ACTIVE_PROBES:
         entry = probe(status, name)
@@ -97,7 +97,7 @@ def test_healthy_node(
     taken = [p["started_at"] for p in exporter.status()["probes"]]
     assert taken == [p["started_at"] for p in status["probes"]]
     assert page.lines[0] == f"✔ OK {NODE} (active)"
-    assert page.lines[1] == "6 probes OK (disk, services, api, cert, write, storage)"
+    assert page.lines[1] == "7 probes OK (disk, services, api, cert, write, storage, sync)"
     for name in ACTIVE_PROBES:
         lines = section(page, name)
         assert lines[0] == f"✔ OK {name} measured"
@@ -136,6 +136,7 @@ def test_crossed_threshold_and_failed_probe_read_differently(
         ("cert", "OK"),
         ("write", "OK"),
         ("storage", "UNKNOWN"),
+        ("sync", "OK"),  # the unit not installed on the active: fine there
     ]
     disk_error = f"data directory {gone} does not exist"  # storage's error too
     assert probe(status, "disk")["reasons"] == [f"[UNKNOWN] {disk_error}"]
