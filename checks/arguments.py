@@ -16,7 +16,7 @@ from registry_monitor import __version__
 from registry_monitor.config import DEFAULT_CONFIG_PATH
 from registry_monitor.judgement.verdict import Options, UsageError
 
-PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby")
+PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby", "pull")
 TARGETS = (*PROBES, "all")
 DEFAULT_TIMEOUT = 10.0
 MAX_VERBOSITY = 3  # the guidelines define -v, -vv and -vvv

@@ -24,7 +24,17 @@ from msgspec.structs import force_setattr, replace
 
 DEFAULT_CONFIG_PATH = Path("/etc/registry-monitor/config.yaml")
 
-PROBE_NAMES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby")
+PROBE_NAMES = (
+    "disk",
+    "services",
+    "api",
+    "cert",
+    "write",
+    "storage",
+    "sync",
+    "standby",
+    "pull",
+)
 
 
 class ConfigError(Exception):
@@ -90,6 +100,7 @@ class Intervals(_Strict, frozen=True):
     storage: Seconds = 300
     sync: Seconds = 30
     standby: Seconds = 60
+    pull: Seconds = 300
 
 
 class Timeouts(_Strict, frozen=True):
@@ -103,6 +114,7 @@ class Timeouts(_Strict, frozen=True):
     storage: Seconds = 240
     sync: Seconds = 5
     standby: Seconds = 30
+    pull: Seconds = 120
 
 
 def _default_node() -> str:
@@ -141,6 +153,8 @@ class Config(_Strict, frozen=True):
     owner_check_files_per_scan: Annotated[int, Meta(ge=0)] = 250_000
     # standby probe: cap on the active's inventory, decompressed
     inventory_max_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
+    # pull probe: bytes read per run over every canary image (manifests and blobs)
+    pull_max_bytes_per_run: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
     thresholds: Thresholds = Thresholds()
     intervals: Intervals = Intervals()
     timeouts: Timeouts = Timeouts()
@@ -181,6 +195,7 @@ class Config(_Strict, frozen=True):
         names.append("storage")
         if self.role == "standby":
             names += ["sync", "standby"]
+        names.append("pull")
         return tuple(names)
 
 

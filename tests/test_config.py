@@ -44,6 +44,7 @@ def test_probes_follow_the_role() -> None:
         "cert",
         "write",
         "storage",
+        "pull",
     )
     assert Config(role="standby").probes_for_role() == (
         "disk",
@@ -53,6 +54,7 @@ def test_probes_follow_the_role() -> None:
         "storage",
         "sync",
         "standby",
+        "pull",
     )
     assert "write" not in Config(role="active", write_probe=False).probes_for_role()
 

@@ -171,6 +171,7 @@ def test_status_endpoints(healthy: Registry, start_exporter: Start) -> None:
         "cert",
         "write",
         "storage",
+        "pull",
     ]
     disk = status["probes"][0]
     assert (disk["ok"], disk["error"], disk["interval_seconds"]) == (True, None, 15)

@@ -16,7 +16,7 @@ from tests.support.perfdata import parse_output
 REPO = Path(__file__).resolve().parent.parent
 DEFINITIONS = REPO / "icinga2" / "registry-monitor.conf"
 BIN = Path(sys.executable).parent  # where the venv installed check_registry
-PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby", "all")
+PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby", "pull", "all")
 
 
 def config(plugin_dir: Path, hosts: str, extra: str = "") -> str:
@@ -95,6 +95,7 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_cert",
             "registry_write",
             "registry_storage",
+            "registry_pull",
         },
         "registry-04": {
             "registry_disk",
@@ -104,6 +105,7 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_storage",
             "registry_sync",
             "registry_standby",
+            "registry_pull",
         },
     }
     active_disk = services["registry-03!registry-disk"]

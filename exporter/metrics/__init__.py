@@ -30,6 +30,7 @@ RENDERERS = {
     "storage": "exporter.metrics.storage",
     "sync": "exporter.metrics.sync",
     "standby": "exporter.metrics.standby",
+    "pull": "exporter.metrics.pull",
 }
 
 Render = Callable[[Reading[Any]], Iterator[Metric]]

@@ -21,6 +21,7 @@ PROBE_CLASSES = {
     "storage": "registry_monitor.probes.storage:StorageProbe",
     "sync": "registry_monitor.probes.sync:SyncProbe",
     "standby": "registry_monitor.probes.standby:StandbyProbe",
+    "pull": "registry_monitor.probes.pull:PullProbe",
 }
 
 

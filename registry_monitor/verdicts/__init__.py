@@ -33,6 +33,7 @@ MODULES = {
     "storage": "registry_monitor.verdicts.storage",
     "sync": "registry_monitor.verdicts.sync",
     "standby": "registry_monitor.verdicts.standby",
+    "pull": "registry_monitor.verdicts.pull",
 }
 
 
