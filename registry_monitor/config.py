@@ -84,6 +84,10 @@ class Thresholds(_Strict, frozen=True):
     disk_used_percent: Levels = Levels(warning=80, critical=90)
     disk_inodes_used_percent: Levels = Levels(warning=80, critical=90)
     cert_days_left: Levels = Levels(warning=21, critical=7)
+    # A level is reached when both the days and this share of the lifetime are
+    # passed: 90-day certificates keep the days above, shorter-lived ones are
+    # judged later in days (a 45-day one warns at 11 days left, not 21).
+    cert_lifetime_left_ratio: Levels = Levels(warning=0.25, critical=0.1)
     api_latency_seconds: Levels = Levels(warning=2, critical=5)
     standby_lag_seconds: Levels = Levels(warning=1800, critical=3600)
     sync_success_age_seconds: Levels = Levels(warning=1800, critical=3600)
@@ -136,6 +140,8 @@ class Config(_Strict, frozen=True):
     public_connect: str | None = None
     ca_file: Path | None = None
     cert_file: Path | None = Path("/etc/acmecerts/toolforge/live/ec-prime256v1.chained.crt")
+    # nginx's private key for cert_file (root-only on a real host: see docs/configuration.md)
+    cert_key_file: Path | None = None
     canary_images: tuple[str, ...] = ()
     write_probe: bool | None = None  # null: on for the active, off for the standby
     write_canary_repository: str = "registry-monitor-canary"
