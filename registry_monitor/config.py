@@ -34,6 +34,7 @@ PROBE_NAMES = (
     "sync",
     "standby",
     "pull",
+    "parity",
 )
 
 
@@ -105,6 +106,7 @@ class Intervals(_Strict, frozen=True):
     sync: Seconds = 30
     standby: Seconds = 60
     pull: Seconds = 300
+    parity: Seconds = 60
 
 
 class Timeouts(_Strict, frozen=True):
@@ -119,6 +121,7 @@ class Timeouts(_Strict, frozen=True):
     sync: Seconds = 5
     standby: Seconds = 30
     pull: Seconds = 120
+    parity: Seconds = 15
 
 
 def _default_node() -> str:
@@ -161,6 +164,17 @@ class Config(_Strict, frozen=True):
     inventory_max_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
     # pull probe: bytes read per run over every canary image (manifests and blobs)
     pull_max_bytes_per_run: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
+    # parity probe: files whose sha256 must be the same on both nodes (name -> path), lines
+    # of them left out on purpose (name -> regular expressions), the registry's binary
+    parity_files: dict[str, Path] = field(
+        default_factory=lambda: {
+            "registry_config": Path("/etc/docker/registry/config.yml"),
+            "nginx_site": Path("/etc/nginx/sites-enabled/registry"),
+            "htpasswd": Path("/etc/nginx/registry.htpasswd"),
+        }
+    )
+    parity_ignore_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    registry_binary: str = "/usr/bin/docker-registry"
     thresholds: Thresholds = Thresholds()
     intervals: Intervals = Intervals()
     timeouts: Timeouts = Timeouts()
@@ -182,6 +196,20 @@ class Config(_Strict, frozen=True):
                     f"timeouts.{name} ({timeout:g}s) is longer than intervals.{name} "
                     f"({interval:g}s): a run would still be going when the next is due"
                 )
+        for name, patterns in self.parity_ignore_lines.items():
+            if name not in self.parity_files:
+                problems.append(
+                    f"parity_ignore_lines.{name}: not a file named in parity_files "
+                    f"({', '.join(self.parity_files) or 'none'})"
+                )
+            for i, pattern in enumerate(patterns):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    problems.append(
+                        f"parity_ignore_lines.{name}[{i}]: not a regular expression: {exc} "
+                        f"(got {pattern!r})"
+                    )
         if problems:
             raise ValueError("\n".join(problems))
 
@@ -201,7 +229,7 @@ class Config(_Strict, frozen=True):
         names.append("storage")
         if self.role == "standby":
             names += ["sync", "standby"]
-        names.append("pull")
+        names += ["pull", "parity"]
         return tuple(names)
 
 

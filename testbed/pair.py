@@ -31,6 +31,12 @@ from testbed.systemd import FakeSystemd
 PUBLIC_NAME = "localhost"
 IMAGES = (("toolforge-python311-sssd-base", "latest"), ("toolforge-node18-sssd-base", "latest"))
 CANARY_IMAGES = ("toolforge-python311-sssd-base:latest",)
+HTPASSWD = "builder:$apr1$testbed$0000000000000000000000\n"
+# Lines of each node's files that name its own ports and directories: declared, not drift.
+PARITY_IGNORE_LINES = {
+    "registry_config": [r"^\s*(addr|rootdirectory):"],
+    "nginx_site": [r"^\s*(listen|pid|error_log|\w+_temp_path|proxy_pass)\s"],
+}
 
 
 class Stoppable(Protocol):
@@ -99,6 +105,7 @@ class HealthyPair:
         workdir = registry.workdir
         nginx = Nginx(workdir / "nginx", registry.url, PUBLIC_NAME, self.cert.cert, self.cert.key)
         self.started.append(nginx.start())
+        (workdir / "htpasswd").write_text(HTPASSWD)
         systemd = FakeSystemd(workdir / "systemd")
         for unit in ("docker-registry.service", "nginx.service"):
             systemd.set_unit(unit, "active", started_at=time.time() - 3600)
@@ -114,6 +121,13 @@ class HealthyPair:
             "public_url": f"https://{PUBLIC_NAME}:{node.nginx.port}",
             "ca_file": str(self.ca_file),
             "cert_file": str(self.cert.cert),
+            "cert_key_file": str(self.cert.key),
+            "parity_files": {
+                "registry_config": str(node.registry.config_path),
+                "nginx_site": str(node.nginx.config_path),
+                "htpasswd": str(workdir / "htpasswd"),
+            },
+            "parity_ignore_lines": PARITY_IGNORE_LINES,
             "canary_images": list(CANARY_IMAGES),
             "systemctl": str(node.systemd.systemctl),
             "state_dir": str(workdir / "state"),

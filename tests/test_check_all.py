@@ -10,7 +10,7 @@ from tests.conftest import CANARY_IMAGE
 from tests.support.check import run_check, write_config
 
 GONE = "cert: {}: cannot read: No such file or directory"
-ACTIVE_PROBES = "7 probes OK (disk, services, api, cert, write, storage, pull)"
+ACTIVE_PROBES = "8 probes OK (disk, services, api, cert, write, storage, pull, parity)"
 
 
 def test_monitoring_plugins_order() -> None:
@@ -34,6 +34,7 @@ def test_healthy_active_node(registry_node: dict[str, object], tmp_path: Path) -
         "write",
         "storage",
         "pull",
+        "parity",
     ]
     assert [line for line in run.long if not line.startswith("[OK] ")] == []
     for label in ("used_percent", "active_nginx.service", "public_latency", "served_days_left"):
@@ -85,10 +86,21 @@ def test_standby_runs_its_own_probes(registry_node: dict[str, object], tmp_path:
     assert (run.exit_code, run.text) == (
         2,
         "sync: rsync-docker-registry-sync.service not-found: no sync can run; "
-        "standby: active_exporter_url is not set: nothing to compare with",
+        "standby: active_exporter_url is not set: nothing to compare with; "
+        "parity: active_exporter_url is not set: nothing to compare with",
     )
     probes = {line.split(" ")[1].rstrip(":") for line in run.long}
-    assert probes == {"disk", "services", "api", "cert", "storage", "sync", "standby", "pull"}
+    assert probes == {
+        "disk",
+        "services",
+        "api",
+        "cert",
+        "storage",
+        "sync",
+        "standby",
+        "pull",
+        "parity",
+    }
     assert "write_up" not in run.output.perfdata
 
 

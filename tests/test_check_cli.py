@@ -26,7 +26,7 @@ def config(tmp_path: Path) -> Path:
         (
             ["dsk"],
             "REGISTRY UNKNOWN - unknown probe 'dsk': choose one of disk, services, api, cert, "
-            "write, storage, sync, standby, pull, all (see check_registry --help)",
+            "write, storage, sync, standby, pull, parity, all, failover (see check_registry --help)",
         ),
         ([], "REGISTRY UNKNOWN - the following arguments are required: PROBE"),
         (["disk", "-w"], "REGISTRY DISK UNKNOWN - argument -w/--warning: expected one argument"),

@@ -45,6 +45,7 @@ def test_probes_follow_the_role() -> None:
         "write",
         "storage",
         "pull",
+        "parity",
     )
     assert Config(role="standby").probes_for_role() == (
         "disk",
@@ -55,6 +56,7 @@ def test_probes_follow_the_role() -> None:
         "sync",
         "standby",
         "pull",
+        "parity",
     )
     assert "write" not in Config(role="active", write_probe=False).probes_for_role()
 

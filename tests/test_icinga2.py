@@ -16,7 +16,20 @@ from tests.support.perfdata import parse_output
 REPO = Path(__file__).resolve().parent.parent
 DEFINITIONS = REPO / "icinga2" / "registry-monitor.conf"
 BIN = Path(sys.executable).parent  # where the venv installed check_registry
-PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync", "standby", "pull", "all")
+PROBES = (
+    "disk",
+    "services",
+    "api",
+    "cert",
+    "write",
+    "storage",
+    "sync",
+    "standby",
+    "pull",
+    "parity",
+    "all",
+    "failover",
+)
 
 
 def config(plugin_dir: Path, hosts: str, extra: str = "") -> str:
@@ -106,6 +119,7 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_sync",
             "registry_standby",
             "registry_pull",
+            "registry_failover",
         },
     }
     active_disk = services["registry-03!registry-disk"]

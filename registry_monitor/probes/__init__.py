@@ -22,6 +22,7 @@ PROBE_CLASSES = {
     "sync": "registry_monitor.probes.sync:SyncProbe",
     "standby": "registry_monitor.probes.standby:StandbyProbe",
     "pull": "registry_monitor.probes.pull:PullProbe",
+    "parity": "registry_monitor.probes.parity:ParityProbe",
 }
 
 

@@ -74,6 +74,8 @@ class StandbyStatus:
     oldest_missing_tag: str | None
     examples: tuple[str, ...]
     local_dangling_references: int
+    divergent_tags: int = 0
+    divergent_repositories: int = 0
 
     def summary(self) -> str:
         if self.in_step:

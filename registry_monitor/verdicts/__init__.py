@@ -34,6 +34,7 @@ MODULES = {
     "sync": "registry_monitor.verdicts.sync",
     "standby": "registry_monitor.verdicts.standby",
     "pull": "registry_monitor.verdicts.pull",
+    "parity": "registry_monitor.verdicts.parity",
 }
 
 
