@@ -120,7 +120,7 @@ def test_stopped_registry_pages_through_alertmanager(
         prometheus.wait_targets_up()
         # Healthy first: the rules are loaded and the pair is seen, nothing pages.
         wait_until(
-            lambda: prometheus.query("count(registry_monitor:threshold)")[0].value == 18,
+            lambda: prometheus.query("count(registry_monitor:threshold)")[0].value == 20,
             30,
             "the threshold recording rules",
         )
@@ -131,6 +131,7 @@ def test_stopped_registry_pages_through_alertmanager(
                 "cert",
                 "disk",
                 "exporter",
+                "failover",
                 "pair",
                 "services",
                 "setup",
