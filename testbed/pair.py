@@ -132,6 +132,7 @@ class HealthyPair:
             "systemctl": str(node.systemd.systemctl),
             "state_dir": str(workdir / "state"),
             "registry_user": getpass.getuser(),  # owns every file here: none foreign
+            "api_token": "pair-secret",  # /api/inventory and /api/parity, as deployed
             **self.config,
             **extra,
         }

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import trustme
 
 from registry_monitor.probes.parity import file_digest
@@ -223,3 +224,27 @@ def test_running_sync_blocks_until_it_ends(pair: HealthyPair) -> None:
     finally:
         pair.sync.record(0, started)
     await_ready(pair, True, "ready again after the sync ended")
+
+
+def test_api_parity_sends_digests_only_behind_the_token(pair: HealthyPair) -> None:
+    active = pair.active.exporter
+    assert active is not None
+    url = f"{active.url}/api/parity"
+    assert requests.get(url, timeout=5).status_code == 401  # the pair sets api_token
+    resp = requests.get(url, headers=active.auth, timeout=5)
+    assert resp.status_code == 200
+    doc = resp.json()
+    assert (doc["format"], doc["node"], doc["role"]) == (1, pair.active.name, "active")
+    items = {i["item"]: i for i in doc["items"]}
+    assert list(items)[3:] == ["cert_served", "cert_file", "registry_version", "exporter_version"]
+    assert sorted(list(items)[:3]) == ["htpasswd", "nginx_site", "registry_config"]
+    htpasswd = (pair.active.registry.workdir / "htpasswd").read_bytes()
+    assert items["htpasswd"]["digest"] == hashlib.sha256(htpasswd).hexdigest()
+    assert items["cert_file"]["digest"] == pair.certificate.fingerprint_sha256
+    assert items["cert_served"]["digest"] == pair.certificate.fingerprint_sha256
+    assert items["registry_config"]["ignored_lines"] == 2  # addr, rootdirectory
+    assert items["registry_version"]["digest"].startswith("github.com/docker/distribution 2.")
+    # nothing of the files' contents leaves the node
+    for secret in (htpasswd.decode().split(":")[1].strip(), "rootdirectory", "proxy_pass"):
+        assert secret not in resp.text
+    assert isinstance(doc["storage_blob_bytes"], int) and doc["storage_blob_bytes"] > 0

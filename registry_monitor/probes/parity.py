@@ -125,7 +125,12 @@ def registry_version(binary: str, deadline: Deadline) -> ParityItem:
             None,
             f"{binary} --version exited {done.returncode}",
         )
-    return ParityItem("registry_version", "version", done.stdout.strip()[:200])
+    # "<argv[0]> github.com/docker/distribution 2.8.2+ds1": the path is not the version
+    first, _, rest = done.stdout.strip().partition(" ")
+    version = (
+        rest if first == binary or first.endswith("/" + Path(binary).name) else first + " " + rest
+    )
+    return ParityItem("registry_version", "version", version.strip()[:200])
 
 
 def compare(mine: NodeDescription, theirs: NodeDescription) -> tuple[ParityMatch, ...]:
