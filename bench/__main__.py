@@ -22,6 +22,7 @@ FULL = {
     "storage_scan": ["-m", "bench.storage_scan", "--runs", "3", "small", "toolforge", "large"],
     "standby": ["-m", "bench.standby", "large"],
     "steady": ["-m", "bench.steady", "--seconds", "300", "toolforge"],
+    "pull": ["-m", "bench.pull", "--layer-mib", "64", "--layers", "3", "--runs", "3"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -29,6 +30,7 @@ QUICK = {
     "storage_scan": ["-m", "bench.storage_scan", "--runs", "1", "--interval", "15", "toolforge"],
     "standby": ["-m", "bench.standby", "--interval", "15", "toolforge"],
     "steady": ["-m", "bench.steady", "--seconds", "60", "toolforge"],
+    "pull": ["-m", "bench.pull", "--layer-mib", "16", "--layers", "2", "--runs", "1"],
 }
 
 

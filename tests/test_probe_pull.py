@@ -210,3 +210,36 @@ def test_blob_redirected_somewhere_unreachable(
         1,
         f"layer 1/1 {pushed.blobs[1][:19]}: connection refused",
     )
+
+
+def test_blob_cut_off_mid_body(registry: Registry, fake_http: HTTPServer) -> None:
+    """What a proxy that gives up mid-body sends (nginx unable to write its temp file,
+    a proxy time-out): the headers promise more than arrives."""
+    from werkzeug import Response
+
+    pushed = Pusher(registry.url).push_image("base", "latest", layers=[b"x" * 100_000])
+    fake_http.expect_request("/v2/base/manifests/latest").respond_with_data(
+        pushed.manifest,
+        headers={
+            "Content-Type": "application/vnd.docker.distribution.manifest.v2+json",
+            "Docker-Content-Digest": pushed.digest,
+        },
+    )
+    config_blob = blob_path(registry, pushed.blobs[0]).read_bytes()
+    fake_http.expect_request(f"/v2/base/blobs/{pushed.blobs[0]}").respond_with_data(config_blob)
+
+    def half(_: object) -> Response:
+        body = iter([b"x" * 40_000])  # then the connection closes
+        return Response(body, headers={"Content-Length": "100000"}, direct_passthrough=True)
+
+    fake_http.expect_request(f"/v2/base/blobs/{pushed.blobs[1]}").respond_with_handler(half)
+    config = Config(
+        public_url=fake_http.url_for("").rstrip("/"), cert_file=None, canary_images=("base",)
+    )
+    (image,) = run(PullProbe(config)).images
+    assert (image.up, image.blobs_verified, image.error) == (
+        False,
+        1,
+        f"layer 1/1 {pushed.blobs[1][:19]}: connection broken, the body ended short of its "
+        "100000 bytes",
+    )

@@ -299,6 +299,10 @@ class PullProbe:
                     hasher.update(chunk)
                     if deadline.expired():
                         raise _PullFailed(f"{what}: still arriving at the probe's deadline")
+            except requests.exceptions.ChunkedEncodingError:
+                # nginx gave up mid-body (a temp file it cannot write, a proxy time-out)
+                ended = f" short of its {size} bytes" if size is not None else " early"
+                raise _PullFailed(f"{what}: connection broken, the body ended{ended}") from None
             except requests.RequestException as exc:
                 raise _PullFailed(f"{what}: {describe_error(exc)} after {read} bytes") from None
         if size is not None and read != size:
