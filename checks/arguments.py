@@ -17,7 +17,7 @@ from registry_monitor.config import DEFAULT_CONFIG_PATH
 from registry_monitor.judgement.verdict import Options, UsageError
 
 PROBES = probe_catalog.NAMES
-TARGETS = (*PROBES, "all")
+TARGETS = (*PROBES, "all", "failover")
 DEFAULT_TIMEOUT = 10.0
 MAX_VERBOSITY = 3  # the guidelines define -v, -vv and -vvv
 THRESHOLD_FLAGS = ("-w", "-c", "-W", "-K", "--warning", "--critical")
@@ -28,7 +28,8 @@ check_registry {__version__}: one Monitoring Plugins check of a Docker registry 
 on the same probes as registry-exporter.
 
 PROBE is one of: {", ".join(PROBES)},
-or `all`: every probe this node's role runs, reporting the worst state.
+or `all`: every probe this node's role runs, reporting the worst state,
+or `failover` (on the standby): could it become the active now, and what would be lost?
 """
 
 EPILOG = f"""\
@@ -173,9 +174,10 @@ def parse(argv: list[str]) -> Args:
     if ns.target not in TARGETS:
         raise UsageError(f"unknown probe {ns.target!r}: choose one of {', '.join(TARGETS)}")
     options = Options(ns.warning, ns.critical, ns.inode_warning, ns.inode_critical, ns.unit)
-    if ns.target == "all" and options != Options():
+    if ns.target in ("all", "failover") and options != Options():
         raise UsageError(
-            "-w/-c/-W/-K/--unit apply to one probe; `all` takes its thresholds from the config"
+            f"-w/-c/-W/-K/--unit apply to one probe; `{ns.target}` takes its thresholds "
+            "from the config"
         )
     config = ns.config
     if config is None and DEFAULT_CONFIG_PATH.exists():

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from checks import arguments
 from checks.collect import collect
 from checks.output import Answer
-from registry_monitor.config import ConfigError, load_config
+from registry_monitor.config import Config, ConfigError, load_config
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import UsageError, Verdict
 from registry_monitor.judging import judge, limits_for, overall
@@ -49,6 +49,8 @@ def check(args: arguments.Args, started: float) -> Answer:
         answer.summary = str(exc)
         return answer
     answer.node, answer.role = config.node, config.role
+    if args.target == "failover":
+        return check_failover(args, config, answer, deadline)
     names = config.probes_for_role() if args.target == "all" else (args.target,)
     answer.limits = limits_for(names, config, args.options)
     answer.timeouts = {n: config.timeouts.of(n) for n in names}
@@ -63,6 +65,31 @@ def check(args: arguments.Args, started: float) -> Answer:
         )
         return answer
     answer.state, answer.summary = summarise(args.target, answer.verdicts)
+    return answer
+
+
+def check_failover(args: arguments.Args, config: Config, answer: Answer, deadline: float) -> Answer:
+    """Run the probes readiness is judged from, then the one judgement the exporter uses."""
+    from registry_monitor.failover import PROBES, judge_failover
+    from registry_monitor.verdicts.failover import judge_readiness
+
+    if config.role != "standby":
+        answer.summary = (
+            f"failover readiness is judged on the standby; this node has role {config.role}"
+        )
+        return answer
+    answer.timeouts = {n: getattr(config.timeouts, n) for n in PROBES}
+    collection = collect(PROBES, config, deadline)
+    answer.readings = {n: collection.readings[n] for n in PROBES if n in collection.readings}
+    if collection.running:
+        answer.waiting_for = collection.running
+        answer.summary = (
+            f"timed out after {args.timeout:g}s waiting for {', '.join(collection.running)}"
+        )
+        return answer
+    verdict = judge_readiness(judge_failover(config, answer.readings))
+    answer.verdicts = [verdict]
+    answer.state, answer.summary = verdict.state, verdict.summary
     return answer
 
 

@@ -8,8 +8,11 @@ from grafana_foundation_sdk.models import dashboard as model
 from dashboards import queries as q
 from dashboards.erasure import erasure_row, on_role
 from dashboards.panels import (
+    GREEN,
+    NEUTRAL,
     NODE_DETAIL_UID,
     OVERVIEW_UID,
+    RED,
     TAGS,
     Column,
     PanelBuilder,
@@ -41,6 +44,66 @@ NODE = "{{node}} ({{role}})"
 def _inverse(levels: Levels) -> Levels:
     """Free share from used-share levels: 80 % used is 20 % free."""
     return Levels(warning=100 - levels.warning, critical=100 - levels.critical)
+
+
+def blocker_mapping() -> list[model.ValueMapping]:
+    """0 is fine (green), 1 blocks (red): the reverse of flag_mapping's up/down."""
+    return [
+        model.ValueMap(
+            options={
+                "0": model.ValueMappingResult(text="ok", color=GREEN, index=0),
+                "1": model.ValueMappingResult(text="BLOCKING", color=RED, index=1),
+            }
+        )
+    ]
+
+
+def failover_row() -> list[PanelBuilder]:
+    """The first thing to read before switching DNS: the standby's one answer."""
+    return [
+        stat_panel(
+            "Could the standby take over now?",
+            "The standby's own judgement, every probe cycle: compared with the active, lag "
+            "under its critical level, no divergent content or dangling references, every "
+            "canary image pulled whole through its nginx with digests verified, its config "
+            "files, certificate and versions as on the active, certificate valid with its "
+            "key, no sync running, room on disk for the active's content. NOT READY: see the "
+            "blockers beside it, or run `check_registry failover -v` on the standby.",
+            [Query(with_node(metric("failover_ready")), "{{node}}")],
+            "none",
+            good_from(1),
+            width=6,
+            height=6,
+            mappings=flag_mapping("NOT READY", "READY"),
+            alerts=("RegistryStandbyNotReady",),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Tags a failover now loses",
+            "Tags of the active the standby lacks or has pointing elsewhere: lost if the "
+            "traffic moved to the standby now. Non-zero between syncs is normal.",
+            [Query(with_node(metric("failover_lost_tags")), "{{node}}")],
+            "short",
+            NEUTRAL,
+            width=4,
+            height=6,
+            alerts=("RegistryStandbyLagHigh",),
+            detail_link=True,
+        ),
+        stat_panel(
+            "Failover blockers",
+            "One tile per reason that can block a failover: red is blocking now. The "
+            "runbook (RegistryStandbyNotReady) says what to do for each.",
+            [Query(with_node(metric("failover_blocker")), "{{reason}}")],
+            "none",
+            bad_from(1),
+            width=14,
+            height=6,
+            mappings=blocker_mapping(),
+            alerts=("RegistryStandbyNotReady",),
+            detail_link=True,
+        ),
+    ]
 
 
 def stat_row() -> list[PanelBuilder]:
@@ -401,7 +464,7 @@ def overview() -> builders.Dashboard:
     )
     for annotation in event_annotations():
         dashboard = dashboard.annotation(annotation)
-    for panel in stat_row():
+    for panel in [*failover_row(), *stat_row()]:
         dashboard = dashboard.with_panel(panel)
     rows: list[tuple[str, list[PanelBuilder]]] = [
         ("Disk", disk_row()),

@@ -21,6 +21,7 @@ THRESHOLDS: dict[str, Levels] = {
     "disk_used_percent": Levels(warning=80, critical=90),
     "disk_inodes_used_percent": Levels(warning=80, critical=90),
     "cert_days_left": Levels(warning=21, critical=7),
+    "cert_lifetime_left_ratio": Levels(warning=0.25, critical=0.1),
     "api_latency_seconds": Levels(warning=2, critical=5),
     "standby_lag_seconds": Levels(warning=1800, critical=3600),
     "sync_success_age_seconds": Levels(warning=1800, critical=3600),

@@ -20,6 +20,7 @@ from testbed.certs import issue, write_ca
 from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.nginx import Nginx
+from testbed.pair import PARITY_IGNORE_LINES
 from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
 from testbed.registry import Registry
 from testbed.rsync import RsyncDaemon, SyncUnit
@@ -38,6 +39,17 @@ FAST = {"storage": 10, "standby": 10, "sync": 10}  # probe intervals (and time-o
 
 def preferred_port(port: int) -> int:
     return port if not port_open(port) else free_port()
+
+
+def parity(registry: Registry, nginx: Nginx) -> dict[str, Any]:
+    """The files both nodes must hold alike, their node-specific lines declared."""
+    return {
+        "parity_files": {
+            "registry_config": str(registry.config_path),
+            "nginx_site": str(nginx.config_path),
+        },
+        "parity_ignore_lines": PARITY_IGNORE_LINES,
+    }
 
 
 class Demo:
@@ -70,10 +82,11 @@ class Demo:
         amd = pusher.push_image("toolforge-python311-sssd-base", "latest")
         pusher.push_image("toolforge-node18-sssd-base", "latest")
         pusher.push_image("toolforge-php82-sssd-web", "latest")
-        arm = pusher.push_image("toolforge-jdk17-sssd-base", "arm64")
-        pusher.push_index("toolforge-jdk17-sssd-base", "latest", [arm])
+        jdk = pusher.push_image("toolforge-jdk17-sssd-base", "amd64")
+        arm = pusher.push_image("toolforge-jdk17-sssd-base", "arm64", layers=[b"arm64 layer"])
+        pusher.push_index("toolforge-jdk17-sssd-base", "latest", [jdk, arm])
         del amd
-        self.registry, self.nginx = registry, nginx
+        self.registry, self.nginx, self.cert = registry, nginx, cert
         return {
             "node": "demo-registry-active",
             "role": "active",
@@ -82,6 +95,8 @@ class Demo:
             "public_url": f"https://{PUBLIC_NAME}:{nginx.port}",
             "ca_file": str(self.ca_file),
             "cert_file": str(cert.cert),
+            "cert_key_file": str(cert.key),
+            **parity(registry, nginx),
             "canary_images": [
                 "toolforge-python311-sssd-base:latest",
                 "toolforge-jdk17-sssd-base:latest",
@@ -94,9 +109,7 @@ class Demo:
 
     def start_standby(self, active_exporter_url: str) -> dict[str, Any]:
         """A second registry (own data dir and nginx), fed by real rsync from the active's."""
-        cert = issue(
-            self.ca, self.root / "acmecerts-standby", PUBLIC_NAME, days=60, stem="ec-prime256v1"
-        )
+        cert = self.cert  # one certificate for the public name on both nodes, as acme-chief does
         self.rsyncd = RsyncDaemon(self.root / "rsyncd", self.registry.data_dir).start()
         self.stoppers.append(self.rsyncd)
         standby = Registry(self.root / "standby").start()
@@ -121,6 +134,12 @@ class Demo:
             "public_url": f"https://{PUBLIC_NAME}:{nginx.port}",
             "ca_file": str(self.ca_file),
             "cert_file": str(cert.cert),
+            "cert_key_file": str(cert.key),
+            **parity(standby, nginx),
+            "canary_images": [
+                "toolforge-python311-sssd-base:latest",
+                "toolforge-jdk17-sssd-base:latest",
+            ],
             "active_exporter_url": active_exporter_url,
             "state_dir": str(self.root / "state-standby"),
             "registry_user": REGISTRY_USER,
@@ -290,6 +309,9 @@ Watch the standby's lag move: push to the active, see the lag grow until the nex
 The same probes as one-shot Monitoring Plugins checks (what Icinga runs), each node's config:
   {check_line(active, demo.systemd, "all")}
   {check_line(standby, demo.standby_systemd, "standby")}
+
+Could the standby take over now, and what would it lose? (read it first before a failover)
+  {check_line(standby, demo.standby_systemd, "failover")}
 
 Grafana dashboards: in a Grafana whose default data source is the demo Prometheus
 ({prometheus.url}), load them with

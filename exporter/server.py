@@ -17,6 +17,7 @@ from exporter import status_page
 from exporter.inventory_api import inventory_response
 from exporter.judged import Judge
 from exporter.metrics import ReadingsCollector, build_registry
+from exporter.parity_api import parity_response
 from exporter.scheduler import Scheduler
 from registry_monitor import __version__
 from registry_monitor.config import Config
@@ -144,6 +145,14 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
     )
     async def api_inventory(request: Request) -> Response:
         return inventory_response(scheduler.readings().get("storage"), request.headers)
+
+    @app.get(
+        "/api/parity",
+        dependencies=[Depends(require_token)],
+        summary="This node described by digests only, for the standby's parity check",
+    )
+    async def api_parity() -> JSONResponse:
+        return parity_response(scheduler.readings())
 
     @app.get("/", response_class=HTMLResponse, summary="Status page for people")
     async def index() -> HTMLResponse:

@@ -96,6 +96,10 @@ class Thresholds(_Strict, frozen=True):
     disk_used_percent: Levels = Levels(warning=80, critical=90)
     disk_inodes_used_percent: Levels = Levels(warning=80, critical=90)
     cert_days_left: Levels = Levels(warning=21, critical=7)
+    # A level is reached when both the days and this share of the lifetime are
+    # passed: 90-day certificates keep the days above, shorter-lived ones are
+    # judged later in days (a 45-day one warns at 11 days left, not 21).
+    cert_lifetime_left_ratio: Levels = Levels(warning=0.25, critical=0.1)
     api_latency_seconds: Levels = Levels(warning=2, critical=5)
     standby_lag_seconds: Levels = Levels(warning=1800, critical=3600)
     sync_success_age_seconds: Levels = Levels(warning=1800, critical=3600)
@@ -173,6 +177,8 @@ class Config(_Strict, frozen=True):
     public_addresses: tuple[str, ...] | None = None
     ca_file: Path | None = None
     cert_file: Path | None = Path("/etc/acmecerts/toolforge/live/ec-prime256v1.chained.crt")
+    # nginx's private key for cert_file (root-only on a real host: see docs/configuration.md)
+    cert_key_file: Path | None = None
     canary_images: tuple[str, ...] = ()
     write_probe: bool | None = None  # null: on for the active, off for the standby
     write_canary_repository: str = "registry-monitor-canary"
@@ -192,6 +198,19 @@ class Config(_Strict, frozen=True):
     inventory_max_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
     # traffic probe: null = off (the exporter's user needs read access to the log)
     access_log: AccessLog | None = None
+    # pull probe: bytes read per run over every canary image (manifests and blobs)
+    pull_max_bytes_per_run: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
+    # parity probe: files whose sha256 must be the same on both nodes (name -> path), lines
+    # of them left out on purpose (name -> regular expressions), the registry's binary
+    parity_files: dict[str, Path] = field(
+        default_factory=lambda: {
+            "registry_config": Path("/etc/docker/registry/config.yml"),
+            "nginx_site": Path("/etc/nginx/sites-enabled/registry"),
+            "htpasswd": Path("/etc/nginx/registry.htpasswd"),
+        }
+    )
+    parity_ignore_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    registry_binary: str = "/usr/bin/docker-registry"
     thresholds: Thresholds = Thresholds()
     intervals: Intervals = Intervals()
     timeouts: Timeouts = Timeouts()
@@ -213,6 +232,20 @@ class Config(_Strict, frozen=True):
                     f"timeouts.{name} ({timeout:g}s) is longer than intervals.{name} "
                     f"({interval:g}s): a run would still be going when the next is due"
                 )
+        for name, patterns in self.parity_ignore_lines.items():
+            if name not in self.parity_files:
+                problems.append(
+                    f"parity_ignore_lines.{name}: not a file named in parity_files "
+                    f"({', '.join(self.parity_files) or 'none'})"
+                )
+            for i, pattern in enumerate(patterns):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    problems.append(
+                        f"parity_ignore_lines.{name}[{i}]: not a regular expression: {exc} "
+                        f"(got {pattern!r})"
+                    )
         if problems:
             raise ValueError("\n".join(problems))
 

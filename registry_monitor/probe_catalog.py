@@ -117,6 +117,20 @@ PROBES: tuple[ProbeSpec, ...] = (
         timeout=30,
     ),
     ProbeSpec(
+        "pull",
+        "registry_monitor.probes.pull:PullProbe",
+        roles=BOTH,
+        interval=300,
+        timeout=120,
+    ),
+    ProbeSpec(
+        "parity",
+        "registry_monitor.probes.parity:ParityProbe",
+        roles=BOTH,
+        interval=60,
+        timeout=15,
+    ),
+    ProbeSpec(
         "traffic",
         "registry_monitor.probes.traffic:TrafficProbe",
         roles=BOTH,

@@ -83,3 +83,91 @@ def self_signed(directory: Path, name: str, days: float = 90, stem: str = "self"
 def write_ca(ca: trustme.CA, path: Path) -> Path:
     ca.cert_pem.write_to_path(str(path))
     return path
+
+
+def _ca_cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_name, signer = issuer if issuer else (name, key)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
+        )
+        .sign(signer, hashes.SHA256())
+    )
+
+
+@dataclass(frozen=True)
+class Chain:
+    ca_file: Path  # the root, for ca_file
+    files: CertFiles  # leaf + intermediate, and the leaf's key
+    intermediate_not_after: dt.datetime
+
+
+def issue_via_intermediate(
+    directory: Path, name: str, days: float, intermediate_days: float, stem: str = "chained"
+) -> Chain:
+    """root -> intermediate (valid `intermediate_days` from an hour ago) -> leaf for name."""
+    start = now() - dt.timedelta(hours=1)
+    root_key, mid_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _ca_cert("Test Root", root_key, None, start, start + dt.timedelta(days=3650))
+    mid_end = start + dt.timedelta(days=intermediate_days)
+    mid = _ca_cert("Test Intermediate", mid_key, (root.subject, root_key), start, mid_end)
+    end = start + dt.timedelta(days=days)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(mid.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(mid_key.public_key()), critical=False
+        )
+        .sign(mid_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    ca_path = directory / "root.pem"
+    ca_path.write_bytes(root.public_bytes(pem))
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
+    cert_path.write_bytes(leaf.public_bytes(pem) + mid.public_bytes(pem))
+    key_path.write_bytes(
+        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    files = CertFiles(cert_path, key_path, _fingerprint(leaf.public_bytes(pem)), end, start)
+    return Chain(ca_path, files, mid_end)

@@ -34,6 +34,12 @@ from testbed.systemd import FakeSystemd
 PUBLIC_NAME = "localhost"
 IMAGES = (("toolforge-python311-sssd-base", "latest"), ("toolforge-node18-sssd-base", "latest"))
 CANARY_IMAGES = ("toolforge-python311-sssd-base:latest",)
+HTPASSWD = "builder:$apr1$testbed$0000000000000000000000\n"
+# Lines of each node's files that name its own ports and directories: declared, not drift.
+PARITY_IGNORE_LINES = {
+    "registry_config": [r"^\s*(addr|rootdirectory):"],
+    "nginx_site": [r"^\s*(listen|pid|error_log|\w+_temp_path|proxy_pass)\s"],
+}
 
 
 class Stoppable(Protocol):
@@ -126,6 +132,7 @@ class HealthyPair:
             log_format="registry_monitor",
         )
         self.started.append(nginx.start())
+        (workdir / "htpasswd").write_text(HTPASSWD)
         systemd = FakeSystemd(workdir / "systemd")
         for unit in ("docker-registry.service", "nginx.service"):
             systemd.set_unit(unit, "active", started_at=max(time.time() - 3600, systemd.boot))
@@ -141,6 +148,13 @@ class HealthyPair:
             "public_url": f"https://{PUBLIC_NAME}:{node.nginx.port}",
             "ca_file": str(self.ca_file),
             "cert_file": str(self.cert.cert),
+            "cert_key_file": str(self.cert.key),
+            "parity_files": {
+                "registry_config": str(node.registry.config_path),
+                "nginx_site": str(node.nginx.config_path),
+                "htpasswd": str(workdir / "htpasswd"),
+            },
+            "parity_ignore_lines": PARITY_IGNORE_LINES,
             "canary_images": list(CANARY_IMAGES),
             "systemctl": str(node.systemd.systemctl),
             # the public name (localhost) points at the active: its loopback is its public
@@ -149,6 +163,7 @@ class HealthyPair:
             "state_dir": str(workdir / "state"),
             "registry_user": getpass.getuser(),  # owns every file here: none foreign
             "access_log": {"path": str(node.nginx.access_log), "format": "registry_monitor"},
+            "api_token": "pair-secret",  # /api/inventory and /api/parity, as deployed
             **self.config,
             **extra,
         }

@@ -99,6 +99,8 @@ def registry_node(
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
     Pusher(registry.url).push_image(*CANARY_IMAGE.split(":"))
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("builder:$apr1$testbed$0000000000000000000000\n")
     try:
         yield {
             "data_dir": str(registry.data_dir),
@@ -110,6 +112,11 @@ def registry_node(
             "canary_images": [CANARY_IMAGE],
             "state_dir": str(tmp_path / "state"),
             "registry_user": getpass.getuser(),
+            "parity_files": {
+                "registry_config": str(registry.config_path),
+                "nginx_site": str(nginx.config_path),
+                "htpasswd": str(htpasswd),
+            },
         }
     finally:
         nginx.stop()

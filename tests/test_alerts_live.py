@@ -132,6 +132,7 @@ def test_stopped_registry_pages_through_alertmanager(
                 "disk",
                 "erasure",
                 "exporter",
+                "failover",
                 "pair",
                 "services",
                 "setup",

@@ -10,7 +10,7 @@ from tests.conftest import CANARY_IMAGE
 from tests.support.check import run_check, write_config
 
 GONE = "cert: {}: cannot read: No such file or directory"
-ACTIVE_PROBES = "7 probes OK (disk, services, api, cert, write, storage, sync)"
+ACTIVE_PROBES = "9 probes OK (disk, services, api, cert, write, storage, sync, pull, parity)"
 
 
 def test_monitoring_plugins_order() -> None:
@@ -34,6 +34,8 @@ def test_healthy_active_node(registry_node: dict[str, object], tmp_path: Path) -
         "write",
         "storage",
         "sync",
+        "pull",
+        "parity",
     ]
     assert [line for line in run.long if not line.startswith("[OK] ")] == []
     for label in ("used_percent", "active_nginx.service", "public_latency", "served_days_left"):
@@ -64,7 +66,8 @@ def test_every_problem_is_summarised_worst_first(
     assert run.text == (
         "services: docker-registry.service inactive (dead); "
         "api: backend canary gone:v1 missing (not found); "
-        "api: public canary gone:v1 missing (not found)"
+        "api: public canary gone:v1 missing (not found); "
+        "pull: canary gone:v1 not pulled: manifest v1: not found"
     )
 
 
@@ -73,7 +76,8 @@ def test_a_warning_outranks_an_unknown(registry_node: dict[str, object], tmp_pat
     run = run_check(write_config(tmp_path / "c.yaml", node), "all")
     assert (run.exit_code, run.state) == (1, "WARNING")
     assert run.text.endswith(
-        f"api: public canary gone:v1 missing (not found); {GONE.format(tmp_path / 'gone.crt')}"
+        "api: public canary gone:v1 missing (not found); "
+        f"pull: canary gone:v1 not pulled: manifest v1: not found; {GONE.format(tmp_path / 'gone.crt')}"
     )
 
 
@@ -83,10 +87,21 @@ def test_standby_runs_its_own_probes(registry_node: dict[str, object], tmp_path:
     assert (run.exit_code, run.text) == (
         2,
         "sync: rsync-docker-registry-sync.service not-found: no sync can run; "
-        "standby: active_exporter_url is not set: nothing to compare with",
+        "standby: active_exporter_url is not set: nothing to compare with; "
+        "parity: active_exporter_url is not set: nothing to compare with",
     )
     probes = {line.split(" ")[1].rstrip(":") for line in run.long}
-    assert probes == {"disk", "services", "api", "cert", "storage", "sync", "standby"}
+    assert probes == {
+        "disk",
+        "services",
+        "api",
+        "cert",
+        "storage",
+        "sync",
+        "standby",
+        "pull",
+        "parity",
+    }
     assert "write_up" not in run.output.perfdata
 
 

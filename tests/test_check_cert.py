@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from testbed.certs import CertFiles, issue, now, self_signed
+from testbed.certs import CertFiles, issue, issue_via_intermediate, now, self_signed
 from testbed.registry import Registry
 from testbed.waiting import free_port
 from tests.support.check import CheckRun, run_check, write_config
@@ -31,7 +31,14 @@ def serve(tmp_path: Path) -> Iterator[Callable[[CertFiles], Registry]]:
         reg.stop()
 
 
-def check(tmp_path: Path, port: int, ca_file: Path, cert_file: Path | None, *args: str) -> CheckRun:
+def check(
+    tmp_path: Path,
+    port: int,
+    ca_file: Path,
+    cert_file: Path | None,
+    *args: str,
+    key_file: Path | None = None,
+) -> CheckRun:
     config = write_config(
         tmp_path / "config.yaml",
         {
@@ -40,6 +47,7 @@ def check(tmp_path: Path, port: int, ca_file: Path, cert_file: Path | None, *arg
             "public_connect": f"127.0.0.1:{port}",
             "ca_file": str(ca_file),
             "cert_file": None if cert_file is None else str(cert_file),
+            "cert_key_file": None if key_file is None else str(key_file),
         },
     )
     return run_check(config, "cert", *args)
@@ -78,8 +86,9 @@ def test_valid_certificate(
 @pytest.mark.parametrize(
     ("days", "args", "code", "state", "why"),
     [
-        (10, (), 1, "WARNING", "(warning < 21)"),
-        (3, (), 2, "CRITICAL", "(critical < 7)"),
+        # 90-day certificates with 10 and 3 days left: the days decide (the share is lower)
+        (10, (), 1, "WARNING", "(warning < 21) and 11% of its lifetime left"),
+        (3, (), 2, "CRITICAL", "(critical < 7) and 3% of its lifetime left"),
         (10, ("-w", "5", "-c", "3"), 0, "OK", ""),  # bare numbers: fewer than N days
         (40, ("-w", "45"), 1, "WARNING", "(warning < 45)"),
         (40, ("-c", "@30:50"), 2, "CRITICAL", "(critical within 30..50)"),
@@ -96,11 +105,12 @@ def test_days_left_thresholds(
     state: str,
     why: str,
 ) -> None:
-    cert = issue(ca, tmp_path / "c", NAME, days=days)
+    issued = now() - dt.timedelta(days=90 - days)  # 90 days of life, `days` of them left
+    cert = issue(ca, tmp_path / "c", NAME, not_before=issued, days=90)
     run = check(tmp_path, serve(cert).port, ca_file, None, *args)
     assert (run.exit_code, run.state) == (code, state)
     if why:
-        left = days - 1 / 24  # issued an hour ago
+        left = days
         assert run.text == (
             f"served certificate of {NAME}:443 expires in {left:.1f} days ({until(cert)}) {why}"
         )
@@ -126,7 +136,9 @@ def test_expired_certificate_is_critical(
     [
         (
             lambda ca, d: issue(ca, d, "other.test", days=30),
-            "Hostname mismatch, certificate is not valid for 'registry.test'.",
+            "Hostname mismatch, certificate is not valid for 'registry.test'.; "
+            # the SANs' own verdict, apart from validity
+            f"served certificate of {NAME}:443 does not cover {NAME} (its names: other.test)",
         ),
         (lambda ca, d: self_signed(d, NAME, days=30), "self-signed certificate"),
     ],
@@ -196,3 +208,61 @@ def test_nothing_to_check_is_unknown(tmp_path: Path) -> None:
         3,
         "no certificate to check: public_url is not https, cert_file null",
     )
+
+
+def test_45_day_certificate_judged_by_the_share_of_its_lifetime(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    """15 of 45 days left (an ACME renewal not yet due): below 21 days, but a third of the
+    lifetime left, so OK; at 9 days left (20 %) it warns, at 4 (9 %) it is critical."""
+    for left, code, state, why in (
+        (15, 0, "OK", ""),
+        (9, 1, "WARNING", "(warning < 21) and 20% of its lifetime left"),
+        (4, 2, "CRITICAL", "(critical < 7) and 9% of its lifetime left"),
+    ):
+        issued = now() - dt.timedelta(days=45 - left)
+        cert = issue(ca, tmp_path / f"c{left}", NAME, not_before=issued, days=45)
+        reg = serve(cert)
+        run = check(tmp_path, reg.port, ca_file, None)
+        assert (run.exit_code, run.state) == (code, state), run.text
+        assert run.perf("served_lifetime_left_ratio").value == pytest.approx(left / 45, abs=1e-3)
+        if why:
+            assert run.text == (
+                f"served certificate of {NAME}:443 expires in {left:.1f} days ({until(cert)}) {why}"
+            )
+        reg.stop()
+
+
+def test_intermediate_expiring_before_the_leaf_is_critical(
+    tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    chain = issue_via_intermediate(tmp_path / "c", NAME, days=60, intermediate_days=5)
+    run = check(tmp_path, serve(chain.files).port, chain.ca_file, None, "-v")
+    expires = chain.intermediate_not_after.strftime("%Y-%m-%d %H:%M UTC")
+    left = 5 - 1 / 24
+    assert (run.exit_code, run.state, run.text) == (
+        2,
+        "CRITICAL",
+        f"served certificate of {NAME}:443: intermediate CN=Test Intermediate expires in "
+        f"{left:.1f} days ({expires}) (before the leaf) (critical < 7)",
+    )
+    assert run.perf("served_chain_days_left").value == pytest.approx(left, abs=0.01)
+    assert run.perf("served_days_left").value == pytest.approx(60 - 1 / 24, abs=0.01)
+
+
+def test_key_that_does_not_match_the_certificate_is_critical(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME, days=60)
+    other = issue(ca, tmp_path / "other", NAME, days=60)
+    port = serve(cert).port
+    good = check(tmp_path, port, ca_file, cert.cert, "-v", key_file=cert.key)
+    assert (good.exit_code, good.perf("key_matches").value) == (0, 1)
+    assert f"[OK] key {cert.key} matches {cert.cert}" in good.long
+    bad = check(tmp_path, port, ca_file, cert.cert, key_file=other.key)
+    assert (bad.exit_code, bad.state, bad.text) == (
+        2,
+        "CRITICAL",
+        f"key {other.key} does not match {cert.cert}: nginx cannot serve the pair",
+    )
+    assert bad.perf("key_matches").value == 0

@@ -26,7 +26,7 @@ def config(tmp_path: Path) -> Path:
         (
             ["dsk"],
             "REGISTRY UNKNOWN - unknown probe 'dsk': choose one of disk, services, api, cert, "
-            "write, storage, sync, standby, traffic, all (see check_registry --help)",
+            "write, storage, sync, standby, pull, parity, traffic, all, failover (see check_registry --help)",
         ),
         ([], "REGISTRY UNKNOWN - the following arguments are required: PROBE"),
         (["disk", "-w"], "REGISTRY DISK UNKNOWN - argument -w/--warning: expected one argument"),
@@ -232,3 +232,19 @@ def test_the_check_loads_no_web_stack(config: Path) -> None:
     cert = imported("cert")
     assert {"cryptography", "registry_monitor.probes.cert"} <= cert
     assert cert & web == set()
+
+
+def test_failover_is_judged_on_the_standby_only(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", {"role": "active", "data_dir": str(tmp_path)})
+    run = run_check(config, "failover", "-v")
+    assert (run.exit_code, run.state, run.text) == (
+        3,
+        "UNKNOWN",
+        "failover readiness is judged on the standby; this node has role active",
+    )
+    bad = run_check(config, "failover", "-w", "5")
+    assert (bad.exit_code, bad.text) == (
+        3,
+        "-w/-c/-W/-K/--unit apply to one probe; `failover` takes its thresholds from the "
+        "config (see check_registry --help)",
+    )

@@ -45,6 +45,8 @@ def test_probes_follow_the_role() -> None:
         "write",
         "storage",
         "sync",  # on the active too: there it must not run
+        "pull",
+        "parity",
     )
     assert Config(role="standby").probes_for_role() == (
         "disk",
@@ -54,13 +56,15 @@ def test_probes_follow_the_role() -> None:
         "storage",
         "sync",
         "standby",
+        "pull",
+        "parity",
     )
     assert "write" not in Config(role="active", write_probe=False).probes_for_role()
 
 
 def test_the_traffic_probe_runs_where_an_access_log_is_configured() -> None:
     c = parse_config({"role": "standby", "access_log": {"path": "/var/log/nginx/access.log"}})
-    assert c.probes_for_role()[-3:] == ("sync", "standby", "traffic")
+    assert c.probes_for_role()[-3:] == ("pull", "parity", "traffic")
     assert c.access_log is not None
     assert (c.access_log.path, c.access_log.format) == (
         Path("/var/log/nginx/access.log"),

@@ -22,7 +22,7 @@ def test_example_configs_load(name: str, role: str) -> None:
     assert config.state_dir == Path("/var/lib/registry-monitor")
     if role == "standby":
         assert config.active_exporter_url is not None
-        assert config.probes_for_role()[-3:] == ("sync", "standby", "traffic")
+        assert config.probes_for_role()[-5:] == ("sync", "standby", "pull", "parity", "traffic")
     assert config.access_log is not None
     assert (config.access_log.path, config.access_log.format) == (
         Path("/var/log/nginx/access.log"),

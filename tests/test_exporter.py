@@ -172,6 +172,8 @@ def test_status_endpoints(healthy: Registry, start_exporter: Start) -> None:
         "write",
         "storage",
         "sync",
+        "pull",
+        "parity",
     ]
     disk = status["probes"][0]
     assert (disk["ok"], disk["error"], disk["interval_seconds"]) == (True, None, 15)

@@ -17,7 +17,7 @@ from tests.support.perfdata import parse_output
 REPO = Path(__file__).resolve().parent.parent
 DEFINITIONS = REPO / "icinga2" / "registry-monitor.conf"
 BIN = Path(sys.executable).parent  # where the venv installed check_registry
-PROBES = (*probe_catalog.NAMES, "all")
+PROBES = (*probe_catalog.NAMES, "all", "failover")
 
 
 def config(plugin_dir: Path, hosts: str, extra: str = "") -> str:
@@ -102,6 +102,7 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_storage",
             "registry_traffic",
             "registry_sync",  # the active must not sync
+            "registry_pull",
         },
         "registry-04": {
             "registry_disk",
@@ -111,6 +112,8 @@ def test_apply_rules_follow_the_role(validated: Icinga2) -> None:
             "registry_storage",
             "registry_sync",
             "registry_standby",
+            "registry_pull",
+            "registry_failover",
         },
     }
     active_disk = services["registry-03!registry-disk"]

@@ -108,6 +108,8 @@ def test_roles_and_switch_decide_which_probes_run() -> None:
         "storage",
         "sync",
         "standby",
+        "pull",
+        "parity",
     )
     for spec in PROBES:
         for role in ("active", "standby"):

@@ -11,7 +11,8 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.probes.cert import CertProbe, CertsStatus
 from registry_monitor.probes.reading import Reading, run_probe
-from testbed.certs import CertFiles, issue, now, self_signed
+from registry_monitor.tls import name_covered
+from testbed.certs import CertFiles, issue, issue_via_intermediate, now, self_signed
 from testbed.registry import Registry
 
 NAME = "registry.test"
@@ -142,3 +143,96 @@ def test_garbage_cert_file(ca_file: Path, tmp_path: Path) -> None:
     config = Config(public_url="http://plain.test", ca_file=ca_file, cert_file=bad)
     r = run_probe(CertProbe(config), Deadline(5))
     assert r.error == f"file {bad}: no PEM certificate in file"
+
+
+# --- key, chain and name: what a failover needs of the certificate --------------------
+
+
+def key_probe(reg: Registry, ca_file: Path, cert_file: Path, key_file: Path) -> CertsStatus:
+    config = Config(
+        public_url=f"https://{NAME}",
+        public_connect=f"127.0.0.1:{reg.port}",
+        ca_file=ca_file,
+        cert_file=cert_file,
+        cert_key_file=key_file,
+    )
+    r = run_probe(CertProbe(config), Deadline(5))
+    assert r.ok, r.error
+    return r.value
+
+
+def test_key_matches_its_certificate(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME)
+    status = key_probe(serve(cert), ca_file, cert.cert, cert.key)
+    assert status.key is not None
+    assert (status.key.state, status.key.matches, status.key.readable) == ("matches", True, True)
+
+
+def test_key_of_another_certificate(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME)
+    other = issue(ca, tmp_path / "other", NAME)  # a renewal wrote the key, not the certificate
+    status = key_probe(serve(cert), ca_file, cert.cert, other.key)
+    assert status.key is not None
+    assert (status.key.state, status.key.matches, status.key.error) == ("mismatch", False, None)
+
+
+def test_key_not_readable_is_not_a_mismatch(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME)
+    status = key_probe(serve(cert), ca_file, cert.cert, tmp_path / "c")  # a directory
+    assert status.key is not None
+    assert (status.key.state, status.key.matches, status.key.readable, status.key.error) == (
+        "not readable",
+        None,
+        False,
+        "cannot read: Is a directory",
+    )
+
+
+def test_intermediate_expiring_before_the_leaf(
+    tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    chain = issue_via_intermediate(tmp_path / "c", NAME, days=60, intermediate_days=5)
+    r = probe(serve(chain.files), chain.ca_file, chain.files.cert)
+    assert r.ok, r.error
+    for c in r.value.certs:
+        assert (c.valid, c.not_after) == (True, chain.files.not_after.timestamp())
+        assert c.chain_not_after == chain.intermediate_not_after.timestamp()
+        assert c.chain_first_expiring == "CN=Test Intermediate"
+
+
+def test_no_intermediates_no_chain_expiry(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME)  # signed by the root itself
+    r = probe(serve(cert), ca_file, cert.cert)
+    assert [(c.chain_not_after, c.name_matches, c.names) for c in r.value.certs] == [
+        (None, True, (NAME,)),
+        (None, True, (NAME,)),
+    ]
+
+
+def test_names_that_do_not_cover_the_public_name(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    cert = issue(ca, tmp_path / "c", "*.other.test", "registry.test.example")
+    r = probe(serve(cert), ca_file, cert.cert)
+    served, on_disk = r.value.certs
+    assert (served.name_matches, served.host, served.names) == (
+        False,
+        NAME,
+        ("*.other.test", "registry.test.example"),
+    )
+    assert on_disk.name_matches is False
+
+
+def test_wildcard_covers_one_label() -> None:
+    assert name_covered("docker-registry.tools.wmflabs.org", ["*.tools.wmflabs.org"])
+    assert not name_covered("a.docker-registry.tools.wmflabs.org", ["*.tools.wmflabs.org"])
+    assert not name_covered("tools.wmflabs.org", ["*.tools.wmflabs.org"])
+    assert name_covered("Registry.Test.", ["registry.test"])

@@ -24,7 +24,7 @@ from tests.support.check import run_check
 
 Start = Callable[..., Exporter]
 NODE = "tools-docker-registry-03"
-ACTIVE_PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync")
+ACTIVE_PROBES = ("disk", "services", "api", "cert", "write", "storage", "sync", "pull", "parity")
 # the probes run once and keep their reading for the test's length: the API and the
 # page then show the very same readings
 STILL = {name: 600 for name in ACTIVE_PROBES}
@@ -84,7 +84,7 @@ def test_healthy_node(
     status = exporter.status()
     assert (status["state"], status["summary"]) == (
         "OK",
-        f"7 probes OK ({', '.join(ACTIVE_PROBES)})",
+        f"9 probes OK ({', '.join(ACTIVE_PROBES)})",
     )
     for name in ACTIVE_PROBES:
         entry = probe(status, name)
@@ -97,7 +97,10 @@ def test_healthy_node(
     taken = [p["started_at"] for p in exporter.status()["probes"]]
     assert taken == [p["started_at"] for p in status["probes"]]
     assert page.lines[0] == f"✔ OK {NODE} (active)"
-    assert page.lines[1] == "7 probes OK (disk, services, api, cert, write, storage, sync)"
+    assert (
+        page.lines[1]
+        == "9 probes OK (disk, services, api, cert, write, storage, sync, pull, parity)"
+    )
     for name in ACTIVE_PROBES:
         lines = section(page, name)
         assert lines[0] == f"✔ OK {name} measured"
@@ -137,6 +140,8 @@ def test_crossed_threshold_and_failed_probe_read_differently(
         ("write", "OK"),
         ("storage", "UNKNOWN"),
         ("sync", "OK"),  # the unit not installed on the active: fine there
+        ("pull", "OK"),
+        ("parity", "OK"),
     ]
     disk_error = f"data directory {gone} does not exist"  # storage's error too
     assert probe(status, "disk")["reasons"] == [f"[UNKNOWN] {disk_error}"]
@@ -203,6 +208,7 @@ def test_a_probe_not_run_yet_is_unknown_and_so_is_the_node(
         registry_node,
         public_url=fake_http.url_for("").rstrip("/"),
         public_connect=None,
+        canary_images=[],  # nothing for the pull probe to fetch from the fake
         timeouts={"api": 25},
     )
     try:
@@ -220,7 +226,10 @@ def test_a_probe_not_run_yet_is_unknown_and_so_is_the_node(
         cert = f"{registry_node['cert_file']} is not valid: validation failed: leaf certificate"
         assert (status["state"], status["summary"]) == (
             "CRITICAL",
-            f"cert: {cert} has no matching subjectAltName; api: {reason}",
+            f"cert: {cert} has no matching subjectAltName; "
+            f"cert: {registry_node['cert_file']} does not cover 127.0.0.1 "
+            f"(its names: registry.test); api: {reason}; "
+            "pull: no canary_images configured: nothing to pull",
         )
         page = browser.load(exporter.url + "/", "pending")
         assert page.console == []

@@ -85,6 +85,7 @@ def test_exporter_without_privileges_or_write_access(base: Path, ca: trustme.CA)
     private = base / "private"  # what needs more: a file in a directory only its owner enters
     private.mkdir()
     shutil.copy(cert.cert, private / "server.crt")
+    shutil.copy(cert.key, private / "server.key")  # nginx's key: root's alone on a real host
     systemd = FakeSystemd(base / "systemd")
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
@@ -115,6 +116,7 @@ def test_exporter_without_privileges_or_write_access(base: Path, ca: trustme.CA)
             "public_connect": f"127.0.0.1:{public.port}",
             "ca_file": str(write_ca(ca, base / "ca.pem")),
             "cert_file": str(private / "server.crt"),
+            "cert_key_file": str(private / "server.key"),
             "canary_images": [CANARY],
             "registry_user": user,
             "state_dir": str(state),
@@ -165,6 +167,10 @@ def test_exporter_without_privileges_or_write_access(base: Path, ca: trustme.CA)
             )
             is None
         )
+        # the key it may not read: its own state, never a mismatch
+        key = str(private / "server.key")
+        assert value(text, "registry_monitor_cert_key_readable", target=key) == 0
+        assert value(text, "registry_monitor_cert_key_matches", target=key) is None
         exporter.stop()
         assert "Traceback" not in (base / "exporter" / "exporter.log").read_text()
         assert not (data / "docker" / "written").exists()

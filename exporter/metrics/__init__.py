@@ -62,6 +62,21 @@ class ReadingsCollector(Collector):
                 self._failing.discard(name)
                 log.info("rendering metrics of probe %s works again", name)
             yield from families
+        if self.config.role == "standby":
+            yield from self._failover(readings)
+
+    def _failover(self, readings: Mapping[str, Reading[Any]]) -> Iterator[Metric]:
+        from exporter.metrics.failover import render_failover
+
+        try:
+            families = list(render_failover(self.config, readings))
+        except Exception:  # like a probe's rendering: costs these series, not the scrape
+            if "failover" not in self._failing:
+                self._failing.add("failover")
+                log.exception("rendering the failover readiness failed")
+            return
+        self._failing.discard("failover")
+        yield from families
 
     def _self_metrics(self, readings: Mapping[str, Reading[Any]]) -> Iterator[Metric]:
         build = InfoMetricFamily(NAMESPACE + "build", "registry-monitor version.")

@@ -27,6 +27,15 @@ def render(reading: Reading[CertsStatus]) -> Iterator[Metric]:
         "1 if the chain verifies against the trust store and the name matches public_url, now.",
         st,
     )
+    chain = gauge(
+        "cert_chain_not_after_timestamp_seconds",
+        "Earliest notAfter among the chain's intermediates (the path that verifies; the leaf "
+        "and the trust anchor left out). Absent without intermediates.",
+        st,
+    )
+    name = gauge(
+        "cert_name_matches", "1 if the certificate's subjectAltNames cover public_url's host.", st
+    )
     info = InfoMetricFamily(
         NAMESPACE + "cert",
         "Certificate details" + CACHED,
@@ -40,6 +49,9 @@ def render(reading: Reading[CertsStatus]) -> Iterator[Metric]:
         not_after.add_metric(labels, c.not_after)
         not_before.add_metric(labels, c.not_before)
         valid.add_metric(labels, flag(c.valid))
+        name.add_metric(labels, flag(c.name_matches))
+        if c.chain_not_after is not None:
+            chain.add_metric(labels, c.chain_not_after)
         info.add_metric(
             labels,
             {
@@ -49,7 +61,24 @@ def render(reading: Reading[CertsStatus]) -> Iterator[Metric]:
                 "fingerprint_sha256": c.fingerprint_sha256 or "",
             },
         )
-    yield from (not_after, not_before, valid, info)
+    yield from (not_after, not_before, valid, name, chain, info)
+    if status.key is not None:
+        readable = gauge(
+            "cert_key_readable",
+            "1 if this exporter can read cert_key_file (0: not readable, which is not a mismatch).",
+            ["target"],
+        )
+        readable.add_metric([status.key.path], flag(status.key.readable))
+        yield readable
+        if status.key.matches is not None:
+            matches = gauge(
+                "cert_key_matches",
+                "1 if cert_key_file holds the private key of the certificate (cert_file's, else "
+                "the served one); absent while the key is not readable.",
+                ["target"],
+            )
+            matches.add_metric([status.key.path], flag(status.key.matches))
+            yield matches
     if status.served_matches_file is not None:
         served = status.by_source("served")
         matches = gauge(

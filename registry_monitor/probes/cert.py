@@ -6,6 +6,13 @@ and fields with valid = False, instead of vanishing as a failed handshake
 (the blackbox_exporter and ssl_exporter pitfall that makes "expired" look
 like "down"). A renewed file that nginx has not reloaded shows as served
 fingerprint != file fingerprint.
+
+Beyond the leaf: the chain's intermediates are tracked apart from it (the
+earliest notAfter among those on the path that verifies, so a stale
+cross-signed root sent along does not raise a false alarm, as it did for
+blackbox_exporter's users); whether the subjectAltNames cover the public name
+is its own finding; and `cert_key_file`, nginx's private key, is compared with
+the certificate, "not readable" being a state of its own, never a mismatch.
 """
 
 from __future__ import annotations
@@ -31,6 +38,15 @@ from cryptography.x509.verification import (
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import trust_store
+from registry_monitor.tls import (
+    ChainFetchError,
+    KeyStatus,
+    check_key,
+    dns_names,
+    earliest_intermediate,
+    fetch_chain,
+    name_covered,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +61,11 @@ class CertStatus:
     not_after: float | None = None
     valid: bool | None = None  # chain verifies and the name matches; None: not fetched
     error: str | None = None  # why valid is False, or why nothing was fetched
+    names: tuple[str, ...] = ()  # subjectAltName DNS names
+    host: str | None = None  # public_url's host, which the SANs must cover
+    name_matches: bool | None = None  # they do
+    chain_not_after: float | None = None  # earliest notAfter of the intermediates; None: none
+    chain_first_expiring: str | None = None  # that intermediate's subject
 
     @property
     def fetched(self) -> bool:
@@ -55,11 +76,27 @@ class CertStatus:
             return None
         return (self.not_after - (time.time() if now is None else now)) / 86400
 
+    def lifetime_left_ratio(self, now: float | None = None) -> float | None:
+        """Share of the validity period still ahead (1 at notBefore, 0 at notAfter)."""
+        if self.not_after is None or self.not_before is None:
+            return None
+        lifetime = self.not_after - self.not_before
+        if lifetime <= 0:
+            return 0.0
+        left = self.not_after - (time.time() if now is None else now)
+        return max(0.0, min(1.0, left / lifetime))
+
+    def chain_days_left(self, now: float | None = None) -> float | None:
+        if self.chain_not_after is None:
+            return None
+        return (self.chain_not_after - (time.time() if now is None else now)) / 86400
+
 
 @dataclass(frozen=True, slots=True)
 class CertsStatus:
     certs: tuple[CertStatus, ...]
     served_matches_file: bool | None  # None when either side is missing
+    key: KeyStatus | None = None  # None: cert_key_file not set
 
     def by_source(self, source: str) -> CertStatus | None:
         return next((c for c in self.certs if c.source == source), None)
@@ -75,10 +112,13 @@ class CertsStatus:
             parts.append(f"{c.source}: {days:.0f} days left, {validity}")
         if self.served_matches_file is False:
             parts.append("served certificate differs from the file (reload nginx?)")
+        if self.key is not None and self.key.state != "matches":
+            parts.append(f"key {self.key.path}: {self.key.state}")
         return "; ".join(parts)
 
 
-def describe(source: str, target: str, cert: x509.Certificate) -> CertStatus:
+def describe(source: str, target: str, cert: x509.Certificate, host: str) -> CertStatus:
+    names = dns_names(cert)
     return CertStatus(
         source=source,
         target=target,
@@ -88,6 +128,9 @@ def describe(source: str, target: str, cert: x509.Certificate) -> CertStatus:
         fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
         not_before=cert.not_valid_before_utc.timestamp(),
         not_after=cert.not_valid_after_utc.timestamp(),
+        names=tuple(names),
+        host=host,
+        name_matches=name_covered(host, names),
     )
 
 
@@ -113,20 +156,25 @@ class CertProbe:
         self.served_target = f"{self.hostname}:{port}"
         self.trust = trust_store(config.ca_file)
         self.cert_file = config.cert_file
+        self.key_file = config.cert_key_file
 
     def __call__(self, deadline: Deadline) -> CertsStatus:
         certs: list[CertStatus] = []
+        leaves: dict[str, x509.Certificate] = {}
         if self.check_served:
-            certs.append(self.served(deadline))
+            certs.append(self.served(deadline, leaves))
         if self.cert_file is not None:
-            certs.append(self.on_disk(self.cert_file))
+            certs.append(self.on_disk(self.cert_file, leaves))
         served, on_disk = (
             next((c for c in certs if c.source == s), None) for s in ("served", "file")
         )
         matches = None
         if served and on_disk and served.fetched and on_disk.fetched:
             matches = served.fingerprint_sha256 == on_disk.fingerprint_sha256
-        result = CertsStatus(tuple(certs), matches)
+        key = None
+        if self.key_file is not None:  # nginx's key belongs with the file it is configured with
+            key = check_key(self.key_file, leaves.get("file") or leaves.get("served"))
+        result = CertsStatus(tuple(certs), matches, key)
         missing = [f"{c.source} {c.target}: {c.error}" for c in certs if not c.fetched]
         if missing:
             raise ProbeFailed("; ".join(missing), partial=result)
@@ -149,17 +197,17 @@ class CertProbe:
         ):
             return tls.getpeercert(binary_form=True)
 
-    def served(self, deadline: Deadline) -> CertStatus:
+    def served(self, deadline: Deadline, leaves: dict[str, x509.Certificate]) -> CertStatus:
         try:
-            der = self._handshake(self._context(verify=False), deadline)
-        except ssl.SSLError as exc:
-            return CertStatus("served", self.served_target, error=f"TLS error: {_ssl_reason(exc)}")
-        except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            return CertStatus("served", self.served_target, error=f"cannot connect: {reason}")
-        if not der:
+            chain = fetch_chain(self.address, self.hostname, deadline)
+        except ChainFetchError as exc:
+            return CertStatus("served", self.served_target, error=str(exc))
+        if not chain:
             return CertStatus("served", self.served_target, error="no certificate presented")
-        status = describe("served", self.served_target, x509.load_der_x509_certificate(der))
+        leaves["served"] = chain[0]
+        status = self.with_chain(
+            describe("served", self.served_target, chain[0], self.hostname), chain
+        )
         try:
             self._handshake(self._context(verify=True), deadline)
         except ssl.SSLError as exc:
@@ -168,7 +216,21 @@ class CertProbe:
             return _with_validity(status, None, f"verifying handshake failed: {exc}")
         return _with_validity(status, True, None)
 
-    def on_disk(self, path: Path) -> CertStatus:
+    def with_chain(self, status: CertStatus, chain: list[x509.Certificate]) -> CertStatus:
+        """The earliest expiry among the intermediates of the path that verifies
+        (trust anchor left out); all sent, self-signed roots left out, if none does."""
+        path = self.verified_path(chain)
+        if path is not None:
+            earliest = earliest_intermediate(path[:-1])
+        else:
+            earliest = earliest_intermediate(
+                [c for c in chain if c.issuer != c.subject or c is chain[0]]
+            )
+        if earliest is None:
+            return status
+        return replace(status, chain_not_after=earliest[0], chain_first_expiring=earliest[1])
+
+    def on_disk(self, path: Path, leaves: dict[str, x509.Certificate]) -> CertStatus:
         target = str(path)
         try:
             chain = x509.load_pem_x509_certificates(path.read_bytes())
@@ -176,19 +238,34 @@ class CertProbe:
             return CertStatus("file", target, error=f"cannot read: {exc.strerror or exc}")
         except ValueError:
             return CertStatus("file", target, error="no PEM certificate in file")
-        status = describe("file", target, chain[0])
+        leaves["file"] = chain[0]
+        status = self.with_chain(describe("file", target, chain[0], self.hostname), chain)
         valid, reason = self.verify_chain(chain)
         return _with_validity(status, valid, reason)
 
     def verify_chain(self, chain: list[x509.Certificate]) -> tuple[bool, str | None]:
         """Verify leaf + intermediates as a TLS server chain for the public name."""
+        try:
+            self._verify(chain)
+        except _Unverifiable as exc:
+            return False, str(exc)
+        return True, None
+
+    def verified_path(self, chain: list[x509.Certificate]) -> list[x509.Certificate] | None:
+        """Leaf to trust anchor as a client builds it now, or None if none verifies."""
+        try:
+            return self._verify(chain)
+        except _Unverifiable:
+            return None
+
+    def _verify(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
         roots_path = self.trust if isinstance(self.trust, str) else None
         if roots_path is None:
-            return False, "no CA bundle to verify against"
+            raise _Unverifiable("no CA bundle to verify against")
         try:
             roots = x509.load_pem_x509_certificates(Path(roots_path).read_bytes())
         except (OSError, ValueError) as exc:
-            return False, f"cannot load CA bundle {roots_path}: {exc}"
+            raise _Unverifiable(f"cannot load CA bundle {roots_path}: {exc}") from None
         # The Web PKI profile, relaxed where OpenSSL (and so nginx's clients) are:
         # a critical subjectAltName or extendedKeyUsage is accepted. The name
         # and the serverAuth purpose are still checked.
@@ -204,12 +281,15 @@ class CertProbe:
         )
         try:
             verifier = builder.build_server_verifier(x509.DNSName(self.hostname))
-            verifier.verify(chain[0], chain[1:])
+            return list(verifier.verify(chain[0], chain[1:]))
         except VerificationError as exc:
-            return False, str(exc).split(" (encountered processing", 1)[0]
+            raise _Unverifiable(str(exc).split(" (encountered processing", 1)[0]) from None
         except ValueError as exc:
-            return False, f"cannot verify: {exc}"
-        return True, None
+            raise _Unverifiable(f"cannot verify: {exc}") from None
+
+
+class _Unverifiable(Exception):
+    pass
 
 
 def _server_auth(

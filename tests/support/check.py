@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,19 +44,28 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
-def run_raw(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_raw(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [CHECK_REGISTRY, *args], capture_output=True, text=True, timeout=timeout, check=False
+        [CHECK_REGISTRY, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
-def run_check(config: Path | None, *args: str, timeout: float = 60) -> CheckRun:
+def run_check(
+    config: Path | None, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+) -> CheckRun:
     """check_registry [--config config] args; stderr must stay empty, stdout well-formed.
 
     Every answer is read by the strict reader and its perfdata by Icinga 2 itself.
     """
     argv = ([f"--config={config}"] if config else []) + list(args)
-    done = run_raw(*argv, timeout=timeout)
+    done = run_raw(*argv, timeout=timeout, env=env)
     assert done.stderr == "", f"stderr: {done.stderr}"
     assert "Traceback" not in done.stdout
     output = parse_output(done.stdout, done.returncode)

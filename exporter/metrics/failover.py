@@ -1,0 +1,47 @@
+"""The standby's readings -> failover_ready and failover_blocker{reason}, at render time.
+
+Not one probe's rendering: the judgement over the cached readings of several
+(registry_monitor.failover), the same function check_registry failover runs.
+It does no I/O, so it is cheap enough to run on each scrape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from prometheus_client.core import Metric
+
+from exporter.metrics.families import flag, gauge
+from registry_monitor.config import Config
+from registry_monitor.failover import REASONS, judge_failover
+from registry_monitor.probes.reading import Reading
+
+
+def render_failover(config: Config, readings: Mapping[str, Reading[Any]]) -> Iterator[Metric]:
+    readiness = judge_failover(config, readings, time.time())
+    ready = gauge(
+        "failover_ready",
+        "1 if this standby could become the active now: compared with the active, lag under "
+        "its critical level, no divergent content or dangling references, every canary pull "
+        "verified, configuration as on the active, certificate valid with its key, no sync "
+        "running, room on disk for the active's content. Judged from the probes' last readings",
+    )
+    ready.add_metric([], flag(readiness.ready))
+    blocker = gauge(
+        "failover_blocker",
+        "1 for each reason that blocks a failover now, 0 for the others (one series per reason)",
+        ["reason"],
+    )
+    blocking = set(readiness.reasons)
+    for reason in REASONS:
+        blocker.add_metric([reason], flag(reason in blocking))
+    yield from (ready, blocker)
+    if readiness.lost_tags is not None:
+        lost = gauge(
+            "failover_lost_tags",
+            "Tags of the active a failover now would lose (missing or moved on this standby)",
+        )
+        lost.add_metric([], float(readiness.lost_tags))
+        yield lost

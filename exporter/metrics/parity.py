@@ -1,0 +1,27 @@
+"""parity reading -> parity_match{item} (on the standby)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
+
+from exporter.metrics.families import flag, gauge
+from registry_monitor.probes.parity import ParityStatus
+from registry_monitor.probes.reading import Reading
+
+
+def render(reading: Reading[ParityStatus]) -> Iterator[Metric]:
+    status = reading.value
+    if status is None or status.active is None:
+        return
+    match = gauge(
+        "parity_match",
+        "1 if the item (a file's sha256 after parity_ignore_lines, a certificate's fingerprint, "
+        "a version) is the same on this standby as on the active; 0 if it differs or cannot be "
+        "compared.",
+        ["item"],
+    )
+    for m in status.matches:
+        match.add_metric([m.item], flag(m.match))
+    yield match

@@ -1,0 +1,306 @@
+"""parity: is this node set up as the active is? (described on both roles, compared on the standby)
+
+A standby can hold every byte and still fail as the active because its
+configuration drifted. Each node describes itself by digests only, never
+contents: the sha256 of each file in `parity_files` (the registry's
+config.yml, the nginx site, the htpasswd file), the fingerprints of the
+certificate nginx serves and of `cert_file`, the registry's version and the
+exporter's. The active's description is served at `/api/parity`; the
+standby fetches it and compares item by item.
+
+Differences the operators intend are declared, not ignored wholesale:
+`parity_ignore_lines` names, per file, the regular expressions of lines left
+out before hashing (a `node`-specific line, a `server_name`), on both nodes
+alike, so everything else in that file still has to match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from registry_monitor import __version__
+from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.config import Config
+from registry_monitor.http import describe_error, make_session, read_capped
+from registry_monitor.probes.cert import CertProbe
+
+FORMAT = 1
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ParityItem:
+    item: str  # registry_config, nginx_site, htpasswd, cert_served, cert_file, ...
+    kind: str  # "file" (sha256 of what is left), "cert" (sha256 fingerprint), "version"
+    digest: str | None  # never the content itself
+    error: str | None = None
+    ignored_lines: int = 0  # lines left out by parity_ignore_lines
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDescription:
+    node: str
+    role: str
+    generated_at: float
+    items: tuple[ParityItem, ...]
+
+    def item(self, name: str) -> ParityItem | None:
+        return next((i for i in self.items if i.item == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ParityMatch:
+    item: str
+    match: bool
+    reason: str | None = None  # why not, for people
+
+
+@dataclass(frozen=True, slots=True)
+class ParityStatus:
+    local: NodeDescription
+    active: NodeDescription | None = None  # on the standby: the active's description
+    matches: tuple[ParityMatch, ...] = ()
+    active_blob_bytes: int | None = None  # the active's stored content, from its last scan
+
+    @property
+    def mismatches(self) -> tuple[ParityMatch, ...]:
+        return tuple(m for m in self.matches if not m.match)
+
+    def summary(self) -> str:
+        if self.active is None:
+            unread = [i.item for i in self.local.items if i.error]
+            text = f"{len(self.local.items)} items described"
+            return text + (f", not readable: {', '.join(unread)}" if unread else "")
+        if not self.mismatches:
+            return f"{len(self.matches)} items as on {self.active.node}"
+        return "; ".join(f"{m.item} differs: {m.reason}" for m in self.mismatches)
+
+
+def file_digest(path: Path, ignore: tuple[re.Pattern[str], ...]) -> ParityItem:
+    """sha256 of the file's lines that no ignore pattern matches (the whole bytes if none)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return ParityItem("", "file", None, f"cannot read {path}: {exc.strerror or exc}")
+    if len(data) > MAX_FILE_BYTES:
+        return ParityItem("", "file", None, f"{path} is larger than {MAX_FILE_BYTES} bytes")
+    if not ignore:
+        return ParityItem("", "file", hashlib.sha256(data).hexdigest())
+    kept: list[bytes] = []
+    dropped = 0
+    for line in data.splitlines(keepends=True):
+        text = line.decode("utf-8", "replace")
+        if any(p.search(text) for p in ignore):
+            dropped += 1
+        else:
+            kept.append(line)
+    return ParityItem("", "file", hashlib.sha256(b"".join(kept)).hexdigest(), None, dropped)
+
+
+def registry_version(binary: str, deadline: Deadline) -> ParityItem:
+    try:
+        done = subprocess.run(
+            [binary, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=deadline.io_timeout(10),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return ParityItem("registry_version", "version", None, f"{binary} --version: {exc}")
+    if done.returncode != 0:
+        return ParityItem(
+            "registry_version",
+            "version",
+            None,
+            f"{binary} --version exited {done.returncode}",
+        )
+    # "<argv[0]> github.com/docker/distribution 2.8.2+ds1": the path is not the version
+    first, _, rest = done.stdout.strip().partition(" ")
+    version = (
+        rest if first == binary or first.endswith("/" + Path(binary).name) else first + " " + rest
+    )
+    return ParityItem("registry_version", "version", version.strip()[:200])
+
+
+def compare(mine: NodeDescription, theirs: NodeDescription) -> tuple[ParityMatch, ...]:
+    names = [i.item for i in theirs.items] + [
+        i.item for i in mine.items if theirs.item(i.item) is None
+    ]
+    out = []
+    for name in names:
+        a, b = mine.item(name), theirs.item(name)
+        if b is None:
+            out.append(ParityMatch(name, False, f"not described by the active {theirs.node}"))
+        elif a is None:
+            out.append(ParityMatch(name, False, "not described here (parity_files differ?)"))
+        elif a.error or b.error:
+            where = f"here: {a.error}" if a.error else f"on the active: {b.error}"
+            out.append(ParityMatch(name, False, f"cannot compare, {where}"))
+        elif a.digest != b.digest:
+            if a.kind == "version":
+                reason = f"{a.digest!r} here, {b.digest!r} on the active"
+            else:
+                reason = (
+                    f"sha256 {(a.digest or '')[:12]} here, {(b.digest or '')[:12]} on the active"
+                )
+            out.append(ParityMatch(name, False, reason))
+        else:
+            out.append(ParityMatch(name, True))
+    return tuple(out)
+
+
+def description_json(d: NodeDescription) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "node": d.node,
+        "role": d.role,
+        "generated_at": d.generated_at,
+        "items": [
+            {
+                "item": i.item,
+                "kind": i.kind,
+                "digest": i.digest,
+                "error": i.error,
+                "ignored_lines": i.ignored_lines,
+            }
+            for i in d.items
+        ],
+    }
+
+
+def parse_description(doc: object) -> NodeDescription:
+    """The active's /api/parity answer, checked strictly (ValueError names what is wrong)."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"not a format {FORMAT} parity description")
+    items = []
+    for raw in doc.get("items") or ():
+        if not isinstance(raw, dict) or not isinstance(raw.get("item"), str):
+            raise ValueError("an item without a name")
+        digest, error = raw.get("digest"), raw.get("error")
+        if not isinstance(digest, str | None) or not isinstance(error, str | None):
+            raise ValueError(f"item {raw['item']}: digest and error must be strings or null")
+        items.append(
+            ParityItem(
+                raw["item"],
+                str(raw.get("kind", "")),
+                digest,
+                error,
+                int(raw.get("ignored_lines") or 0),
+            )
+        )
+    node, role, at = doc.get("node"), doc.get("role"), doc.get("generated_at")
+    if not isinstance(node, str) or not isinstance(role, str) or not isinstance(at, int | float):
+        raise ValueError("node, role and generated_at are required")
+    return NodeDescription(node, role, float(at), tuple(items))
+
+
+class ParityProbe:
+    name = "parity"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.files = dict(config.parity_files)
+        self.ignore = {
+            name: tuple(re.compile(p) for p in patterns)
+            for name, patterns in config.parity_ignore_lines.items()
+        }
+        self.cert = CertProbe(config)
+        self.url = (
+            f"{config.active_exporter_url}/api/parity"
+            if config.role == "standby" and config.active_exporter_url
+            else None
+        )
+        self.session = make_session(config.ca_file)
+
+    def describe(self, deadline: Deadline) -> NodeDescription:
+        items: list[ParityItem] = []
+        for name, path in self.files.items():
+            found = file_digest(path, self.ignore.get(name, ()))
+            items.append(ParityItem(name, "file", found.digest, found.error, found.ignored_lines))
+        if self.cert.check_served:
+            served = self.cert.served(deadline, {})
+            items.append(
+                ParityItem(
+                    "cert_served",
+                    "cert",
+                    served.fingerprint_sha256,
+                    served.error if not served.fetched else None,
+                )
+            )
+        if self.config.cert_file is not None:
+            on_disk = self.cert.on_disk(self.config.cert_file, {})
+            items.append(
+                ParityItem(
+                    "cert_file",
+                    "cert",
+                    on_disk.fingerprint_sha256,
+                    on_disk.error if not on_disk.fetched else None,
+                )
+            )
+        items.append(registry_version(self.config.registry_binary, deadline))
+        items.append(ParityItem("exporter_version", "version", __version__))
+        return NodeDescription(self.config.node, self.config.role, time.time(), tuple(items))
+
+    def fetch_active(self, deadline: Deadline) -> tuple[NodeDescription, int | None]:
+        assert self.url is not None
+        headers = {"Accept": "application/json"}
+        if self.config.api_token:
+            headers["Authorization"] = f"Bearer {self.config.api_token}"
+        try:
+            resp = self.session.get(
+                self.url,
+                headers=headers,
+                timeout=deadline.io_timeout(10),
+                allow_redirects=False,
+                stream=True,
+            )
+            body = read_capped(resp, 1024 * 1024, deadline)
+        except requests.RequestException as exc:
+            raise ProbeFailed(
+                f"active exporter {self.url} unreachable: {describe_error(exc)}"
+            ) from None
+        if resp.status_code == 401:
+            raise ProbeFailed(
+                f"active exporter {self.url} refused the request (401): "
+                "set the same api_token on both"
+            )
+        if resp.status_code != 200:
+            raise ProbeFailed(f"active exporter {self.url} answered HTTP {resp.status_code}")
+        try:
+            doc = json.loads(body)
+            described = parse_description(doc)
+        except ValueError as exc:
+            raise ProbeFailed(f"active's parity description rejected: {exc}") from None
+        size = doc.get("storage_blob_bytes")
+        return described, size if isinstance(size, int) and size >= 0 else None
+
+    def __call__(self, deadline: Deadline) -> ParityStatus:
+        local = self.describe(deadline)
+        if self.config.role != "standby":
+            return ParityStatus(local)
+        if self.url is None:
+            raise ProbeFailed(
+                "active_exporter_url is not set: nothing to compare with",
+                partial=ParityStatus(local),
+            )
+        try:
+            active, blob_bytes = self.fetch_active(deadline)
+        except ProbeFailed as exc:
+            raise ProbeFailed(str(exc), partial=ParityStatus(local)) from None
+        if active.role != "active":
+            raise ProbeFailed(
+                f"{self.url} is node {active.node} with role {active.role}, not the active",
+                partial=ParityStatus(local),
+            )
+        return ParityStatus(local, active, compare(local, active), blob_bytes)

@@ -1,0 +1,312 @@
+"""pull: each canary image pulled whole through this node's own nginx (both roles).
+
+What `docker pull` does, as a client of `public_url` (connecting to
+`public_connect` when set, so the node's own nginx answers under the public
+name): the manifest with the Accept list of every media type the registry
+serves, following a manifest list or OCI index to its linux/amd64 child,
+then the config blob and every layer. Each body is hashed while it streams
+and must match its digest (and its declared size), so this proves what the
+api probe's HEAD cannot: a layer corrupt or missing on disk, nginx serving
+manifests but failing on a large blob (buffering, body size, time-outs), a
+blob redirected somewhere unreachable.
+
+The bytes read per run are capped (`pull_max_bytes_per_run`): a pull the cap
+cuts short is said to be cut short, neither verified nor failed. The run
+starts one image further each time, so a cap that cuts the last image does
+not leave it unverified forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.config import Config
+from registry_monitor.http import describe_error, make_session, read_capped, redact_url
+from registry_monitor.registry_api import DIGEST_HEADER, MANIFEST_ACCEPT, split_image
+
+INDEX_TYPES = frozenset(
+    {
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+    }
+)
+# Layers a registry never holds: the client fetches them from their `urls`.
+FOREIGN_LAYER_TYPES = frozenset(
+    {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    }
+)
+PLATFORM = ("linux", "amd64")
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePull:
+    image: str
+    endpoint: str  # "public": through nginx, as clients pull
+    up: bool  # every digest read and verified
+    duration_seconds: float
+    bytes: int  # bytes read for this image in this run (manifests and blobs)
+    manifest_digest: str | None  # what the tag points at
+    platform_digest: str | None  # the linux/amd64 child, when the tag is an index
+    blobs_verified: int
+    blobs_total: int  # config + layers of the (platform) manifest; 0 if never read
+    cut_short: bool = False  # the run's byte cap stopped it: the rest is not verified
+    error: str | None = None  # what failed; None when up or only cut short
+    tag_missing: bool = False  # the canary tag itself answered 404 (the api probe says so too)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+@dataclass(frozen=True, slots=True)
+class PullStatus:
+    url: str
+    cap_bytes: int
+    bytes_total: int
+    images: tuple[ImagePull, ...]
+
+    @property
+    def failing(self) -> tuple[ImagePull, ...]:
+        return tuple(i for i in self.images if i.failed)
+
+    def summary(self) -> str:
+        if not self.images:
+            return "no canary_images configured: nothing to pull"
+        parts = []
+        for i in self.images:
+            if i.up:
+                parts.append(f"{i.image} pulled ({i.blobs_verified} blobs, {i.bytes} bytes)")
+            elif i.failed:
+                parts.append(f"{i.image} FAILED ({i.error})")
+            else:
+                parts.append(f"{i.image} cut short at the {self.cap_bytes} byte cap")
+        return "; ".join(parts)
+
+
+class _CapReached(Exception):
+    """The run's byte budget is spent: stop this pull, say so, do not fail it."""
+
+
+class _PullFailed(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class _Budget:
+    cap: int
+    spent: int = 0
+
+    @property
+    def spent_out(self) -> bool:
+        return self.spent >= self.cap
+
+    def spend(self, n: int) -> None:
+        self.spent += n
+        if self.spent > self.cap:
+            raise _CapReached
+
+
+def short(digest: str) -> str:
+    algorithm, _, hex_part = digest.partition(":")
+    return f"{algorithm}:{hex_part[:12]}"
+
+
+def _sha256(digest: object) -> str | None:
+    """The hex of a `sha256:<64 hex>` digest, or None for anything else."""
+    if not isinstance(digest, str) or not digest.startswith("sha256:"):
+        return None
+    hex_part = digest[7:]
+    if len(hex_part) != 64 or any(c not in "0123456789abcdef" for c in hex_part):
+        return None
+    return hex_part
+
+
+def _descriptor(entry: object, what: str) -> tuple[str, int | None]:
+    if not isinstance(entry, dict) or _sha256(entry.get("digest")) is None:
+        raise _PullFailed(f"{what}: no sha256 digest in the manifest")
+    size = entry.get("size")
+    return str(entry["digest"]), size if isinstance(size, int) and size >= 0 else None
+
+
+def pick_platform(index: dict[str, Any]) -> str:
+    """The digest of the linux/amd64 child of a manifest list or OCI index."""
+    for entry in index.get("manifests") or ():
+        platform = entry.get("platform") if isinstance(entry, dict) else None
+        if isinstance(platform, dict) and (platform.get("os"), platform.get("architecture")) == (
+            PLATFORM
+        ):
+            digest, _ = _descriptor(entry, "linux/amd64 entry")
+            return digest
+    raise _PullFailed("the index has no linux/amd64 manifest")
+
+
+class PullProbe:
+    name = "pull"
+
+    def __init__(self, config: Config) -> None:
+        self.base = config.public_url
+        self.shown = redact_url(config.public_url)
+        self.images = config.canary_images
+        self.cap = config.pull_max_bytes_per_run
+        self.max_manifest = config.max_body_bytes
+        public_host = urlsplit(config.public_url).hostname or ""
+        pin = (public_host, config.public_connect) if config.public_connect else None
+        self.session = make_session(config.ca_file, pin)
+        self.runs = 0
+
+    def __call__(self, deadline: Deadline) -> PullStatus:
+        budget = _Budget(self.cap)
+        start = self.runs % len(self.images) if self.images else 0
+        self.runs += 1
+        order = self.images[start:] + self.images[:start]
+        pulled = {image: self.pull(image, budget, deadline) for image in order}
+        return PullStatus(
+            url=self.shown,
+            cap_bytes=self.cap,
+            bytes_total=budget.spent,
+            images=tuple(pulled[image] for image in self.images),  # in the config's order
+        )
+
+    def pull(self, image: str, budget: _Budget, deadline: Deadline) -> ImagePull:
+        begin = time.monotonic()
+        before = budget.spent
+        state: dict[str, Any] = {"manifest": None, "platform": None, "verified": 0, "total": 0}
+
+        def result(
+            up: bool, cut: bool = False, error: str | None = None, tag_missing: bool = False
+        ) -> ImagePull:
+            return ImagePull(
+                image=image,
+                endpoint="public",
+                up=up,
+                duration_seconds=time.monotonic() - begin,
+                bytes=budget.spent - before,
+                manifest_digest=state["manifest"],
+                platform_digest=state["platform"],
+                blobs_verified=state["verified"],
+                blobs_total=state["total"],
+                cut_short=cut,
+                error=error,
+                tag_missing=tag_missing,
+            )
+
+        name, reference = split_image(image)
+        if budget.spent_out:
+            return result(False, cut=True)
+        try:
+            digest, manifest = self.manifest(name, reference, budget, deadline)
+            state["manifest"] = digest
+            media = manifest.get("mediaType")
+            if media in INDEX_TYPES or (media is None and "manifests" in manifest):
+                child = pick_platform(manifest)
+                state["platform"] = child
+                _, manifest = self.manifest(name, child, budget, deadline)
+            if manifest.get("schemaVersion") != 2 or "layers" not in manifest:
+                raise _PullFailed("not a schema 2 image manifest (schema 1 is not pulled)")
+            blobs = [_descriptor(manifest.get("config"), "config")]
+            for n, layer in enumerate(manifest.get("layers") or (), 1):
+                if isinstance(layer, dict) and layer.get("mediaType") in FOREIGN_LAYER_TYPES:
+                    continue  # fetched from elsewhere by clients; not this registry's
+                blobs.append(_descriptor(layer, f"layer {n}"))
+            state["total"] = len(blobs)
+            for n, (blob, size) in enumerate(blobs):
+                what = "config" if n == 0 else f"layer {n}/{len(blobs) - 1}"
+                self.blob(name, blob, size, what, budget, deadline)
+                state["verified"] += 1
+        except _CapReached:
+            return result(False, cut=True)
+        except _PullFailed as exc:
+            missing = state["manifest"] is None and exc.status == 404
+            return result(False, error=str(exc), tag_missing=missing)
+        return result(True)
+
+    def _get(self, url: str, what: str, deadline: Deadline, **kwargs: Any) -> requests.Response:
+        if deadline.expired():
+            raise _PullFailed(f"{what}: not started before the probe's deadline")
+        try:
+            resp = self.session.get(url, timeout=deadline.io_timeout(), stream=True, **kwargs)
+        except requests.RequestException as exc:
+            raise _PullFailed(f"{what}: {describe_error(exc)}") from None
+        if resp.status_code != 200:
+            resp.close()
+            reason = "not found" if resp.status_code == 404 else f"HTTP {resp.status_code}"
+            raise _PullFailed(f"{what}: {reason}", resp.status_code)
+        return resp
+
+    def manifest(
+        self, name: str, reference: str, budget: _Budget, deadline: Deadline
+    ) -> tuple[str, dict[str, Any]]:
+        what = f"manifest {short(reference) if ':' in reference else reference}"
+        url = f"{self.base}/v2/{quote(name, safe='/')}/manifests/{quote(reference, safe=':')}"
+        resp = self._get(url, what, deadline, headers={"Accept": MANIFEST_ACCEPT})
+        try:
+            body = read_capped(resp, self.max_manifest, deadline)
+        except ProbeFailed as exc:
+            raise _PullFailed(f"{what}: {exc}") from None
+        except requests.RequestException as exc:
+            raise _PullFailed(f"{what}: {describe_error(exc)}") from None
+        budget.spend(len(body))
+        actual = "sha256:" + hashlib.sha256(body).hexdigest()
+        expected = reference if _sha256(reference) else resp.headers.get(DIGEST_HEADER)
+        if expected is not None and expected != actual:
+            raise _PullFailed(f"{what}: digest mismatch, got {short(actual)}")
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise _PullFailed(f"{what}: not JSON") from None
+        if not isinstance(doc, dict):
+            raise _PullFailed(f"{what}: not a JSON object")
+        if "mediaType" not in doc:
+            doc["mediaType"] = resp.headers.get("Content-Type", "").split(";")[0].strip() or None
+        return actual, doc
+
+    def blob(
+        self,
+        name: str,
+        digest: str,
+        size: int | None,
+        what: str,
+        budget: _Budget,
+        deadline: Deadline,
+    ) -> None:
+        what = f"{what} {short(digest)}"
+        url = f"{self.base}/v2/{quote(name, safe='/')}/blobs/{digest}"
+        # Redirects are followed, as docker does: a blob sent to unreachable storage fails here.
+        resp = self._get(url, what, deadline, allow_redirects=True)
+        hasher = hashlib.sha256()
+        read = 0
+        with resp:
+            try:
+                for chunk in resp.iter_content(CHUNK):
+                    budget.spend(len(chunk))
+                    read += len(chunk)
+                    if size is not None and read > size:
+                        raise _PullFailed(f"{what}: longer than the {size} bytes declared")
+                    hasher.update(chunk)
+                    if deadline.expired():
+                        raise _PullFailed(f"{what}: still arriving at the probe's deadline")
+            except requests.exceptions.ChunkedEncodingError:
+                # nginx gave up mid-body (a temp file it cannot write, a proxy time-out)
+                ended = f" short of its {size} bytes" if size is not None else " early"
+                raise _PullFailed(f"{what}: connection broken, the body ended{ended}") from None
+            except requests.RequestException as exc:
+                raise _PullFailed(f"{what}: {describe_error(exc)} after {read} bytes") from None
+        if size is not None and read != size:
+            raise _PullFailed(f"{what}: {read} of {size} bytes arrived")
+        actual = "sha256:" + hasher.hexdigest()
+        if actual != digest:
+            raise _PullFailed(f"{what}: digest mismatch, got {short(actual)}")

@@ -1,0 +1,45 @@
+"""parity: this node's configuration against the active's, item by item (digests only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry_monitor.config import Config
+from registry_monitor.judgement.ranges import floor
+from registry_monitor.judgement.state import State
+from registry_monitor.judgement.verdict import Judgement, Options, Verdict
+from registry_monitor.probes.parity import ParityStatus
+from registry_monitor.probes.reading import Reading
+from registry_monitor.verdicts import Limits, failed, refuse
+
+SAME = floor(1)
+
+
+def thresholds(config: Config, options: Options) -> Limits:
+    refuse(options, "parity", "it has no thresholds: an item matches the active's or not")
+    return {}
+
+
+def judge(reading: Reading[Any], limits: Limits) -> Verdict:
+    status = reading.value
+    if not isinstance(status, ParityStatus) or (
+        reading.error and status.active is None and status.local.role == "standby"
+    ):
+        return failed(reading)
+    j = Judgement("parity")
+    if status.active is None:  # the active describes itself for the standby
+        for item in status.local.items:
+            if item.error and item.kind == "cert":  # the cert probe's to judge
+                j.add(State.OK, f"{item.item}: not described ({item.error})")
+            elif item.error:
+                j.add(State.WARNING, f"{item.item}: {item.error} (the standby cannot compare it)")
+            else:
+                j.add(State.OK, f"{item.item}: {item.digest}")
+        return j.verdict(f"{len(status.local.items)} items described for the standby")
+    for m in status.matches:
+        if m.match:
+            j.add(State.OK, f"{m.item} as on {status.active.node}")
+        else:
+            j.add(State.WARNING, f"{m.item} differs from {status.active.node}: {m.reason}")
+        j.perf(f"{m.item}_match", int(m.match), warning=SAME, minimum=0, maximum=1)
+    return j.verdict(f"{len(status.matches)} items as on {status.active.node}")

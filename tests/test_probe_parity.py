@@ -1,0 +1,108 @@
+"""parity: digests of files with declared lines left out, and the comparison's reasons."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from registry_monitor.config import ConfigError, parse_config
+from registry_monitor.probes.parity import (
+    NodeDescription,
+    ParityItem,
+    ParityMatch,
+    compare,
+    description_json,
+    file_digest,
+    parse_description,
+)
+
+SITE_A = "server {\n    listen 443 ssl;\n    server_name tools-docker-registry-03;\n}\n"
+SITE_B = "server {\n    listen 443 ssl;\n    server_name tools-docker-registry-04;\n}\n"
+
+
+def test_declared_lines_are_left_out_and_the_rest_must_match(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text(SITE_A)
+    b.write_text(SITE_B)
+    plain = (file_digest(a, ()), file_digest(b, ()))
+    assert plain[0].digest == hashlib.sha256(SITE_A.encode()).hexdigest()
+    assert plain[0].digest != plain[1].digest
+    ignore = (re.compile(r"^\s*server_name\s"),)
+    left_out = (file_digest(a, ignore), file_digest(b, ignore))
+    kept = "server {\n    listen 443 ssl;\n}\n"
+    assert [(d.digest, d.ignored_lines) for d in left_out] == [
+        (hashlib.sha256(kept.encode()).hexdigest(), 1)
+    ] * 2
+    b.write_text(SITE_B.replace("443", "8443"))  # any other line still counts
+    assert file_digest(b, ignore).digest != left_out[0].digest
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    item = file_digest(tmp_path / "absent", ())
+    assert (item.digest, item.error) == (
+        None,
+        f"cannot read {tmp_path / 'absent'}: No such file or directory",
+    )
+
+
+def describe(node: str, role: str, *items: ParityItem) -> NodeDescription:
+    return NodeDescription(node, role, 1.0, items)
+
+
+def test_comparison_names_what_differs_and_why() -> None:
+    mine = describe(
+        "b",
+        "standby",
+        ParityItem("registry_config", "file", "1" * 64),
+        ParityItem("htpasswd", "file", None, "cannot read /etc/nginx/registry.htpasswd"),
+        ParityItem("registry_version", "version", "github.com/docker/distribution 2.8.2"),
+        ParityItem("extra", "file", "3" * 64),
+    )
+    theirs = describe(
+        "a",
+        "active",
+        ParityItem("registry_config", "file", "2" * 64),
+        ParityItem("htpasswd", "file", "4" * 64),
+        ParityItem("registry_version", "version", "github.com/docker/distribution 2.8.3"),
+        ParityItem("nginx_site", "file", "5" * 64),
+    )
+    assert compare(mine, theirs) == (
+        ParityMatch(
+            "registry_config", False, "sha256 111111111111 here, 222222222222 on the active"
+        ),
+        ParityMatch(
+            "htpasswd", False, "cannot compare, here: cannot read /etc/nginx/registry.htpasswd"
+        ),
+        ParityMatch(
+            "registry_version",
+            False,
+            "'github.com/docker/distribution 2.8.2' here, "
+            "'github.com/docker/distribution 2.8.3' on the active",
+        ),
+        ParityMatch("nginx_site", False, "not described here (parity_files differ?)"),
+        ParityMatch("extra", False, "not described by the active a"),
+    )
+    assert compare(theirs, theirs) == tuple(ParityMatch(i.item, True) for i in theirs.items)
+
+
+def test_description_round_trip_and_garbage() -> None:
+    d = describe("a", "active", ParityItem("htpasswd", "file", "4" * 64, None, 2))
+    assert parse_description(description_json(d)) == d
+    for bad, reason in (
+        ([], "not a format 1 parity description"),
+        ({"format": 1, "items": [{"digest": "x"}]}, "an item without a name"),
+        ({"format": 1, "items": [], "node": "a"}, "node, role and generated_at are required"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(reason)):
+            parse_description(bad)
+
+
+def test_config_names_a_bad_declaration() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"parity_ignore_lines": {"nginx": ["^server_name"], "htpasswd": ["("]}})
+    text = str(err.value)
+    assert "parity_ignore_lines.nginx: not a file named in parity_files" in text
+    assert "parity_ignore_lines.htpasswd[0]: not a regular expression" in text
