@@ -15,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from testbed.certs import issue, write_ca
 from testbed.exporter import Exporter
 from testbed.images import Pusher
+from testbed.mounts import OwnFilesystem
 from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.rsync import SyncUnit
@@ -43,11 +44,16 @@ def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = Registry(tmp_path / "registry").start()
+    """The real registry, its data on a filesystem of its own (testbed/mounts.py)."""
+    disk = OwnFilesystem(tmp_path / "registry" / "data").start()
     try:
-        yield reg
+        reg = Registry(tmp_path / "registry", data_dir=disk.path).start()
+        try:
+            yield reg
+        finally:
+            reg.stop()
     finally:
-        reg.stop()
+        disk.stop()
 
 
 @pytest.fixture
