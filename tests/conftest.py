@@ -20,6 +20,7 @@ from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
+from testbed.waiting import closed_port
 from tests.support.pair import Pair, running_pair
 
 
@@ -127,4 +128,5 @@ def pair(tmp_path: Path, systemd: FakeSystemd) -> Iterator[Pair]:
 @pytest.fixture
 def sync_unit(systemd: FakeSystemd, tmp_path: Path) -> SyncUnit:
     """The standby's rsync unit and its timer, never run yet (its source is closed)."""
-    return SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", tmp_path / "data")
+    source = f"rsync://127.0.0.1:{closed_port()}/docker-registry-sync/"
+    return SyncUnit(systemd, source, tmp_path / "data")

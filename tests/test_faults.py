@@ -18,7 +18,7 @@ from testbed.images import Pusher
 from testbed.mounts import can_mount, tmpfs
 from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
-from testbed.waiting import free_port
+from testbed.waiting import closed_port
 from tests.support.metrics import names, series, value
 from tests.support.nodes import CANARY, base_config
 
@@ -189,7 +189,7 @@ def patched() -> Iterator[list[Exporter]]:
 
 
 def closed_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"
+    return f"http://127.0.0.1:{closed_port()}"
 
 
 def test_probe_raising_unexpectedly_logs_once_and_others_keep_running(
@@ -201,8 +201,9 @@ def test_probe_raising_unexpectedly_logs_once_and_others_keep_running(
         "backend_url": closed_url(),
         "public_url": closed_url(),
         "services": ["docker-registry.service"],
-        "intervals": {"cert": 0.5, "disk": 0.5, "services": 1},
-        "timeouts": {"cert": 0.5, "disk": 0.5, "services": 1},
+        # 3 s for what runs a subprocess or walks the mounts: a loaded machine's pace
+        "intervals": {"cert": 0.5, "disk": 3, "services": 3},
+        "timeouts": {"cert": 0.5, "disk": 3, "services": 3},
     }
     exporter = start_patched(tmp_path / "exp", config, SURPRISE)
     patched.append(exporter)

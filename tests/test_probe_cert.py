@@ -191,9 +191,9 @@ def test_missing_file_keeps_the_served_certificate(
 
 
 def test_nothing_listening(ca_file: Path, tmp_path: Path) -> None:
-    from testbed.waiting import free_port
+    from testbed.waiting import closed_port
 
-    r = probe(None, ca_file, None, port=free_port())
+    r = probe(None, ca_file, None, port=closed_port())
     assert r.ok is False
     assert r.error == f"served {NAME}:443: cannot connect: Connection refused"
     (served,) = r.value.certs
