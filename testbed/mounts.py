@@ -53,22 +53,26 @@ def tmpfs(
 
 
 class OwnFilesystem:
-    """A directory on a tmpfs of its own where mounting is possible (as root, as CI runs),
-    a plain directory elsewhere. 512 MiB is a ceiling, not an allocation: a tmpfs takes
-    only the memory its files fill, so a registry's few MiB read as about 1 % used."""
+    """A directory (`path`) on a tmpfs of its own mounted at `mountpoint`, where mounting
+    is possible (as root, as CI runs); a plain directory elsewhere. The directory sits
+    one level below the mount, as a data directory does on a host, so a test can delete
+    or replace it. 512 MiB is a ceiling, not an allocation: a tmpfs takes only the
+    memory its files fill, so a registry's few MiB read as about 1 % used."""
 
-    def __init__(self, path: Path, size: str = "512m") -> None:
-        self.path = path
+    def __init__(self, mountpoint: Path, size: str = "512m") -> None:
+        self.mountpoint = mountpoint
+        self.path = mountpoint / "data"
         self.size = size
         self.mounted = False
 
     def start(self) -> OwnFilesystem:
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.mountpoint.mkdir(parents=True, exist_ok=True)
         if can_mount() is None and not self.mounted:
-            self.mounted = _mount(self.path, f"size={self.size},mode=0755") is None
+            self.mounted = _mount(self.mountpoint, f"size={self.size},mode=0755") is None
+        self.path.mkdir(exist_ok=True)
         return self
 
     def stop(self) -> None:
         if self.mounted:
-            _unmount(self.path)
+            _unmount(self.mountpoint)
             self.mounted = False

@@ -98,7 +98,7 @@ class HealthyPair:
     def _registry(self, role: str) -> Registry:
         """A registry whose data is on a filesystem of its own: the disk panels and
         alerts then read the pair's fill, not the host's."""
-        disk = OwnFilesystem(self.workdir / role / "data")
+        disk = OwnFilesystem(self.workdir / role / "disk")
         self.started.append(disk.start())
         return Registry(self.workdir / role, data_dir=disk.path)
 

@@ -46,7 +46,7 @@ def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Registry]:
     """The real registry, its data on a filesystem of its own (testbed/mounts.py)."""
-    disk = OwnFilesystem(tmp_path / "registry" / "data").start()
+    disk = OwnFilesystem(tmp_path / "registry" / "disk").start()
     try:
         reg = Registry(tmp_path / "registry", data_dir=disk.path).start()
         try:

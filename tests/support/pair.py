@@ -64,7 +64,7 @@ class Pair:
 def running_pair(root: Path, systemd: FakeSystemd) -> Iterator[Pair]:
     stoppers: list[Any] = []
     try:
-        disks = [OwnFilesystem(root / role / "data") for role in ("active", "standby")]
+        disks = [OwnFilesystem(root / role / "disk") for role in ("active", "standby")]
         for disk in disks:
             stoppers.append(disk.start())
         active = Registry(root / "active", data_dir=disks[0].path).start()
