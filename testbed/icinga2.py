@@ -122,7 +122,9 @@ class Icinga2:
 
     def stop(self) -> None:
         if self.daemon is not None:
-            self.daemon.stop()  # SIGTERM: Icinga writes its state file on the way out
+            # SIGTERM: Icinga writes its state file on the way out. A loaded machine can
+            # make that slow; SIGKILL after the default 10 s would lose the file.
+            self.daemon.stop(timeout=60)
 
     def check_results(self) -> dict[str, dict[str, Any]]:
         """The last check result of every service, from the state file (after stop)."""

@@ -26,6 +26,7 @@ import trustme
 from testbed.certs import CertFiles, issue, write_ca
 from testbed.exporter import Exporter
 from testbed.images import Pusher
+from testbed.mounts import OwnFilesystem
 from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.rsync import RsyncDaemon, SyncUnit
@@ -86,12 +87,12 @@ class HealthyPair:
         self.cert = issue(
             self.ca, self.workdir / "acmecerts", PUBLIC_NAME, days=60, stem="ec-prime256v1.chained"
         )
-        self.active = self._node(self.active_name, "active", Registry(self.workdir / "active"))
+        self.active = self._node(self.active_name, "active", self._registry("active"))
         pusher = Pusher(self.active.registry.url)
         for repository, tag in IMAGES:
             pusher.push_image(repository, tag)
         self.active.exporter = self._exporter(self.active, {})
-        self.standby = self._node(self.standby_name, "standby", Registry(self.workdir / "standby"))
+        self.standby = self._node(self.standby_name, "standby", self._registry("standby"))
         # One good sync, after the write canary's first push.
         self.rsyncd = RsyncDaemon(self.workdir / "rsyncd", self.active.registry.data_dir)
         self.started.append(self.rsyncd.start())
@@ -119,6 +120,13 @@ class HealthyPair:
         for node in self.nodes:
             assert node.exporter is not None
             node.exporter.wait_reading("traffic", newer_than=done, timeout=60)
+
+    def _registry(self, role: str) -> Registry:
+        """A registry whose data is on a filesystem of its own: the disk panels and
+        alerts then read the pair's fill, not the host's."""
+        disk = OwnFilesystem(self.workdir / role / "disk")
+        self.started.append(disk.start())
+        return Registry(self.workdir / role, data_dir=disk.path)
 
     def _node(self, name: str, role: str, registry: Registry) -> Node:
         self.started.append(registry.start())

@@ -158,6 +158,18 @@ class Prometheus:
             return [Sample({}, float(data["result"][1]))]
         raise AssertionError(f"unexpected result type {data['resultType']} for {expr}")
 
+    def notes(self, expr: str, time: float | None = None) -> list[str]:
+        """The warnings and infos Prometheus gives with an instant query's result (an error
+        raises PrometheusError): a query it accepts but doubts, such as rate() of a gauge."""
+        params: dict[str, Any] = {"query": expr}
+        if time is not None:
+            params["time"] = time
+        resp = self.session.get(f"{self.url}/api/v1/query", params=params, timeout=30)
+        body = resp.json()
+        if body.get("status") != "success":
+            raise PrometheusError(f"{body.get('errorType')}: {body.get('error')}")
+        return [*body.get("warnings", []), *body.get("infos", [])]
+
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
         data = self.api("query_range", {"query": expr, "start": start, "end": end, "step": step})
         return [

@@ -16,10 +16,12 @@ from pytest_httpserver import HTTPServer
 from testbed.certs import issue, write_ca
 from testbed.exporter import Exporter
 from testbed.images import Pusher
+from testbed.mounts import OwnFilesystem
 from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
+from testbed.waiting import closed_port
 from tests.support.pair import Pair, running_pair
 
 
@@ -44,11 +46,16 @@ def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Registry]:
-    reg = Registry(tmp_path / "registry").start()
+    """The real registry, its data on a filesystem of its own (testbed/mounts.py)."""
+    disk = OwnFilesystem(tmp_path / "registry" / "disk").start()
     try:
-        yield reg
+        reg = Registry(tmp_path / "registry", data_dir=disk.path).start()
+        try:
+            yield reg
+        finally:
+            reg.stop()
     finally:
-        reg.stop()
+        disk.stop()
 
 
 @pytest.fixture
@@ -137,4 +144,5 @@ def sync_unit(systemd: FakeSystemd, tmp_path: Path) -> SyncUnit:
     """The rsync unit and its timer, never run yet (its source is closed), on a systemd
     booted 60 s ago: the worst case for ages, so older runs must come from the state file."""
     systemd.boot = time.time() - FRESH_BOOT_SECONDS
-    return SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", tmp_path / "data")
+    source = f"rsync://127.0.0.1:{closed_port()}/docker-registry-sync/"
+    return SyncUnit(systemd, source, tmp_path / "data")

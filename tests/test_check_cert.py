@@ -11,7 +11,7 @@ import trustme
 
 from testbed.certs import CertFiles, issue, issue_via_intermediate, now, self_signed
 from testbed.registry import Registry
-from testbed.waiting import free_port
+from testbed.waiting import closed_port
 from tests.support.check import CheckRun, run_check, write_config
 
 NAME = "registry.test"
@@ -190,7 +190,7 @@ def test_unreadable_file_is_unknown(
 
 
 def test_nothing_listening_is_critical(ca_file: Path, tmp_path: Path) -> None:
-    run = check(tmp_path, free_port(), ca_file, None)
+    run = check(tmp_path, closed_port(), ca_file, None)
     assert (run.exit_code, run.state, run.text) == (
         2,
         "CRITICAL",

@@ -6,18 +6,31 @@ import json
 import re
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from registry_monitor import __version__
+from registry_monitor.probes.disk import find_mount
+from testbed.mounts import OwnFilesystem
 from tests.support.check import CHECK_REGISTRY, run_check, run_raw, write_config
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    return write_config(tmp_path / "config.yaml", {"data_dir": str(tmp_path)})
+def data(tmp_path: Path) -> Iterator[Path]:
+    """A data directory on a filesystem of its own: the disk check's state is the
+    test's, not that of the host's /tmp."""
+    disk = OwnFilesystem(tmp_path / "disk").start()
+    try:
+        yield disk.path
+    finally:
+        disk.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path, data: Path) -> Path:
+    return write_config(tmp_path / "config.yaml", {"data_dir": str(data)})
 
 
 @pytest.mark.parametrize(
@@ -143,7 +156,7 @@ def test_help_and_version_exit_unknown_on_stdout() -> None:
         )
 
 
-def test_verbosity_levels(config: Path, tmp_path: Path) -> None:
+def test_verbosity_levels(config: Path, data: Path) -> None:
     def items(lines: list[str]) -> list[str]:
         """The item lines' state and subject (the figures of a live filesystem move)."""
         return [" ".join(line.split(" ")[:2]) for line in lines]
@@ -151,7 +164,8 @@ def test_verbosity_levels(config: Path, tmp_path: Path) -> None:
     quiet = run_check(config, "disk")
     assert quiet.long == []
     one = run_check(config, "disk", "-v")
-    assert items(one.long) == ["[OK] /", "[OK] space:", "[OK] inodes:"]
+    mountpoint = find_mount(str(data))[0]
+    assert items(one.long) == [f"[OK] {mountpoint}", "[OK] space:", "[OK] inodes:"]
     two = run_check(config, "disk", "-vv")
     assert items(two.long[:3]) == items(one.long)
     assert two.long[3:6] == [
@@ -163,7 +177,7 @@ def test_verbosity_levels(config: Path, tmp_path: Path) -> None:
     assert len(two.long) == 7
     three = run_check(config, "disk", "-v", "-v", "-v")
     assert three.long[3:6] == two.long[3:6]
-    assert f"disk reading: value.path={json.dumps(str(tmp_path))}" in three.long
+    assert f"disk reading: value.path={json.dumps(str(data))}" in three.long
     assert len(three.long) > 7
     # the guidelines stop at three
     assert len(run_check(config, "disk", "-vvvv").long) == len(three.long)
@@ -183,7 +197,8 @@ def test_no_pipe_in_any_output_line(tmp_path: Path) -> None:
     assert all("|" not in line for line in run.long)
 
 
-def test_json(config: Path, tmp_path: Path) -> None:
+def test_json(config: Path, data: Path) -> None:
+    (data / "blob").write_bytes(b"\0" * 65536)  # some use, above -w 0
     done = run_raw(f"--config={config}", "disk", "--json", "-w", "0")
     assert (done.returncode, done.stderr) == (1, "")
     doc = json.loads(done.stdout)
@@ -198,7 +213,7 @@ def test_json(config: Path, tmp_path: Path) -> None:
     assert (probe["probe"], probe["state"]) == ("disk", "WARNING")
     assert probe["thresholds"]["used_percent"] == {"warning": "0", "critical": "90"}
     assert probe["reading"]["ok"] is True
-    assert probe["reading"]["value"]["path"] == str(tmp_path)
+    assert probe["reading"]["value"]["path"] == str(data)
     assert probe["perfdata"][0].startswith("used_percent=")
     assert [i["state"] for i in probe["items"]] == ["OK", "WARNING", "OK"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -116,12 +115,19 @@ def test_available_bytes_with_unit_bytes(mount: Callable[..., Path], tmp_path: P
     assert (run.exit_code, run.state) == (2, "CRITICAL")
 
 
-def test_overrides_on_any_filesystem(tmp_path: Path) -> None:
-    """-w/-c replace the config's levels one by one (no mount needed)."""
-    config = config_for(tmp_path, tmp_path)
-    st = os.statvfs(tmp_path)
-    assert st.f_blocks > st.f_bfree, "the test needs a filesystem with something on it"
-    assert run_check(config, "disk", "-w", "0").state == "WARNING"  # any use is above 0
+def test_overrides_replace_config_levels_one_by_one(
+    mount: Callable[..., Path], tmp_path: Path
+) -> None:
+    """-w/-c replace the config's levels one by one, on a filesystem of known fill."""
+    data = mount()
+    fill(data, MiB)  # 25.0% of 4 MiB; inodes 2.0%
+    config = config_for(tmp_path, data)
+    assert run_check(config, "disk").state == "OK"
+    run = run_check(config, "disk", "-w", "0")  # any use is above 0
+    assert (run.exit_code, run.text) == (
+        1,
+        "space: 25.0% of 4.0 MiB used, 3.0 MiB available (warning > 0)",
+    )
     run = run_check(config, "disk", "-c", "0")
     assert (run.exit_code, run.perf("used_percent").warn, run.perf("used_percent").crit) == (
         2,
@@ -130,6 +136,8 @@ def test_overrides_on_any_filesystem(tmp_path: Path) -> None:
     )
     assert run_check(config, "disk", "-w", "@0:100", "-c", "100").state == "WARNING"
     assert run_check(config, "disk", "-w", "100", "-c", "100").state == "OK"
+    assert run_check(config, "disk", "-w", "20", "-c", "30").state == "WARNING"
+    assert run_check(config, "disk", "-w", "10", "-c", "20").state == "CRITICAL"
 
 
 def test_missing_data_dir_is_unknown(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from registry_monitor.verdicts import sync as verdict
 from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import FakeSystemd
+from testbed.waiting import closed_port
 from tests.support.check import run_check, write_config
 from tests.support.pair import Pair, ago
 from tests.support.sync import seed_run
@@ -259,7 +260,7 @@ def test_standby_behind_is_judged_by_its_lag(
 
 
 def test_unreachable_active_is_unknown(pair: Pair, tmp_path: Path) -> None:
-    url = "http://127.0.0.1:9"  # discard: nothing listens
+    url = f"http://127.0.0.1:{closed_port()}"  # this process's own: nothing listens
     config = write_config(
         tmp_path / "standby.yaml", pair.config("standby", pair.standby, active_exporter_url=url)
     )

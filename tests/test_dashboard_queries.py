@@ -153,13 +153,24 @@ def node_values(live: Live, dashboard: str) -> list[str | None]:
     return [None]
 
 
+def legend_labels(target: Target) -> set[str]:
+    """The labels the target's legend shows ({{node}} ({{role}}), say)."""
+    found = next(t for t in target.panel["targets"] if t["refId"] == target.ref)
+    return set(re.findall(r"\{\{\s*(\w+)\s*\}\}", found.get("legendFormat", "")))
+
+
 @pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)
 def test_query_runs_on_prometheus(live: Live, target: Target) -> None:
+    """Prometheus accepts the query (an error raises PrometheusError) without a warning,
+    and every series it returns has the labels the legend names (else a blank legend)."""
+    wanted = legend_labels(target)
     for node in node_values(live, target.dashboard):
         expr = substitute(target.expr, live.values(node))
-        live.instant(expr)  # raises PrometheusError with Prometheus's message
+        assert live.prometheus.notes(expr, time=live.healthy_at) == [], expr
+        results: list[Sample] | list[Series] = live.instant(expr)
         if not target.instant:
-            live.range(expr)
+            results = live.range(expr)
+        assert [r.labels for r in results if not wanted <= r.labels.keys()] == [], wanted
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=TARGET_IDS)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from testbed.exporter import Exporter
+from testbed.waiting import closed_port
 
 TOKEN = "fuzz-token-0123456789"
 
@@ -20,6 +21,9 @@ def schemathesis_cli() -> str:
     return shutil.which("schemathesis") or pytest.skip("schemathesis is not installed")
 
 
+# The run gets 300 s on a slow machine; pytest-timeout (120 s for the suite) must not
+# cut it short first and hide schemathesis's own report.
+@pytest.mark.timeout(330)
 @pytest.mark.parametrize("token", [None, TOKEN], ids=["open", "with-token"])
 def test_no_server_errors_and_responses_match_the_schema(
     start_exporter: Callable[..., Exporter], tmp_path: Path, token: str | None
@@ -30,8 +34,8 @@ def test_no_server_errors_and_responses_match_the_schema(
         {
             "node": "fuzz",
             "data_dir": str(data),
-            "backend_url": "http://127.0.0.1:9",
-            "public_url": "http://127.0.0.1:9",
+            "backend_url": f"http://127.0.0.1:{closed_port()}",
+            "public_url": f"http://127.0.0.1:{closed_port()}",
             "cert_file": None,
             "state_dir": str(tmp_path / "state"),
             "api_token": token,

@@ -12,7 +12,7 @@ from registry_monitor.config import Config
 from registry_monitor.probes.cert import CertProbe, CertsStatus
 from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.tls import name_covered
-from testbed.certs import CertFiles, issue, issue_via_intermediate, now, self_signed
+from testbed.certs import CertFiles, PlainCA, issue, issue_via_intermediate, now, self_signed
 from testbed.registry import Registry
 
 NAME = "registry.test"
@@ -33,10 +33,14 @@ def serve(tmp_path: Path) -> Iterator[Callable[[CertFiles], Registry]]:
 
 
 def probe(
-    reg: Registry | None, ca_file: Path, cert_file: Path | None, port: int = 0
+    reg: Registry | None,
+    ca_file: Path,
+    cert_file: Path | None,
+    port: int = 0,
+    name: str = NAME,
 ) -> Reading[CertsStatus]:
     config = Config(
-        public_url=f"https://{NAME}",
+        public_url=f"https://[{name}]" if ":" in name else f"https://{name}",
         public_connect=f"127.0.0.1:{reg.port if reg else port}",
         ca_file=ca_file,
         cert_file=cert_file,
@@ -59,6 +63,66 @@ def test_valid_certificate_served_and_on_disk(
         assert c.issuer is not None and "Testing CA" in c.issuer
         assert c.days_left() == pytest.approx(60 - 1 / 24, abs=0.01)
     assert r.value.served_matches_file is True
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("127.0.0.1", lambda ca, d, name: (issue(ca, d, name, days=60), None)),
+        ("::1", lambda ca, d, name: (issue(ca, d, name, days=60), None)),
+        (
+            NAME,
+            lambda _ca, d, name: (lambda plain: (plain.issue(d, name), plain))(PlainCA.create()),
+        ),
+        (
+            "127.0.0.1",
+            lambda _ca, d, name: (lambda plain: (plain.issue(d, name), plain))(PlainCA.create()),
+        ),
+    ],
+    ids=["ip-san", "ipv6-san", "no-authority-key-id", "ip-san-no-authority-key-id"],
+)
+def test_served_and_on_disk_judge_one_certificate_alike(
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    serve: Callable[[CertFiles], Registry],
+    name: str,
+    make: Callable[[trustme.CA, Path, str], tuple[CertFiles, PlainCA | None]],
+) -> None:
+    """An IP address in public_url matches an IP SAN, and a leaf from an internal CA
+    without AuthorityKeyIdentifier is accepted: on disk exactly as served."""
+    cert, plain = make(ca, tmp_path / "c", name)
+    trust = plain.write(tmp_path / "internal-ca.pem") if plain else ca_file
+    r = probe(serve(cert), trust, cert.cert, name=name)
+    assert r.ok, r.error
+    served, on_disk = r.value.certs
+    assert [(c.source, c.valid, c.error) for c in (served, on_disk)] == [
+        ("served", True, None),
+        ("file", True, None),
+    ]
+    assert on_disk.fingerprint_sha256 == served.fingerprint_sha256 == cert.fingerprint_sha256
+
+
+@pytest.mark.parametrize(("name", "other"), [("127.0.0.1", "127.0.0.2"), ("127.0.0.1", NAME)])
+def test_an_ip_not_in_the_certificate_fails_served_and_on_disk(
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    serve: Callable[[CertFiles], Registry],
+    name: str,
+    other: str,
+) -> None:
+    cert = issue(ca, tmp_path / "c", other, days=60)
+    r = probe(serve(cert), ca_file, cert.cert, name=name)
+    served, on_disk = r.value.certs
+    assert (served.valid, served.error) == (
+        False,
+        f"IP address mismatch, certificate is not valid for '{name}'.",
+    )
+    assert (on_disk.valid, on_disk.error) == (
+        False,
+        "validation failed: leaf certificate has no matching subjectAltName",
+    )
 
 
 @pytest.mark.parametrize(
@@ -128,9 +192,9 @@ def test_missing_file_keeps_the_served_certificate(
 
 
 def test_nothing_listening(ca_file: Path, tmp_path: Path) -> None:
-    from testbed.waiting import free_port
+    from testbed.waiting import closed_port
 
-    r = probe(None, ca_file, None, port=free_port())
+    r = probe(None, ca_file, None, port=closed_port())
     assert r.ok is False
     assert r.error == f"served {NAME}:443: cannot connect: Connection refused"
     (served,) = r.value.certs

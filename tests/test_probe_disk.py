@@ -13,25 +13,30 @@ from testbed.mounts import can_mount, tmpfs
 
 
 def test_reports_the_filesystem_of_data_dir(tmp_path: Path) -> None:
-    r = run_probe(DiskProbe(Config(data_dir=tmp_path)), Deadline(5))
+    """Exact figures of a 4 MiB tmpfs of 100 inodes holding 1 MiB in one file."""
+    if reason := can_mount():
+        pytest.skip(reason)
+    try:
+        with tmpfs(tmp_path / "fs", size="4m", inodes=100) as fs:
+            data = fs / "srv"
+            data.mkdir()
+            (data / "blob").write_bytes(b"\0" * 1024 * 1024)
+            r = run_probe(DiskProbe(Config(data_dir=data)), Deadline(5))
+            df = subprocess.run(
+                ["df", "--output=target,source,fstype", str(data)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.splitlines()[1]
+    except OSError as exc:
+        pytest.skip(str(exc))
     assert r.ok, r.error
-    st = os.statvfs(tmp_path)
     d = r.value
-    assert d.path == str(tmp_path)
-    assert d.size_bytes == st.f_blocks * st.f_frsize
-    assert d.files == st.f_files
-    assert d.readonly is False
-    df = (
-        subprocess.run(
-            ["df", "--output=target,source,fstype", str(tmp_path)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.splitlines()[1]
-        .split()
-    )
-    assert (d.mountpoint, d.device, d.fstype) == (df[0], df[1], df[2])
+    assert (d.path, d.mountpoint, d.device, d.fstype) == (str(data), str(fs), "tmpfs", "tmpfs")
+    assert df.split() == [d.mountpoint, d.device, d.fstype]
+    MiB = 1024 * 1024
+    assert (d.size_bytes, d.avail_bytes, d.free_bytes) == (4 * MiB, 3 * MiB, 3 * MiB)
+    assert (d.files, d.files_free, d.readonly) == (100, 97, False)  # root, srv, blob
 
 
 def test_missing_data_dir_is_a_failed_reading(tmp_path: Path) -> None:
@@ -60,13 +65,28 @@ def test_read_only_mount_is_flagged(tmp_path: Path) -> None:
     )
 
 
-def test_used_percent_as_df_computes_it(tmp_path: Path) -> None:
-    d = run_probe(DiskProbe(Config(data_dir=tmp_path)), Deadline(5)).value
-    df = subprocess.run(
-        ["df", "--output=pcent", str(tmp_path)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()[1]
-    # df rounds up to the next whole percent
-    assert int(df.strip().rstrip("%")) - 1 <= d.used_percent <= int(df.strip().rstrip("%"))
+@pytest.mark.parametrize(
+    ("used", "percent", "df_says"),
+    [(3 * 1024 * 1024, 75.0, "75%"), (3 * 1024 * 1024 + 4096, 75.09765625, "76%")],
+)
+def test_used_percent_as_df_computes_it(
+    tmp_path: Path, used: int, percent: float, df_says: str
+) -> None:
+    """On a 4 MiB tmpfs of its own, filled to an exact level: nothing else writes there
+    between the probe's statvfs and df's."""
+    if reason := can_mount():
+        pytest.skip(reason)
+    try:
+        with tmpfs(tmp_path / "fs", size="4m") as fs:
+            (fs / "blob").write_bytes(b"\0" * used)
+            d = run_probe(DiskProbe(Config(data_dir=fs)), Deadline(5)).value
+            df = subprocess.run(
+                ["df", "--output=pcent", str(fs)], capture_output=True, text=True, check=True
+            ).stdout.splitlines()[1]
+    except OSError as exc:
+        pytest.skip(str(exc))
+    assert d.used_percent == percent
+    assert df.strip() == df_says  # df rounds up to the next whole percent
 
 
 def test_hanging_statvfs_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

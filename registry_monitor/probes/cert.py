@@ -17,6 +17,7 @@ the certificate, "not readable" being a state of its own, never a mismatch.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
 import time
@@ -187,8 +188,14 @@ class CertProbe:
             ctx.verify_mode = ssl.CERT_NONE
             return ctx
         if isinstance(self.trust, str):
-            return ssl.create_default_context(cafile=self.trust)
-        return ssl.create_default_context()
+            ctx = ssl.create_default_context(cafile=self.trust)
+        else:
+            ctx = ssl.create_default_context()
+        # One profile on every Python: 3.13 turns on X509_STRICT by default, which
+        # (among others) refuses a leaf without AuthorityKeyIdentifier; the on-disk
+        # check accepts that too (see verify_chain).
+        ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
+        return ctx
 
     def _handshake(self, ctx: ssl.SSLContext, deadline: Deadline) -> bytes | None:
         with (
@@ -266,21 +273,27 @@ class CertProbe:
             roots = x509.load_pem_x509_certificates(Path(roots_path).read_bytes())
         except (OSError, ValueError) as exc:
             raise _Unverifiable(f"cannot load CA bundle {roots_path}: {exc}") from None
-        # The Web PKI profile, relaxed where OpenSSL (and so nginx's clients) are:
-        # a critical subjectAltName or extendedKeyUsage is accepted. The name
-        # and the serverAuth purpose are still checked.
+        # The served check is OpenSSL's (what clients of nginx do); this one is
+        # the Web PKI profile relaxed to judge a certificate by the same rules: a
+        # critical subjectAltName or extendedKeyUsage is accepted, and so is a
+        # certificate without AuthorityKeyIdentifier (common from internal CAs,
+        # which OpenSSL accepts). The name and the serverAuth purpose are checked.
         ee_policy = (
             ExtensionPolicy.webpki_defaults_ee()
             .require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
             .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_auth)
+            .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None)
+        )
+        ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+            x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None
         )
         builder = (
             PolicyBuilder()
             .store(Store(roots))
-            .extension_policies(ee_policy=ee_policy, ca_policy=ExtensionPolicy.webpki_defaults_ca())
+            .extension_policies(ee_policy=ee_policy, ca_policy=ca_policy)
         )
         try:
-            verifier = builder.build_server_verifier(x509.DNSName(self.hostname))
+            verifier = builder.build_server_verifier(_subject(self.hostname))
             return list(verifier.verify(chain[0], chain[1:]))
         except VerificationError as exc:
             raise _Unverifiable(str(exc).split(" (encountered processing", 1)[0]) from None
@@ -290,6 +303,14 @@ class CertProbe:
 
 class _Unverifiable(Exception):
     pass
+
+
+def _subject(host: str) -> x509.DNSName | x509.IPAddress:
+    """The name a client checks: an IP address in public_url matches an IP SAN, as in TLS."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
 
 def _server_auth(

@@ -244,7 +244,7 @@ class StandbyProbe:
             )
         except requests.RequestException as exc:
             raise ProbeFailed(f"active exporter {url} unreachable: {describe_error(exc)}") from None
-        arrived = time.monotonic()
+        arrived, arrived_at = time.monotonic(), time.time()
         with resp:
             age = _age_header(resp.headers.get("Age"))
             if resp.status_code == 304 and self.active is not None:
@@ -254,8 +254,9 @@ class StandbyProbe:
                 self.active, self.etag = inventory, resp.headers.get("ETag")
             else:
                 raise ProbeFailed(_refusal(url, resp))
-        if age is None:  # not our exporter's answer: the best bound there is
-            age = max(0.0, time.time() - inventory.generated_at)
+        if age is None:  # not our exporter's answer: the best bound there is, at arrival
+            # (the time since arrival is added below, once: reading the body counts once)
+            age = max(0.0, arrived_at - inventory.generated_at)
         return inventory, how, age + (time.monotonic() - arrived)
 
     def _read(self, resp: requests.Response, deadline: Deadline) -> Header:

@@ -557,10 +557,14 @@ class Scanner:
             except OSError:
                 pass  # missing or unreadable: the purger skips it too
             if when is None:
+                st = self._stat(entry.path)
+                if st is None:
+                    # finished since the listing: the registry removes startedat, then
+                    # the directory (RemoveAll). Gone is no upload at all, not a stale one.
+                    continue
                 # the registry makes the directory, then writes startedat: an upload
                 # caught in between (a push starting now) is young, not stale
-                st = self._stat(entry.path)
-                if st is not None and time.time() - st.st_mtime < UPLOAD_BIRTH_SECONDS:
+                if time.time() - st.st_mtime < UPLOAD_BIRTH_SECONDS:
                     when = st.st_mtime
             started.append(when)
         return tuple(started)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.images import Pusher
+from testbed.mounts import OwnFilesystem
 from testbed.registry import Registry
 from testbed.rsync import RsyncDaemon, SyncUnit
 from testbed.systemd import FakeSystemd
@@ -67,9 +68,12 @@ class Pair:
 def running_pair(root: Path, systemd: FakeSystemd) -> Iterator[Pair]:
     stoppers: list[Any] = []
     try:
-        active = Registry(root / "active").start()
+        disks = [OwnFilesystem(root / role / "disk") for role in ("active", "standby")]
+        for disk in disks:
+            stoppers.append(disk.start())
+        active = Registry(root / "active", data_dir=disks[0].path).start()
         stoppers.append(active)
-        standby = Registry(root / "standby").start()
+        standby = Registry(root / "standby", data_dir=disks[1].path).start()
         stoppers.append(standby)
         rsyncd = RsyncDaemon(root / "rsyncd", active.data_dir).start()
         stoppers.append(rsyncd)
