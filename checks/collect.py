@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry_monitor.config import Config
-from registry_monitor.probes import build_probe
+from registry_monitor.probes import Shared, build_probe
 from registry_monitor.probes.reading import ProbeRunner, Reading
 
 
@@ -51,13 +51,13 @@ def probe_timeout(configured: float, budget: float) -> float:
     return max(0.05, min(configured, budget - margin))
 
 
-def prepare(name: str, config: Config, budget: float) -> ProbeRunner | Reading[Any]:
+def prepare(name: str, config: Config, shared: Shared, budget: float) -> ProbeRunner | Reading[Any]:
     """The runner for a probe, or the reading that says why it will not run."""
     refusal = role_refusal(name, config)
     if refusal is not None:
         return no_run(name, refusal)
     try:
-        probe = build_probe(name, config)
+        probe = build_probe(name, config, shared)
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
     timeout = probe_timeout(getattr(config.timeouts, name), budget)
@@ -71,8 +71,9 @@ def collect(names: Iterable[str], config: Config, deadline: float) -> Collection
     """Readings of every probe in names; `deadline` is a time.monotonic() value."""
     readings: dict[str, Reading[Any]] = {}
     threads: dict[str, threading.Thread] = {}
+    shared = Shared(config)
     for name in names:
-        prepared = prepare(name, config, deadline - time.monotonic())
+        prepared = prepare(name, config, shared, deadline - time.monotonic())
         if isinstance(prepared, Reading):
             readings[name] = prepared
             continue

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from exporter.scheduler import Scheduler
+from exporter.wire import WritingWireForm
 from registry_monitor import __version__
 from registry_monitor.config import Config, ConfigError, load_config
-from registry_monitor.probes import available, build_probe
+from registry_monitor.probes import Shared, available, build_probe
 from registry_monitor.probes.reading import ProbeRunner
 
 log = logging.getLogger("registry_exporter")
@@ -42,13 +43,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def build_scheduler(config: Config) -> tuple[Scheduler, dict[str, float]]:
     runners = []
     intervals: dict[str, float] = {}
+    shared = Shared(config)
     for name in config.probes_for_role():
         if name not in available():
             continue
         interval = getattr(config.intervals, name)
-        runners.append(
-            (ProbeRunner(build_probe(name, config), getattr(config.timeouts, name)), interval)
-        )
+        probe = build_probe(name, config, shared)
+        if name == "storage":
+            probe = WritingWireForm(probe)
+        runners.append((ProbeRunner(probe, getattr(config.timeouts, name)), interval))
         intervals[name] = interval
     return Scheduler(runners), intervals
 

@@ -309,13 +309,17 @@ def test_full_digests_survive_the_spill_file_being_rewritten(
 ) -> None:
     p = probe(registry)
     first = run(p)
-    old_spill = p.scanner._spill
+    old_spill = p.scanner.tree.spill
     monkeypatch.setattr(Spill, "wasteful", lambda self: True)
     lone = Pusher(registry.url).push_blob("toolforge/python311", b"one more blob")
     second = run(p)
-    assert p.scanner._spill is not old_spill
+    assert p.scanner.tree.spill is not old_spill
     body = b"".join(second.inventory.lines())
     inventory = decode([body], gzipped=False, max_bytes=10**6)
     assert len(inventory.blobs) == first.scan.blobs + 1 == 11
     assert lone[7:] in body.decode()
+    # the first scan's inventory, its wire form not written yet, still reads its digests
+    before = b"".join(first.inventory.lines())
+    assert len(decode([before], gzipped=False, max_bytes=10**6).blobs) == 10
+    assert lone[7:] not in before.decode()
     assert (second.verify.failures_total, second.verify.blobs_this_run) == (0, 11)

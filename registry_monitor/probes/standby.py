@@ -42,7 +42,7 @@ from registry_monitor.storage.inventory import (
     decode_into,
 )
 from registry_monitor.storage.layout import digest_key, parse_digest
-from registry_monitor.storage.scan import shared_scanner
+from registry_monitor.storage.scan import Scanner
 
 EXAMPLES = 10
 
@@ -182,8 +182,10 @@ def _age_header(value: str | None) -> float | None:
 
 class StandbyProbe:
     name = "standby"
+    uses_scanner = True
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, scanner: Scanner | None = None) -> None:
+        """`scanner`: the process's scanner of config.data_dir (None: one of its own)."""
         if config.active_exporter_url is None:
             self.url = None
         else:
@@ -193,7 +195,7 @@ class StandbyProbe:
         self.canary = config.write_canary_repository
         self.max_bytes = config.inventory_max_bytes
         self.session = make_session(config.ca_file)
-        self.scanner = shared_scanner(
+        self.scanner = scanner or Scanner(
             config.data_dir, config.node, config.role, config.stale_upload_seconds
         )
         # The active's inventory as last fetched: its body as it came (gzip) in an
@@ -202,8 +204,9 @@ class StandbyProbe:
         self.body: Body | None = None
         self.gzipped = True
         self.etag: str | None = None
-        # (active's ETag, local inventory's ETag) -> their comparison, while neither changes
-        self.last: tuple[str, str, Comparison] | None = None
+        # (active's ETag, local inventory's generation) -> their comparison, while neither
+        # changes (the local inventory's ETag would write its wire form just to compare)
+        self.last: tuple[str, int, Comparison] | None = None
 
     def _fetch(self, url: str, deadline: Deadline) -> tuple[Header, str, float]:
         """(the active's inventory header, how it came, its age now in seconds)."""
@@ -264,7 +267,7 @@ class StandbyProbe:
         return header
 
     def _compare(self, active: Header, local: Inventory, deadline: Deadline) -> Comparison:
-        if self.last is not None and self.last[:2] == (active.etag, local.etag):
+        if self.last is not None and self.last[:2] == (active.etag, local.generation):
             return self.last[2]  # neither side changed: the same answer
         assert self.body is not None
         comparer = Comparer(local, self.canary)
@@ -286,7 +289,7 @@ class StandbyProbe:
             self.active = self.body = self.etag = self.last = None
             raise ProbeFailed(f"re-reading the active's inventory: {exc}") from None
         found = comparer.result()
-        self.last = (active.etag, local.etag, found)
+        self.last = (active.etag, local.generation, found)
         return found
 
     def __call__(self, deadline: Deadline) -> StandbyStatus:

@@ -17,7 +17,8 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.storage.inventory import Inventory
 from registry_monitor.storage.owners import OwnerStatus, OwnerSweep
-from registry_monitor.storage.scan import StorageSnapshot, shared_scanner
+from registry_monitor.storage.scan import Scanner
+from registry_monitor.storage.snapshot import StorageSnapshot
 from registry_monitor.storage.verify import BlobVerifier, VerifyStatus
 
 
@@ -42,9 +43,11 @@ class StorageStatus:
 
 class StorageProbe:
     name = "storage"
+    uses_scanner = True
 
-    def __init__(self, config: Config) -> None:
-        self.scanner = shared_scanner(
+    def __init__(self, config: Config, scanner: Scanner | None = None) -> None:
+        """`scanner`: the process's scanner of config.data_dir (None: one of its own)."""
+        self.scanner = scanner or Scanner(
             config.data_dir, config.node, config.role, config.stale_upload_seconds
         )
         self.verifier = BlobVerifier(config.data_dir, config.verify_bytes_per_scan)
