@@ -139,6 +139,9 @@ class Config(_Strict, frozen=True):
     stale_upload_seconds: Seconds = 7 * 86400
     verify_bytes_per_scan: Annotated[int, Meta(ge=0)] = 256 * 1024 * 1024
     owner_check_files_per_scan: Annotated[int, Meta(ge=0)] = 250_000
+    # ...spread so that each blob is verified, each file's owner checked, once a period
+    verify_period_seconds: Seconds = 86400
+    owner_check_period_seconds: Seconds = 86400
     # standby probe: cap on the active's inventory, decompressed
     inventory_max_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
     thresholds: Thresholds = Thresholds()

@@ -89,6 +89,11 @@ class Scanner:
         """Every blob's full digest, sorted, one bucket at a time."""
         return self.tree.blob_chunks()
 
+    def blob_totals(self) -> tuple[int, int]:
+        """(blobs, their bytes) as of the last scan."""
+        buckets = self.tree.buckets
+        return sum(len(b.keys) for b in buckets), sum(b.total_bytes for b in buckets)
+
     def bucket(self, b: int) -> tuple[array[int], Callable[[], bytes]]:
         """Bucket b's sorted keys, and a function reading its full digests."""
         bucket = self.tree.buckets[b]
