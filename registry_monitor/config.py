@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
-import yaml
 from msgspec import Meta, field
 from msgspec.structs import force_setattr, replace
 
@@ -258,6 +257,16 @@ def parse_config(data: object, source: str = "<config>") -> Config:
     raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
 
 
+def parse_yaml(text: str, source: str) -> object:
+    """A YAML document, or ConfigError naming the file."""
+    import yaml  # here, not above: check_registry mostly reuses the document it cached
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+
+
 def load_config(path: Path | None) -> Config:
     """Read and validate a config file; None means all defaults."""
     if path is None:
@@ -266,8 +275,4 @@ def load_config(path: Path | None) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(data, str(path))
+    return parse_config(parse_yaml(text, str(path)), str(path))

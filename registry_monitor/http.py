@@ -7,7 +7,6 @@ reading, not the exporter's memory or a hung thread.
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,19 +16,9 @@ from requests.adapters import HTTPAdapter
 
 from registry_monitor import __version__
 from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.trust import trust_store
 
 USER_AGENT = f"registry-monitor/{__version__}"
-
-
-def trust_store(ca_file: Path | None) -> str | bool:
-    """ca_file, else the system's CA bundle (not certifi's), else requests' default."""
-    if ca_file is not None:
-        return str(ca_file)
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return True
 
 
 class PinnedAddressAdapter(HTTPAdapter):
