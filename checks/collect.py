@@ -12,6 +12,7 @@ cannot hold the process, which ends with os._exit).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -67,13 +68,26 @@ def prepare(name: str, config: Config, shared: Shared, budget: float) -> ProbeRu
     return ProbeRunner(probe, timeout, grace=max(1.0, budget))
 
 
+def quiet_logging() -> None:
+    """No log record on stderr (Icinga would fold it into the answer). Only libraries
+    that the probes loaded can log, and only if they loaded logging: this runs once the
+    probes are built, so a check whose probes never import logging does not either."""
+    if "logging" in sys.modules:
+        import logging
+
+        logging.getLogger().addHandler(logging.NullHandler())
+
+
 def collect(names: Iterable[str], config: Config, deadline: float) -> Collection:
     """Readings of every probe in names; `deadline` is a time.monotonic() value."""
     readings: dict[str, Reading[Any]] = {}
     threads: dict[str, threading.Thread] = {}
     shared = Shared(config)
-    for name in names:
-        prepared = prepare(name, config, shared, deadline - time.monotonic())
+    prepared_all = {
+        name: prepare(name, config, shared, deadline - time.monotonic()) for name in names
+    }
+    quiet_logging()
+    for name, prepared in prepared_all.items():
         if isinstance(prepared, Reading):
             readings[name] = prepared
             continue

@@ -11,7 +11,6 @@ every run: it imports in a few milliseconds, pydantic in about 100.
 from __future__ import annotations
 
 import re
-import socket
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -105,6 +104,8 @@ class Timeouts(_Strict, frozen=True):
 
 
 def _default_node() -> str:
+    import socket  # only when the config does not name the node
+
     return socket.gethostname()
 
 

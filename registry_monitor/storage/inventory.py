@@ -28,15 +28,15 @@ import math
 import os
 import re
 import struct
-import tempfile
 import threading
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from registry_monitor.storage.layout import DIGEST_SIZE
+from registry_monitor.storage.spill import anonymous_file
 
 FORMAT = 1
 MEDIA_TYPE = "application/vnd.registry-monitor.inventory.v1+jsonl"
@@ -124,25 +124,25 @@ class Body:
     CHUNK = 256 * 1024
 
     def __init__(self) -> None:
-        self._file: BinaryIO = tempfile.TemporaryFile(prefix="registry-monitor-")  # noqa: SIM115
+        self._fd = anonymous_file()
         self.size = 0
 
     def append(self, data: bytes) -> None:
         if data:
-            os.pwrite(self._file.fileno(), data, self.size)
+            os.pwrite(self._fd, data, self.size)
             self.size += len(data)
 
     def chunks(self) -> Iterator[bytes]:
         offset = 0
         while offset < self.size:
-            data = os.pread(self._file.fileno(), min(self.CHUNK, self.size - offset), offset)
+            data = os.pread(self._fd, min(self.CHUNK, self.size - offset), offset)
             if not data:
                 raise OSError("inventory body shorter than written")
             offset += len(data)
             yield data
 
     def __del__(self) -> None:
-        self._file.close()
+        os.close(self._fd)
 
 
 _GENERATIONS = itertools.count(1)
