@@ -29,7 +29,7 @@ FULL = {
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
     "scrape": ["-m", "bench.scrape", "--requests", "200", "small", "toolforge"],
-    "storage_scan": ["-m", "bench.storage_scan", "--runs", "1", "--interval", "15", "toolforge"],
+    "storage_scan": ["-m", "bench.storage_scan", "--runs", "1", "toolforge"],
     "standby": ["-m", "bench.standby", "--interval", "15", "toolforge"],
     "steady": ["-m", "bench.steady", "--seconds", "60", "toolforge"],
     "idle_connections": ["-m", "bench.idle_connections", "--requests", "50", "0", "300", "1000"],

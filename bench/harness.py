@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import os
 import shutil
 import statistics
@@ -87,7 +88,7 @@ def stack(size: str, extra_config: dict[str, Any] | None = None) -> Iterator[Sta
             "cert_file": None,
             "write_probe": False,  # keep the cached tree unchanged between runs
             "state_dir": str(work / "state"),
-            "registry_user": None,
+            "registry_user": getpass.getuser(),  # the default config's owner sweep, on
             "canary_images": ["toolforge-image-00001:latest"],
             **(extra_config or {}),
         }

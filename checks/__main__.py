@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
@@ -13,9 +12,8 @@ from checks.plugin import run
 
 def main(argv: list[str] | None = None) -> int:
     # stdout is the whole answer: no warnings or stray log records on stderr,
-    # which Icinga would fold into the output.
+    # which Icinga would fold into the output (checks/collect.py quiets logging).
     warnings.simplefilter("ignore")
-    logging.getLogger().addHandler(logging.NullHandler())
     result = run(sys.argv[1:] if argv is None else argv)
     sys.stdout.write(result.output)
     sys.stdout.flush()

@@ -12,6 +12,7 @@ cannot hold the process, which ends with os._exit).
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from typing import Any
 
 from registry_monitor.config import Config
 from registry_monitor.probe_catalog import spec
-from registry_monitor.probes import build_probe
+from registry_monitor.probes import Shared, build_probe
 from registry_monitor.probes.reading import ProbeRunner, Reading
 
 
@@ -57,7 +58,7 @@ def probe_timeout(configured: float, budget: float) -> float:
 
 
 def prepare(
-    name: str, config: Config, budget: float, minutes: float = 5.0
+    name: str, config: Config, shared: Shared, budget: float, minutes: float = 5.0
 ) -> ProbeRunner | Reading[Any]:
     """The runner for a probe, or the reading that says why it will not run.
 
@@ -68,7 +69,7 @@ def prepare(
         return no_run(name, refusal)
     try:
         options = {"window_minutes": minutes} if name == "traffic" else {}
-        probe = build_probe(name, config, **options)
+        probe = build_probe(name, config, shared, **options)
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
     timeout = probe_timeout(config.timeouts.of(name), budget)
@@ -78,14 +79,28 @@ def prepare(
     return ProbeRunner(probe, timeout, grace=max(1.0, budget))
 
 
+def quiet_logging() -> None:
+    """No log record on stderr (Icinga would fold it into the answer). Only libraries
+    that the probes loaded can log, and only if they loaded logging: this runs once the
+    probes are built, so a check whose probes never import logging does not either."""
+    if "logging" in sys.modules:
+        import logging
+
+        logging.getLogger().addHandler(logging.NullHandler())
+
+
 def collect(
     names: Iterable[str], config: Config, deadline: float, minutes: float = 5.0
 ) -> Collection:
     """Readings of every probe in names; `deadline` is a time.monotonic() value."""
     readings: dict[str, Reading[Any]] = {}
     threads: dict[str, threading.Thread] = {}
-    for name in names:
-        prepared = prepare(name, config, deadline - time.monotonic(), minutes)
+    shared = Shared(config)
+    prepared_all = {
+        name: prepare(name, config, shared, deadline - time.monotonic(), minutes) for name in names
+    }
+    quiet_logging()
+    for name, prepared in prepared_all.items():
         if isinstance(prepared, Reading):
             readings[name] = prepared
             continue

@@ -7,13 +7,11 @@ folded into the one line they belong to.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from checks.collect import probe_timeout
-from registry_monitor.jsonable import jsonable
 from registry_monitor.judgement.lines import clean, reason_lines
 from registry_monitor.judgement.perfdata import render
 from registry_monitor.judgement.state import State
@@ -83,6 +81,8 @@ class Answer:
         return "\n".join([self.status_line(), *self.long_output()]) + "\n"
 
     def json(self) -> str:
+        import json  # only for --json: a plain run does not pay for it
+
         doc = {
             "check": self.target,
             "state": self.state.name,
@@ -123,6 +123,8 @@ class Answer:
 
 
 def reading_json(reading: Reading[Any]) -> dict[str, Any]:
+    from registry_monitor.jsonable import jsonable  # only for --json and -vvv
+
     return {
         "ok": reading.ok,
         "error": reading.error,
@@ -134,6 +136,8 @@ def reading_json(reading: Reading[Any]) -> dict[str, Any]:
 
 def flatten(value: Any, prefix: str = "") -> list[str]:
     """key.path=value lines of a JSON value, for -vvv."""
+    import json
+
     if isinstance(value, dict):
         return [line for k, v in value.items() for line in flatten(v, f"{prefix}{k}.")]
     if isinstance(value, list):

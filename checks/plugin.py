@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from checks import arguments
+from checks import arguments, config_file
 from checks.collect import collect
 from checks.output import Answer
-from registry_monitor.config import Config, ConfigError, load_config
+from registry_monitor.config import Config, ConfigError
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import UsageError, Verdict
 from registry_monitor.judging import judge, limits_for, overall
@@ -44,7 +44,7 @@ def check(args: arguments.Args, started: float) -> Answer:
     answer = Answer(args.target, State.UNKNOWN, "", args.verbosity, config_path=args.config)
     answer.run_timeout = args.timeout
     try:
-        config = load_config(args.config)
+        config = config_file.load(args.config)
     except ConfigError as exc:
         answer.summary = str(exc)
         return answer

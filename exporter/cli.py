@@ -10,9 +10,10 @@ from pathlib import Path
 
 from exporter.connections import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from exporter.scheduler import Scheduler
+from exporter.wire import WritingWireForm
 from registry_monitor import __version__
 from registry_monitor.config import Config, ConfigError, load_config
-from registry_monitor.probes import build_probe
+from registry_monitor.probes import Shared, build_probe
 from registry_monitor.probes.reading import ProbeRunner
 
 log = logging.getLogger("registry_exporter")
@@ -68,9 +69,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def build_scheduler(config: Config) -> tuple[Scheduler, dict[str, float]]:
     runners = []
     intervals: dict[str, float] = {}
+    shared = Shared(config)
     for name in config.probes_for_role():
         interval = config.intervals.of(name)
-        runners.append((ProbeRunner(build_probe(name, config), config.timeouts.of(name)), interval))
+        probe = build_probe(name, config, shared)
+        if name == "storage":
+            probe = WritingWireForm(probe)
+        runners.append((ProbeRunner(probe, config.timeouts.of(name)), interval))
         intervals[name] = interval
     return Scheduler(runners), intervals
 

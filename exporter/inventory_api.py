@@ -58,7 +58,14 @@ def inventory_response(reading: Reading[Any] | None, headers: Mapping[str, str])
             503,
             headers={"Retry-After": "60"},
         )
-    etag = f'W/"{inventory.etag}"'
+    try:
+        etag = f'W/"{inventory.etag}"'  # written after the scan (exporter/wire.py)
+    except OSError as exc:
+        return JSONResponse(
+            {"error": f"cannot write the inventory's wire form: {exc}"},
+            503,
+            headers={"Retry-After": "60"},
+        )
     common = {
         "ETag": etag,
         "Age": str(int(max(0.0, time.time() - inventory.generated_at))),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import reprlib
-import socket
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -21,17 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import msgspec
-import yaml
 from msgspec import Meta, field
 from msgspec.structs import force_setattr, replace
 
 from registry_monitor import probe_catalog
-from registry_monitor.config_file import (
-    MAX_CONFIG_BYTES,
-    ConfigFileError,
-    parse_yaml,
-    read_config_bytes,
-)
+from registry_monitor.config_file import MAX_CONFIG_BYTES, ConfigFileError, read_config_bytes
 from registry_monitor.probe_catalog import Role
 
 __all__ = ["MAX_CONFIG_BYTES", "Config", "ConfigError", "load_config", "parse_config"]
@@ -155,6 +148,8 @@ class AccessLog(_Strict, frozen=True):
 
 
 def _default_node() -> str:
+    import socket  # only when the config does not name the node
+
     return socket.gethostname()
 
 
@@ -194,6 +189,9 @@ class Config(_Strict, frozen=True):
     stale_upload_seconds: Seconds = 7 * 86400
     verify_bytes_per_scan: Annotated[int, Meta(ge=0)] = 256 * 1024 * 1024
     owner_check_files_per_scan: Annotated[int, Meta(ge=0)] = 250_000
+    # ...spread so that each blob is verified, each file's owner checked, once a period
+    verify_period_seconds: Seconds = 86400
+    owner_check_period_seconds: Seconds = 86400
     # standby probe: cap on the active's inventory, decompressed
     inventory_max_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
     # traffic probe: null = off (the exporter's user needs read access to the log)
@@ -368,14 +366,24 @@ def parse_config(data: object, source: str = "<config>") -> Config:
     raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
 
 
-def load_config(path: Path | None) -> Config:
-    """Read and validate a config file; None means all defaults."""
-    if path is None:
-        return Config()
+def read_bytes(path: Path) -> bytes:
+    """The config file's bytes (a regular file, within MAX_CONFIG_BYTES), or ConfigError."""
     try:
-        data = parse_yaml(read_config_bytes(path))
+        return read_config_bytes(path)
+    except ConfigFileError as exc:
+        raise ConfigError(f"{path}: cannot use config file: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+
+
+def parse_document(data: bytes, path: Path) -> object:
+    """The YAML document in a config file's bytes, within bounds, or ConfigError."""
+    import yaml  # here, not above: check_registry mostly reuses the document it cached
+
+    from registry_monitor.config_yaml import parse_yaml
+
+    try:
+        return parse_yaml(data)
     except ConfigFileError as exc:
         raise ConfigError(f"{path}: cannot use config file: {exc}") from None
     except yaml.MarkedYAMLError as exc:  # its str() quotes the offending line, of any length
@@ -384,7 +392,18 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"{path}: not valid YAML: {_short(what)}{where}") from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a 5,000-digit number
         raise ConfigError(f"{path}: not valid YAML: {_short(exc)}") from None
+
+
+def parse_file_document(document: object, path: Path) -> Config:
+    """Validate a config file's parsed document, naming the file."""
     try:
-        return parse_config(data, str(path))
+        return parse_config(document, str(path))
     except RecursionError:  # msgspec on a value nested past Python's limit
         raise ConfigError(f"{path}: cannot use config file: nested too deeply") from None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a config file; None means all defaults."""
+    if path is None:
+        return Config()
+    return parse_file_document(parse_document(read_bytes(path), path), path)

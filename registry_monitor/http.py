@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import io
 import socket
-import ssl
 import threading
 import time
 from functools import partial
@@ -28,19 +27,9 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from registry_monitor import __version__
 from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.trust import trust_store
 
 USER_AGENT = f"registry-monitor/{__version__}"
-
-
-def trust_store(ca_file: Path | None) -> str | bool:
-    """ca_file, else the system's CA bundle (not certifi's), else requests' default."""
-    if ca_file is not None:
-        return str(ca_file)
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.cafile, paths.openssl_cafile, "/etc/ssl/certs/ca-certificates.crt"):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return True
 
 
 # The monotonic time the request being sent in this thread must be done by.

@@ -14,7 +14,8 @@ import pytest
 from registry_monitor import __version__
 from registry_monitor.probes.disk import find_mount
 from testbed.mounts import OwnFilesystem
-from tests.support.check import CHECK_REGISTRY, run_check, run_raw, write_config
+from testbed.waiting import closed_port
+from tests.support.check import run_check, run_raw, write_config
 
 
 @pytest.fixture
@@ -225,28 +226,143 @@ def test_json_for_bad_arguments(config: Path) -> None:
     assert doc["summary"].startswith("unknown probe 'dsk'")
 
 
-def test_the_check_loads_no_web_stack(config: Path) -> None:
-    """Fast start: only what the asked probe needs is imported."""
+# What each probe's check may load beyond the standard library: the project's modules
+# and third-party packages, by name (submodules of a named package included). Every
+# probe also loads the check itself and the config (msgspec).
+COMMON = {
+    "checks",
+    "registry_monitor",
+    "registry_monitor.base",
+    "registry_monitor.config",
+    "registry_monitor.jsonable",
+    "registry_monitor.judgement",
+    "registry_monitor.probes",
+    "registry_monitor.probes.reading",
+    "registry_monitor.verdicts",
+    "msgspec",
+    "typing_extensions",  # msgspec's
+}
+HTTP = {"registry_monitor.http", "registry_monitor.trust", "requests", "urllib3", "idna"}
+HTTP |= {"charset_normalizer", "certifi", "cython_runtime"}  # cython_runtime: its C parts
+MAY_LOAD = {
+    "disk": {"registry_monitor.probes.disk", "registry_monitor.verdicts.disk", "psutil"},
+    "services": {
+        "registry_monitor.probes.services",
+        "registry_monitor.verdicts.services",
+        "registry_monitor.systemd",
+    },
+    "cert": {
+        "registry_monitor.probes.cert",
+        "registry_monitor.verdicts.cert",
+        "registry_monitor.trust",
+        "registry_monitor.tls",  # the whole chain, the key
+        "cryptography",
+        "cffi",
+        "OpenSSL",  # pyOpenSSL: the chain a server sends
+    },
+    "api": {
+        "registry_monitor.probes.api",
+        "registry_monitor.verdicts.api",
+        "registry_monitor.registry_api",
+        *HTTP,
+    },
+    "storage": {
+        "registry_monitor.probes.storage",
+        "registry_monitor.verdicts.storage",
+        "registry_monitor.storage",
+    },
+    "write": {
+        "registry_monitor.probes.write",
+        "registry_monitor.verdicts.write",
+        "registry_monitor.registry_api",
+        "registry_monitor.statefile",
+        *HTTP,
+    },
+    "sync": {
+        "registry_monitor.probes.sync",
+        "registry_monitor.verdicts.sync",
+        "registry_monitor.systemd",
+        "registry_monitor.statefile",
+    },
+    "standby": {
+        "registry_monitor.probes.standby",
+        "registry_monitor.verdicts.standby",
+        "registry_monitor.probes.write",  # its canary digest
+        "registry_monitor.registry_api",
+        "registry_monitor.storage",
+        "registry_monitor.statefile",
+        *HTTP,
+    },
+}
+MAY_LOAD["pull"] = {
+    "registry_monitor.probes.pull",
+    "registry_monitor.verdicts.pull",
+    "registry_monitor.registry_api",
+    *HTTP,
+}
+# parity fingerprints the certificates as the cert probe reads them, and asks the active
+MAY_LOAD["parity"] = {
+    "registry_monitor.probes.parity",
+    "registry_monitor.verdicts.parity",
+    *MAY_LOAD["cert"],
+    *HTTP,
+}
+MAY_LOAD["traffic"] = {
+    "registry_monitor.probes.traffic",
+    "registry_monitor.verdicts.traffic",
+    "registry_monitor.accesslog",
+}
+NEVER = {"fastapi", "uvicorn", "starlette", "prometheus_client", "exporter", "yaml", "pydantic"}
+
+
+def allowed(module: str, names: set[str]) -> bool:
+    return any(module == n or module.startswith(f"{n}.") for n in names)
+
+
+@pytest.mark.parametrize("probe", sorted(MAY_LOAD))
+def test_each_probe_loads_only_what_it_names(tmp_path: Path, probe: str) -> None:
+    """Fast start: a probe's check imports its own modules and nothing else of note: never
+    the web stack, and never PyYAML once the config's parse is cached (by the first run)."""
     import subprocess
 
-    def imported(probe: str) -> set[str]:
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", CHECK_REGISTRY, f"--config={config}", probe],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.stdout.startswith(f"REGISTRY {probe.upper()} ")
-        return {line.split("|")[-1].strip() for line in done.stderr.splitlines()[1:]}
-
-    web = {"fastapi", "uvicorn", "starlette", "prometheus_client", "exporter.server"}
-    disk = imported("disk")
-    assert "registry_monitor.probes.disk" in disk  # the measurement is real
-    assert disk & (web | {"requests", "cryptography", "registry_monitor.probes.api"}) == set()
-    cert = imported("cert")
-    assert {"cryptography", "registry_monitor.probes.cert"} <= cert
-    assert cert & web == set()
+    role = "standby" if probe in ("sync", "standby") else "active"
+    closed = closed_port()  # nothing answers: each probe fails fast, its imports all made
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "data_dir": str(tmp_path),
+            "role": role,
+            "state_dir": str(tmp_path / "state"),
+            "backend_url": f"http://127.0.0.1:{closed}",
+            "public_url": f"https://127.0.0.1:{closed}",
+            "active_exporter_url": f"http://127.0.0.1:{closed}",
+            "cert_file": None,
+            "write_probe": True,
+            "access_log": {"path": str(tmp_path / "access.log")},
+        },
+    )
+    (tmp_path / "access.log").write_text("")
+    # the check as its console script runs it, then what it loaded
+    code = (
+        "import sys\n"
+        "from checks.plugin import run\n"
+        "print(run(sys.argv[1:]).output.splitlines()[0])\n"
+        "print(*sorted(sys.modules), file=sys.stderr)\n"
+    )
+    argv = [sys.executable, "-c", code, f"--config={config}", "-t", "5", probe]
+    runs = [
+        subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        for _ in range(2)  # the first parses the YAML and caches it
+    ]
+    for done in runs:
+        assert done.stdout.startswith(f"REGISTRY {probe.upper()} "), done.stdout + done.stderr
+    first, second = (set(done.stderr.split()) for done in runs)
+    assert "yaml" in first and f"registry_monitor.probes.{probe}" in second  # real figures
+    ours = {m for m in second if m.split(".")[0] not in sys.stdlib_module_names}
+    ours -= {m for m in ours if m.startswith(("_", "__editable__"))}  # C parts, the finder
+    unexpected = sorted(m for m in ours if not allowed(m, COMMON | MAY_LOAD[probe]))
+    assert unexpected == []
+    assert sorted(m for m in second if allowed(m, NEVER)) == []
 
 
 def test_failover_is_judged_on_the_standby_only(tmp_path: Path) -> None:

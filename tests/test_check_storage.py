@@ -140,3 +140,18 @@ def test_storage_takes_no_inode_thresholds(tmp_path: Path) -> None:
         "storage does not take -K: -w/-c are the count of dangling references "
         "(see check_registry --help)",
     )
+
+
+def test_check_never_writes_the_inventory_wire_form(
+    registry: Registry, pushed: Pushed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the exporter serves the inventory; the check must not pay for writing it."""
+    from checks.plugin import run
+    from registry_monitor.storage import inventory
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the check wrote the inventory's wire form")
+
+    monkeypatch.setattr(inventory, "_write_wire", refuse)
+    result = run([f"--config={config(tmp_path, registry)}", "storage"])
+    assert (result.exit_code, result.output.split(" - ")[0]) == (0, "REGISTRY STORAGE OK")

@@ -39,7 +39,9 @@ def sample(generated_at: float = 1_700_000_000.5) -> Inventory:
     }
     blobs = sorted(d(n) for n in range(5000))
     chunks = [b"".join(blobs[i : i + 777]) for i in range(0, len(blobs), 777)]
-    return build_inventory("node-a", "active", generated_at, repos, digest_set(blobs), chunks)
+    return build_inventory(
+        "node-a", "active", generated_at, repos, digest_set(blobs), lambda: chunks
+    )
 
 
 def wire(inv: Inventory) -> bytes:

@@ -68,7 +68,7 @@ def active_view(
         generated,
         repos,
         local.blobs,
-        scanner.blob_chunks(),
+        scanner.blob_chunks,
     )
 
 

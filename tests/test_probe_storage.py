@@ -307,17 +307,21 @@ def test_missing_data_dir_fails_the_probe(tmp_path: Path) -> None:
 def test_full_digests_survive_the_spill_file_being_rewritten(
     registry: Registry, images: dict[str, Pushed], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    p = probe(registry)
+    p = probe(registry, verify_period_seconds=300)  # every run verifies every blob
     first = run(p)
-    old_spill = p.scanner._spill
+    old_spill = p.scanner.tree.spill
     monkeypatch.setattr(Spill, "wasteful", lambda self: True)
     lone = Pusher(registry.url).push_blob("toolforge/python311", b"one more blob")
     second = run(p)
-    assert p.scanner._spill is not old_spill
+    assert p.scanner.tree.spill is not old_spill
     body = b"".join(second.inventory.lines())
     inventory = decode([body], gzipped=False, max_bytes=10**6)
     assert len(inventory.blobs) == first.scan.blobs + 1 == 11
     assert lone[7:] in body.decode()
+    # the first scan's inventory, its wire form not written yet, still reads its digests
+    before = b"".join(first.inventory.lines())
+    assert len(decode([before], gzipped=False, max_bytes=10**6).blobs) == 10
+    assert lone[7:] not in before.decode()
     assert (second.verify.failures_total, second.verify.blobs_this_run) == (0, 11)
 
 
@@ -348,3 +352,25 @@ def test_a_manifest_deleted_through_the_api_leaves_its_blobs_reclaimable(
     collected = run(p).scan
     assert (collected.blobs, collected.reclaimable_blobs) == (before.blobs - len(unique), 0)
     assert not any(blob_dir(registry, d).exists() for d in unique)
+
+
+def test_rolling_checks_spread_a_pass_over_their_period(
+    registry: Registry, images: dict[str, Pushed]
+) -> None:
+    """After the first run, each run covers its share (interval * 1.25 / period) of the
+    tree: here a quarter, so a whole pass takes at most four runs, and never one."""
+    p = probe(
+        registry,
+        verify_period_seconds=1500,
+        owner_check_period_seconds=1500,
+    )
+    first = run(p)
+    assert (first.verify.blobs_this_run, first.verify.passes_completed) == (10, 1)
+    assert first.owners.passes_completed == 1
+    later = [run(p) for _ in range(4)]
+    assert all(0 < s.verify.blobs_this_run < 10 for s in later)
+    assert sum(s.verify.blobs_this_run for s in later) >= 10
+    assert later[-1].verify.passes_completed == 2
+    # 259 units (the top, each blob directory, each repository), ceil(259 / 4) a run
+    assert [s.owners.passes_completed for s in later] == [1, 1, 1, 2]
+    assert p.owners.cursor == ""  # 4 * 65 units: the next pass has begun

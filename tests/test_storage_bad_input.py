@@ -13,7 +13,7 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.storage import StorageProbe
-from registry_monitor.storage.scan import StorageSnapshot
+from registry_monitor.storage.snapshot import StorageSnapshot
 from testbed.images import DOCKER_LIST, DOCKER_MANIFEST, Pushed, Pusher
 from testbed.registry import Registry
 

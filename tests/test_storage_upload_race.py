@@ -18,6 +18,7 @@ import requests
 
 from registry_monitor.base import Deadline
 from registry_monitor.storage.scan import Scanner
+from registry_monitor.storage.walk import Tree
 from testbed.images import Pusher
 from testbed.registry import Registry
 
@@ -27,8 +28,8 @@ IN_FLIGHT = 30  # ... and at least this many that caught an upload in flight
 LIMIT_SECONDS = 100  # a bound for a slow machine, never reached on a fast one
 
 
-class FinishingWhileListed(Scanner):
-    """A scan whose listing of `_uploads/` is overtaken by the registry finishing every
+class FinishingWhileListed(Tree):
+    """A walk whose listing of `_uploads/` is overtaken by the registry finishing every
     upload in it: the exact interleaving the loop below hits now and then."""
 
     def _listdir(self, path: str) -> list[os.DirEntry[str]]:
@@ -43,7 +44,8 @@ class FinishingWhileListed(Scanner):
 def test_an_upload_that_finished_since_the_listing_is_not_counted(registry: Registry) -> None:
     started = requests.post(f"{registry.url}/v2/race/blobs/uploads/", timeout=5)
     assert started.status_code == 202
-    scanner = FinishingWhileListed(registry.data_dir, "n1", "active", stale_upload_seconds=3600)
+    scanner = Scanner(registry.data_dir, "n1", "active", stale_upload_seconds=3600)
+    scanner.tree = FinishingWhileListed(registry.data_dir)
     snapshot = scanner.scan(Deadline(30))
     assert (snapshot.uploads_active, snapshot.uploads_stale) == (0, 0)
     assert list((registry.v2 / "repositories" / "race" / "_uploads").iterdir()) == []

@@ -38,7 +38,6 @@ from cryptography.x509.verification import (
 
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
-from registry_monitor.http import trust_store
 from registry_monitor.tls import (
     ChainFetchError,
     KeyStatus,
@@ -48,6 +47,7 @@ from registry_monitor.tls import (
     fetch_chain,
     name_covered,
 )
+from registry_monitor.trust import trust_store
 
 
 @dataclass(frozen=True, slots=True)

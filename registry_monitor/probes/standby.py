@@ -45,7 +45,7 @@ from registry_monitor.storage.inventory import (
     decode_into,
 )
 from registry_monitor.storage.layout import digest_key, parse_digest
-from registry_monitor.storage.scan import shared_scanner
+from registry_monitor.storage.scan import Scanner
 
 EXAMPLES = 10
 
@@ -200,8 +200,10 @@ def _age_header(value: str | None) -> float | None:
 
 class StandbyProbe:
     name = "standby"
+    uses_scanner = True
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, scanner: Scanner | None = None) -> None:
+        """`scanner`: the process's scanner of config.data_dir (None: one of its own)."""
         if config.active_exporter_url is None:
             self.url = None
         else:
@@ -211,7 +213,7 @@ class StandbyProbe:
         self.canary = config.write_canary_repository
         self.max_bytes = config.inventory_max_bytes
         self.session = make_session(config.ca_file)
-        self.scanner = shared_scanner(
+        self.scanner = scanner or Scanner(
             config.data_dir, config.node, config.role, config.stale_upload_seconds
         )
         # The active's inventory as last fetched: its body as it came (gzip) in an
@@ -220,9 +222,10 @@ class StandbyProbe:
         self.body: Body | None = None
         self.gzipped = True
         self.etag: str | None = None
-        # (active's ETag, local inventory's ETag, last sync's start) -> their comparison,
-        # while none of them changes
-        self.last: tuple[str, str, float | None, Comparison] | None = None
+        # (active's ETag, local inventory's generation, last sync's start) -> their
+        # comparison, while none of them changes (the local inventory's ETag would write
+        # its wire form just to compare)
+        self.last: tuple[str, int, float | None, Comparison] | None = None
         # the sync unit's last successful start tells pushes here from pending deletions
         self.sync = SyncProbe(config)
         self.sync_state = config.state_dir / STATE_FILE
@@ -304,7 +307,7 @@ class StandbyProbe:
     def _compare(
         self, active: Header, local: Inventory, since: float | None, deadline: Deadline
     ) -> Comparison:
-        if self.last is not None and self.last[:3] == (active.etag, local.etag, since):
+        if self.last is not None and self.last[:3] == (active.etag, local.generation, since):
             return self.last[3]  # nothing changed: the same answer
         assert self.body is not None
         comparer = Comparer(local, self.canary, since)
@@ -326,7 +329,7 @@ class StandbyProbe:
             self.active = self.body = self.etag = self.last = None
             raise ProbeFailed(f"re-reading the active's inventory: {exc}") from None
         found = comparer.result()
-        self.last = (active.etag, local.etag, since, found)
+        self.last = (active.etag, local.generation, since, found)
         return found
 
     def __call__(self, deadline: Deadline) -> StandbyStatus:

@@ -3,8 +3,9 @@
 Repositories, tags, manifest revisions, blobs and bytes, uploads in progress
 and stale ones, and references that point at missing content (a tag or
 revision whose manifest, or a blob or child manifest that manifest needs, is
-gone). Then two rolling checks with budgets: sha256 of a slice of blobs, and
-owners of a slice of the tree. The scan is incremental (registry_monitor/storage/scan.py)
+gone). Then two rolling checks, each covering its share of the tree per run so
+that a whole pass fits in its period (a day by default): sha256 of blob
+contents, and the owners of files. The scan is incremental (registry_monitor/storage/scan.py)
 and runs on its own interval, never on a scrape; its inventory is what
 /api/inventory serves to the standby.
 """
@@ -17,7 +18,8 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.storage.inventory import Inventory
 from registry_monitor.storage.owners import OwnerStatus, OwnerSweep
-from registry_monitor.storage.scan import StorageSnapshot, shared_scanner
+from registry_monitor.storage.scan import Scanner
+from registry_monitor.storage.snapshot import StorageSnapshot
 from registry_monitor.storage.verify import BlobVerifier, VerifyStatus
 
 
@@ -40,16 +42,34 @@ class StorageStatus:
         return text
 
 
+PERIOD_MARGIN = 1.25  # a pass ends within 80 % of its period: room for late or slow runs
+
+
+def share(interval: float, period: float) -> float:
+    """The part of the tree one run covers so that a whole pass fits in the period."""
+    return min(1.0, PERIOD_MARGIN * interval / period)
+
+
 class StorageProbe:
     name = "storage"
+    uses_scanner = True
 
-    def __init__(self, config: Config) -> None:
-        self.scanner = shared_scanner(
+    def __init__(self, config: Config, scanner: Scanner | None = None) -> None:
+        """`scanner`: the process's scanner of config.data_dir (None: one of its own)."""
+        self.scanner = scanner or Scanner(
             config.data_dir, config.node, config.role, config.stale_upload_seconds
         )
-        self.verifier = BlobVerifier(config.data_dir, config.verify_bytes_per_scan)
+        interval = config.intervals.of("storage")
+        self.verifier = BlobVerifier(
+            config.data_dir,
+            config.verify_bytes_per_scan,
+            share(interval, config.verify_period_seconds),
+        )
         self.owners = OwnerSweep(
-            config.data_dir, config.registry_user, config.owner_check_files_per_scan
+            config.data_dir,
+            config.registry_user,
+            config.owner_check_files_per_scan,
+            share(interval, config.owner_check_period_seconds),
         )
 
     def __call__(self, deadline: Deadline) -> StorageStatus:

@@ -12,28 +12,31 @@ ETag:
 Only tags whose manifest and every blob it needs are present are listed: a
 broken tag on one node is not content the other could be missing. Lines are
 streamed both ways, so neither side ever holds the text of a whole inventory:
-the sender writes it gzip-compressed into a temporary file once per change,
-the decoder turns each line into the compact form (joined tag names, raw
-digests, 64-bit blob keys) as it arrives, under a cap on the decompressed size,
+the exporter writes it gzip-compressed into a temporary file once per change
+(the check command, which never serves it, never writes it), the decoder turns
+each line into the compact form (joined tag names, raw digests, 64-bit blob
+keys) as it arrives, under a cap on the decompressed size,
 and hands it to a visitor (the standby's comparison keeps none of it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
 import re
 import struct
-import tempfile
+import threading
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from registry_monitor.storage.layout import DIGEST_SIZE
+from registry_monitor.storage.spill import anonymous_file
 
 FORMAT = 1
 MEDIA_TYPE = "application/vnd.registry-monitor.inventory.v1+jsonl"
@@ -111,41 +114,98 @@ class Body:
     CHUNK = 256 * 1024
 
     def __init__(self) -> None:
-        self._file: BinaryIO = tempfile.TemporaryFile(prefix="registry-monitor-")  # noqa: SIM115
+        self._fd = anonymous_file()
         self.size = 0
 
     def append(self, data: bytes) -> None:
         if data:
-            os.pwrite(self._file.fileno(), data, self.size)
+            os.pwrite(self._fd, data, self.size)
             self.size += len(data)
 
     def chunks(self) -> Iterator[bytes]:
         offset = 0
         while offset < self.size:
-            data = os.pread(self._file.fileno(), min(self.CHUNK, self.size - offset), offset)
+            data = os.pread(self._fd, min(self.CHUNK, self.size - offset), offset)
             if not data:
                 raise OSError("inventory body shorter than written")
             offset += len(data)
             yield data
 
     def __del__(self) -> None:
-        self._file.close()
+        os.close(self._fd)
 
 
-@dataclass(frozen=True, slots=True)
+_GENERATIONS = itertools.count(1)
+
+
+class WireForm:
+    """An inventory's wire form, gzip-compressed in an anonymous temporary file, and its
+    ETag: the sha256 of the uncompressed form."""
+
+    __slots__ = ("body", "etag")
+
+    def __init__(self, body: Body, etag: str) -> None:
+        self.body = body
+        self.etag = etag
+
+
 class Inventory:
-    node: str
-    role: str
-    generated_at: float  # unix time, on the clock of the node that scanned
-    repositories: Mapping[str, RepoTags]  # sorted by name; tags complete on that node only
-    blobs: DigestSet
-    etag: str  # sha256 of the wire form, hex
-    body: Body | None = None  # this node's own: the wire form, gzip-compressed
+    """A node's content: complete tags by repository and its blobs.
+
+    This node's own (from a scan) can give its wire form, written on first use
+    only: the exporter, which serves it, asks for it after each scan; the check
+    command never does. One decoded from the wire carries the ETag it came with.
+    """
+
+    __slots__ = (
+        "_blob_digests",
+        "_etag",
+        "_lock",
+        "_wire",
+        "blobs",
+        "generated_at",
+        "generation",
+        "node",
+        "repositories",
+        "role",
+    )
+
+    def __init__(
+        self,
+        node: str,
+        role: str,
+        generated_at: float,  # unix time, on the clock of the node that scanned
+        repositories: Mapping[str, RepoTags],  # sorted by name; tags complete there only
+        blobs: DigestSet,
+        blob_digests: Callable[[], Iterable[bytes]] | None = None,  # sorted, full: own only
+        etag: str | None = None,  # a decoded inventory's, as it came
+    ) -> None:
+        self.node = node
+        self.role = role
+        self.generated_at = generated_at
+        self.repositories = repositories
+        self.blobs = blobs
+        self.generation = next(_GENERATIONS)  # tells inventories apart without the wire form
+        self._blob_digests = blob_digests
+        self._etag = etag
+        self._wire: WireForm | None = None
+        self._lock = threading.Lock()
+
+    def wire(self) -> WireForm:
+        """The wire form, written once (thread-safe)."""
+        with self._lock:
+            if self._wire is None:
+                if self._blob_digests is None:
+                    raise ValueError("only this node's own inventory has a wire form")
+                self._wire = _write_wire(self, self._blob_digests())
+            return self._wire
+
+    @property
+    def etag(self) -> str:
+        return self._etag if self._etag is not None else self.wire().etag
 
     def gzip_chunks(self) -> Iterator[bytes]:
-        if self.body is None:
-            raise ValueError("only this node's own inventory has a wire form")
-        return self.body.chunks()
+        return self.wire().body.chunks()
 
     def lines(self) -> Iterator[bytes]:
         """The wire form uncompressed (for clients that do not take gzip)."""
@@ -205,17 +265,25 @@ def build_inventory(
     generated_at: float,
     repositories: Mapping[str, RepoTags],
     blobs: DigestSet,
-    blob_digests: Iterable[bytes],
+    blob_digests: Callable[[], Iterable[bytes]],
 ) -> Inventory:
-    """An inventory with its wire form written once, gzip level 1 (hex is entropy-bound
-    anyway), and its ETag: the sha256 of the uncompressed wire form."""
+    """This node's inventory; `blob_digests` gives the sorted full digests of `blobs`
+    when the wire form is written."""
     ordered = dict(sorted(repositories.items()))
+    return Inventory(node, role, generated_at, ordered, blobs, blob_digests)
+
+
+def _write_wire(inventory: Inventory, blob_digests: Iterable[bytes]) -> WireForm:
+    """The wire form written once, gzip level 1 (hex is entropy-bound anyway), and its
+    ETag: the sha256 of the uncompressed wire form."""
     digest = hashlib.sha256()
     body = Body()
     compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     batch: list[bytes] = []
     size = 0
-    for line in encode_lines(node, role, generated_at, ordered, len(blobs), blob_digests):
+    i = inventory
+    lines = encode_lines(i.node, i.role, i.generated_at, i.repositories, len(i.blobs), blob_digests)
+    for line in lines:
         digest.update(line)
         batch.append(line)
         size += len(line)
@@ -223,7 +291,7 @@ def build_inventory(
             body.append(compressor.compress(b"".join(batch)))
             batch, size = [], 0
     body.append(compressor.compress(b"".join(batch)) + compressor.flush())
-    return Inventory(node, role, generated_at, ordered, blobs, digest.hexdigest(), body)
+    return WireForm(body, digest.hexdigest())
 
 
 # ---------------------------------------------------------------- decoding

@@ -2,15 +2,20 @@
 
 After a failover, a directory the registry cannot write (say, copied in by
 root, or by an rsync that did not keep owners) breaks pushes into it. Every
-entry must be lstat'ed to know its owner, so the sweep has an entry budget
-per run, and a time budget (5% of the probe's time-out: on a cold
-cache every lstat is a seek), and resumes where it stopped: one unit at a time (the top
-directories, each `blobs/sha256/<xx>/`, each repository's own `_*` trees).
-The count is the sum of what each unit held when it was last swept.
+entry must be lstat'ed to know its owner, so the sweep goes one unit at a time
+(the top directories, each `blobs/sha256/<xx>/`, each repository's own `_*`
+trees) and resumes where it stopped. A run after the first sweeps its share
+of the units (the probe's interval over the sweep's period, with a margin),
+so every file is looked at within the period and the budget scales with the
+tree; the first run of a process (and so every one-shot check) sweeps as far
+as the entry cap goes. Every run also stops at the entry cap and after 5% of
+the probe's time-out (on a cold cache every lstat is a seek). The count is
+the sum of what each unit held when it was last swept.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import pwd
 import stat
@@ -40,10 +45,15 @@ class OwnerStatus:
 
 
 class OwnerSweep:
-    def __init__(self, data_dir: Path, user: str | None, budget_entries: int) -> None:
+    def __init__(
+        self, data_dir: Path, user: str | None, budget_entries: int, share: float = 1.0
+    ) -> None:
+        """budget_entries: the cap per run (0: off); share: of the units per run after the first."""
         self.data_dir = data_dir
         self.user = user
         self.budget = budget_entries
+        self.share = share
+        self.runs = 0
         self.cursor: str | None = None  # the last unit swept; None: start of a pass
         self._uid = -1
         self.found: dict[str, list[str]] = {}  # unit -> foreign paths (first few)
@@ -76,9 +86,11 @@ class OwnerSweep:
         i = 0 if self.cursor is None else bisect_right(units, self.cursor)
         entries = swept = 0
         stop = time.monotonic() + TIME_SHARE * deadline.seconds
+        want = len(units) if not self.runs else math.ceil(min(1.0, self.share) * len(units))
+        self.runs += 1
         while (
             entries < self.budget
-            and swept < len(units)
+            and swept < want
             and time.monotonic() < stop
             and deadline.remaining() > RESERVE_SECONDS
         ):

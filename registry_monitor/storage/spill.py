@@ -10,14 +10,30 @@ is safe from several threads. The file has no name and goes with the process.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
-from typing import BinaryIO
+
+
+def anonymous_file() -> int:
+    """A descriptor of a file without a name in $TMPDIR (or /tmp), gone with the process.
+
+    O_TMPFILE directly, as tempfile.TemporaryFile would try first: importing
+    tempfile (random, shutil, bz2, lzma...) would cost check_registry storage a
+    few milliseconds of start-up on every run.
+    """
+    directory = os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 - a file without a name
+    try:
+        return os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError:  # a filesystem without O_TMPFILE, or no such directory
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="registry-monitor-")
+        os.unlink(path)  # noqa: PTH108 - a str from mkstemp
+        return fd
 
 
 class Spill:
     def __init__(self) -> None:
-        self._file: BinaryIO = tempfile.TemporaryFile(prefix="registry-monitor-")  # noqa: SIM115
+        self._fd = anonymous_file()
         self._lock = threading.Lock()
         self.size = 0  # bytes in the file
         self.live = 0  # bytes still referenced
@@ -26,7 +42,7 @@ class Spill:
         """Append; (offset, length) to read it back."""
         with self._lock:
             offset = self.size
-            os.pwrite(self._file.fileno(), data, offset)
+            os.pwrite(self._fd, data, offset)
             self.size += len(data)
             self.live += len(data)
         return offset, len(data)
@@ -35,7 +51,7 @@ class Spill:
         offset, length = ref
         if not length:
             return b""
-        data = os.pread(self._file.fileno(), length, offset)
+        data = os.pread(self._fd, length, offset)
         if len(data) != length:
             raise OSError(f"temporary file gave {len(data)} of {length} bytes")
         return data
@@ -49,7 +65,9 @@ class Spill:
         return self.size > 2 * self.live + (8 << 20)
 
     def close(self) -> None:
-        self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __del__(self) -> None:
-        self._file.close()
+        self.close()

@@ -1,17 +1,23 @@
 """Rolling sha256 verification of blob contents.
 
-Each run hashes at most a byte budget, and spends at most 5% of the probe's
-time-out (many small blobs cost seeks, not bytes), then stops and
-resumes there next run (inside a blob if need be: the hash state is kept). So
-a multi-gigabyte layer never turns one run into a disk-saturating read, and
-every blob is checked in turn. The pages of large blobs are dropped from the
-page cache afterwards (POSIX_FADV_DONTNEED), so the check does not evict what
-the registry serves.
+A run after the first verifies its share of the tree: at least `share` of
+the blobs by count and of their bytes (share = the probe's interval over the
+verification period, with a margin), so that every blob is verified within
+the period while an unchanged rescan stays cheap; the budget scales with the
+tree. The first run of a process (and so every one-shot check) verifies as
+much as the byte cap allows instead. Every run hashes at most the byte cap
+and spends at most 5% of the probe's time-out (many small blobs cost seeks,
+not bytes), then stops and resumes there next run (inside a blob if need be:
+the hash state is kept). So a multi-gigabyte layer never turns one run into a
+disk-saturating read, and every blob is checked in turn. The pages of large
+blobs are dropped from the page cache afterwards (POSIX_FADV_DONTNEED), so the
+check does not evict what the registry serves.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from bisect import bisect_left
@@ -53,9 +59,12 @@ class VerifyStatus:
 
 
 class BlobVerifier:
-    def __init__(self, data_dir: Path, budget_bytes: int) -> None:
+    def __init__(self, data_dir: Path, budget_bytes: int, share: float = 1.0) -> None:
+        """budget_bytes: the cap per run (0: off); share: of the tree per run after the first."""
         self.blobs = str(blobs_root(data_dir))
         self.budget = budget_bytes
+        self.share = share
+        self.runs = 0
         self.cursor: bytes | None = None  # the last blob finished
         self.current: tuple[bytes, int, Any] | None = None  # (digest, offset, hash state)
         self.bytes_total = 0
@@ -82,15 +91,24 @@ class BlobVerifier:
                     return candidate
         return None
 
+    def _targets(self, scanner: Scanner) -> tuple[int, int]:
+        """(blobs, bytes) this run verifies at least, unless the cap or the time stops it."""
+        if not self.runs or self.share >= 1:
+            return 2**62, 2**62  # as far as the cap goes
+        blobs, size = scanner.blob_totals()
+        return math.ceil(self.share * blobs), math.ceil(self.share * size)
+
     def run(self, scanner: Scanner, deadline: Deadline) -> VerifyStatus:
         budget = self.budget
-        done_bytes = done_blobs = 0
+        done_bytes = done_blobs = looked = 0
         stop = time.monotonic() + TIME_SHARE * deadline.seconds
+        want_blobs, want_bytes = self._targets(scanner) if budget else (0, 0)
+        self.runs += 1
 
         def in_time() -> bool:
             return time.monotonic() < stop and deadline.remaining() > RESERVE_SECONDS
 
-        while budget > 0 and in_time():
+        while budget > 0 and in_time() and (looked < want_blobs or done_bytes < want_bytes):
             if self.current is None:
                 digest = self._next(scanner, self.cursor)
                 if digest is None:  # the end of a pass: the next run starts the next one
@@ -107,11 +125,16 @@ class BlobVerifier:
                 self.current = (digest, offset + read, state)
                 continue
             self.current, self.cursor = None, digest
+            looked += 1  # towards the share, whatever it held
             if finished == "ok":
                 done_blobs += 1
             elif finished != "gone":
                 self.failures_total += 1
                 self.failures.append(f"{format_digest(digest)}: {finished}")
+        done = self.current is None and self.cursor is not None
+        if done and self._next(scanner, self.cursor) is None:  # the last blob: the pass ends
+            self.cursor = None
+            self.passes += 1
         self.bytes_total += done_bytes
         self.blobs_total += done_blobs
         position = self.current[0] if self.current else self.cursor
