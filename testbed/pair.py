@@ -8,9 +8,9 @@ unit's rsync client (testbed/rsync.py), taken after the active's write canary
 is in place, so the two hold the same content. That run is recorded in the
 standby's fake systemd as systemd shows the oneshot and its timer, which is
 what the sync probe reads. nginx logs in the registry_monitor format and
-each exporter follows that log; once both run, an image is pushed and pulled
-through the active's nginx, as a client would, so the traffic metrics carry
-real requests. The alert and the dashboard tests both start it.
+each exporter follows that log; a client pushes an image through the active's
+nginx before the sync and pulls from both nodes once they run, so the traffic
+metrics carry real requests and the pair is in step. The alert and the dashboard tests both start it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ HTPASSWD = "builder:$apr1$testbed$0000000000000000000000\n"
 # Lines of each node's files that name its own ports and directories: declared, not drift.
 PARITY_IGNORE_LINES = {
     "registry_config": [r"^\s*(addr|rootdirectory):"],
-    "nginx_site": [r"^\s*(listen|pid|error_log|\w+_temp_path|proxy_pass)\s"],
+    "nginx_site": [r"^\s*(listen|pid|error_log|access_log|\w+_temp_path|proxy_pass)\s"],
 }
 
 
@@ -92,6 +92,7 @@ class HealthyPair:
         for repository, tag in IMAGES:
             pusher.push_image(repository, tag)
         self.active.exporter = self._exporter(self.active, {})
+        self._client_push()  # before the sync copies it: a healthy pair is in step
         self.standby = self._node(self.standby_name, "standby", self._registry("standby"))
         # One good sync, after the write canary's first push.
         self.rsyncd = RsyncDaemon(self.workdir / "rsyncd", self.active.registry.data_dir)
@@ -103,18 +104,21 @@ class HealthyPair:
         self.standby.exporter = self._exporter(
             self.standby, {"active_exporter_url": self.active.exporter.url}
         )
-        self._client_traffic()
+        self._client_pulls()
 
     def _client(self, node: Node) -> Pusher:
         return Pusher(f"https://{PUBLIC_NAME}:{node.nginx.port}", verify=str(self.ca_file))
 
-    def _client_traffic(self) -> None:
-        """Through nginx: a push to the active (asking first for a blob it lacks: HEAD 404)
-        and a pull from it, and a pull of a synced image from the standby."""
+    def _client_push(self) -> None:
+        """Through the active's nginx: a push (asking first for a blob it lacks: HEAD 404)."""
         active = self._client(self.active)
         active.blob_exists("client/app", "sha256:" + "0" * 64)
         active.push_image("client/app", "v1")
-        active.pull_image("client/app", "v1")
+
+    def _client_pulls(self) -> None:
+        """Through nginx: a pull from the active, and a pull of a synced image from the
+        standby; then both exporters have read their logs."""
+        self._client(self.active).pull_image("client/app", "v1")
         self._client(self.standby).pull_image(*IMAGES[0])
         done = time.time()
         for node in self.nodes:

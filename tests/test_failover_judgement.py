@@ -44,6 +44,10 @@ def standby(lag: float = 0.0, missing: int = 0, examples: tuple[str, ...] = ()) 
         oldest_missing_tag=examples[0].split()[0] if examples else None,
         examples=examples,
         local_dangling_references=0,
+        divergent_tags=0,
+        divergent_repositories=0,
+        divergent_examples=(),
+        divergent_since=None,
     )
 
 
@@ -51,6 +55,7 @@ def sync(running: bool = False) -> SyncStatus:
     return SyncStatus(
         unit="rsync-docker-registry-sync.service",
         timer="rsync-docker-registry-sync.timer",
+        role="standby",
         load_state="loaded",
         active_state="activating" if running else "inactive",
         sub_state="start" if running else "dead",
@@ -63,6 +68,9 @@ def sync(running: bool = False) -> SyncStatus:
         last_exit_meaning="success",
         last_exit_at=NOW - 30,
         last_success=NOW - 30,
+        last_success_started=NOW - 60,
+        last_duration_seconds=30,
+        timer_period_seconds=600,
         state_note=None,
     )
 

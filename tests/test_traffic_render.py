@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client import generate_latest
@@ -11,7 +12,9 @@ from exporter.metrics import ReadingsCollector, build_registry
 from registry_monitor.base import Deadline
 from registry_monitor.config import AccessLog, Config
 from registry_monitor.probes.reading import Reading, run_probe
+from registry_monitor.judgement.state import State
 from registry_monitor.probes.traffic import TrafficProbe
+from registry_monitor.verdicts.traffic import judge
 from tests.support.metrics import samples, value
 
 
@@ -122,3 +125,23 @@ def test_a_missing_log_is_a_failed_probe_that_keeps_its_counters(tmp_path: Path)
     text = render(failed)
     assert value(text, "registry_monitor_probe_success", probe="traffic") == 0
     assert value(text, "registry_monitor_access_log_lines_total", result="parsed") == 0
+
+
+def test_the_exporter_judges_the_followed_log_by_its_state_not_its_ratios(
+    tmp_path: Path,
+) -> None:
+    """/api/status and the page judge the follower's reading: OK while it reads the log
+    (the ratios are the burn-rate alerts'), WARNING with the note when it cannot."""
+    traffic, log = probe(tmp_path)
+    with log.open("a") as f:
+        f.write(line("/v2/a/manifests/latest", 200, 0.004))
+        f.write("not a log line\n")
+    reading = run_probe(traffic, Deadline(5))
+    verdict = judge(reading, {})
+    assert (verdict.state, verdict.summary) == (
+        State.OK,
+        f"following {log} (registry_monitor): 1 lines parsed, 1 skipped, 0 rotations followed",
+    )
+    noted = replace(reading, value=replace(reading.value, note="cannot keep the position"))
+    verdict = judge(noted, {})
+    assert (verdict.state, verdict.summary) == (State.WARNING, f"{log}: cannot keep the position")

@@ -19,6 +19,7 @@ from registry_monitor.judgement.ranges import Threshold, ceiling, parse_range
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, UsageError, Verdict
 from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.traffic import TrafficStatus
 from registry_monitor.verdicts import Limits, failed, levels, refuse, when
 
 WHY = "-w/-c are ERROR_PERCENT,P95_SECONDS (5xx share, p95 of manifest reads)"
@@ -51,6 +52,8 @@ def thresholds(config: Config, options: Options) -> Limits:
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     w = reading.value
+    if isinstance(w, TrafficStatus):
+        return following(w)
     if not isinstance(w, TrafficWindow):
         return failed(reading)
     j = Judgement("traffic")
@@ -95,3 +98,15 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         return j.verdict(f"no requests {span}")
     tail = f", manifest p95 {p95:g}s" if p95 is not None else ""
     return j.verdict(f"{share:g}% 5xx of {w.counted} requests {span}{tail}")
+
+
+def following(status: TrafficStatus) -> Verdict:
+    """The exporter's reading: the log followed since it started. Its error ratio and
+    latency are judged over time by the burn-rate alerts, not per reading."""
+    j = Judgement("traffic")
+    text = f"following {status.path} ({status.format}): {status.summary()}"
+    if status.note:
+        j.add(State.WARNING, f"{status.path}: {status.note}")
+    else:
+        j.add(State.OK, text)
+    return j.verdict(text)
