@@ -8,9 +8,10 @@ unit's rsync client (testbed/rsync.py), taken after the active's write canary
 is in place, so the two hold the same content. That run is recorded in the
 standby's fake systemd as systemd shows the oneshot and its timer, which is
 what the sync probe reads. nginx logs in the registry_monitor format and
-each exporter follows that log; a client pushes an image through the active's
-nginx before the sync and pulls from both nodes once they run, so the traffic
-metrics carry real requests and the pair is in step. The alert and the dashboard tests both start it.
+each exporter follows that log; a client pushes an image through the
+active's nginx before the sync and pulls from both nodes once they run, so
+the traffic metrics carry real requests and the pair is in step. The alert and the
+dashboard tests both start it.
 """
 
 from __future__ import annotations
