@@ -3,44 +3,24 @@
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as builders
-from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries as q
 from dashboards import shared
+from dashboards.frame import dashboard_frame, with_rows
 from dashboards.panels import (
-    NAMESPACE,
-    NODE_DETAIL_UID,
-    OVERVIEW_UID,
-    TAGS,
     PanelBuilder,
     Query,
     bad_from,
-    builtin_annotation,
-    cluster_variable,
-    dashboard_links,
-    datasource_variable,
     falling,
     flag_mapping,
     good_from,
-    instance_variable,
-    job_variable,
     metric,
     on_node,
-    scope_variable,
     stat_panel,
     timeseries_panel,
 )
 from dashboards.scope import NODE
-from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS
-
-
-def node_variable() -> builders.QueryVariable:
-    return scope_variable(
-        "node",
-        f'label_values({NAMESPACE}node_info{{job=~"$job",cluster=~"$cluster"}}, node)',
-        multi=False,
-        description="The registry host (the exporter's `node` setting)",
-    )
+from dashboards.thresholds import THRESHOLDS
 
 
 def probes_row() -> list[PanelBuilder]:
@@ -157,16 +137,7 @@ def api_row() -> list[PanelBuilder]:
             width=8,
             alerts=("RegistryCanaryImageMissing",),
         ),
-        timeseries_panel(
-            "Catalog",
-            "Repositories the catalog lists and the pages it took, per endpoint.",
-            [
-                Query(on_node(metric("catalog_repositories")), "{{endpoint}} repositories"),
-                Query(on_node(metric("catalog_pages")), "{{endpoint}} pages"),
-            ],
-            "short",
-            width=8,
-        ),
+        shared.catalog_size(NODE),
         shared.catalog_walk(NODE),
         shared.push_time(NODE),
     ]
@@ -256,20 +227,7 @@ def storage_row() -> list[PanelBuilder]:
             "s",
             width=8,
         ),
-        stat_panel(
-            "Data faults",
-            "Dangling references (a tag or revision whose manifest or blob is gone: pulls "
-            "fail) and files not owned by the registry user (it cannot delete or rewrite "
-            "them). Any is red.",
-            [
-                Query(on_node(metric("storage_dangling_references")), "dangling references"),
-                Query(on_node(metric("storage_foreign_owner_files")), "foreign-owned files"),
-            ],
-            "none",
-            bad_from(DANGLING_REFERENCES_CRITICAL),
-            width=8,
-            alerts=("RegistryDanglingReferences", "RegistryForeignOwnerFiles"),
-        ),
+        shared.data_faults(NODE),
         timeseries_panel(
             "Blob verify failures",
             "Blobs whose content no longer matches their digest, found per interval: "
@@ -319,35 +277,19 @@ def sync_row() -> list[PanelBuilder]:
 
 
 def node_detail() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Registry node detail")
-        .uid(NODE_DETAIL_UID)
-        .description("One registry host: every probe's success and duration, and what each read.")
-        .tags(TAGS)
-        .editable()
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .time("now-6h", "now")
-        .refresh("1m")
-        .timezone("utc")
-        .with_variable(datasource_variable())
-        .with_variable(job_variable())
-        .with_variable(cluster_variable())
-        .with_variable(node_variable())
-        .with_variable(instance_variable('node="$node"'))
-        .links(dashboard_links(OVERVIEW_UID, "Pair overview"))
-        .annotation(builtin_annotation())
+    return with_rows(
+        dashboard_frame(
+            NODE,
+            "Registry node detail",
+            "One registry host: every probe's success and duration, and what each read.",
+        ),
+        [
+            ("Probes", probes_row()),
+            ("Disk", disk_row()),
+            ("Services", services_row()),
+            ("Registry API and pushes", api_row()),
+            ("Certificates", cert_row()),
+            ("Stored content", storage_row()),
+            ("Sync and standby (standby only)", sync_row()),
+        ],
     )
-    rows: list[tuple[str, list[PanelBuilder]]] = [
-        ("Probes", probes_row()),
-        ("Disk", disk_row()),
-        ("Services", services_row()),
-        ("Registry API and pushes", api_row()),
-        ("Certificates", cert_row()),
-        ("Stored content", storage_row()),
-        ("Sync and standby (standby only)", sync_row()),
-    ]
-    for title, panels in rows:
-        dashboard = dashboard.with_row(builders.Row(title))
-        for panel in panels:
-            dashboard = dashboard.with_panel(panel)
-    return dashboard

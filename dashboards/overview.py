@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as builders
-from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries as q
 from dashboards import shared
 from dashboards.erasure import erasure_row
+from dashboards.frame import dashboard_frame, with_rows
 from dashboards.panels import (
     NEUTRAL,
-    NODE_DETAIL_UID,
-    OVERVIEW_UID,
-    TAGS,
     Column,
     PanelBuilder,
     PrometheusAnnotation,
     Query,
     bad_from,
-    builtin_annotation,
-    cluster_variable,
-    dashboard_links,
-    datasource_variable,
     falling,
     flag_mapping,
     good_from,
-    instance_variable,
-    job_variable,
     metric,
     rising,
     stat_panel,
@@ -35,7 +26,7 @@ from dashboards.panels import (
     with_node,
 )
 from dashboards.scope import NODE_ROLE, PAIR, on_role
-from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS
+from dashboards.thresholds import THRESHOLDS
 from dashboards.traffic import traffic_row
 
 
@@ -148,16 +139,7 @@ def stat_row() -> list[PanelBuilder]:
             alerts=("RegistrySyncStale", "RegistrySyncFailing"),
             detail_link=True,
         ),
-        stat_panel(
-            "Dangling references",
-            "Tags or revisions whose manifest or blob is missing from the data: pulls of "
-            "them fail. Any is red.",
-            [Query(with_node(metric("storage_dangling_references")), "{{node}}")],
-            "none",
-            bad_from(DANGLING_REFERENCES_CRITICAL),
-            alerts=("RegistryDanglingReferences",),
-            detail_link=True,
-        ),
+        shared.data_faults(PAIR),
         stat_panel(
             "Disk used",
             "Used share of the filesystem holding the registry data, as df shows it. "
@@ -179,15 +161,7 @@ def api_row() -> list[PanelBuilder]:
     return [
         shared.api_latency(PAIR),
         shared.catalog_walk(PAIR),
-        timeseries_panel(
-            "Catalog size",
-            "Repositories the catalog lists, per node and endpoint. Both nodes should "
-            "match; a drop on the active is lost data, on the standby a sync to come.",
-            [Query(with_node(metric("catalog_repositories")), "{{node}} {{endpoint}}")],
-            "short",
-            width=8,
-            detail_link=True,
-        ),
+        shared.catalog_size(PAIR),
     ]
 
 
@@ -290,42 +264,26 @@ def event_annotations() -> list[PrometheusAnnotation]:
 
 
 def overview() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Registry pair overview")
-        .uid(OVERVIEW_UID)
-        .description(
-            "Is the docker-registry pair healthy, and could the standby take over now? "
-            "Colours follow the alert levels."
-        )
-        .tags(TAGS)
-        .editable()
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .time("now-6h", "now")
-        .refresh("1m")
-        .timezone("utc")
-        .with_variable(datasource_variable())
-        .with_variable(job_variable())
-        .with_variable(cluster_variable())
-        .with_variable(instance_variable())
-        .links(dashboard_links(NODE_DETAIL_UID, "Node detail"))
-        .annotation(builtin_annotation())
+    dashboard = dashboard_frame(
+        PAIR,
+        "Registry pair overview",
+        "Is the docker-registry pair healthy, and could the standby take over now? "
+        "Colours follow the alert levels.",
     )
     for annotation in event_annotations():
         dashboard = dashboard.annotation(annotation)
     for panel in [*failover_row(), *stat_row()]:
         dashboard = dashboard.with_panel(panel)
-    rows: list[tuple[str, list[PanelBuilder]]] = [
-        ("Disk", disk_row()),
-        ("Registry API", api_row()),
-        ("Traffic (nginx access log)", traffic_row()),
-        ("Stored content per node", content_row()),
-        ("Standby and sync", standby_row()),
-        ("Erasure paths: pushes the next sync would erase", erasure_row()),
-        ("Services and pushes", services_row()),
-        ("Certificates", [certificate_table()]),
-    ]
-    for title, panels in rows:
-        dashboard = dashboard.with_row(builders.Row(title))
-        for panel in panels:
-            dashboard = dashboard.with_panel(panel)
-    return dashboard
+    return with_rows(
+        dashboard,
+        [
+            ("Disk", disk_row()),
+            ("Registry API", api_row()),
+            ("Traffic (nginx access log)", traffic_row()),
+            ("Stored content per node", content_row()),
+            ("Standby and sync", standby_row()),
+            ("Erasure paths: pushes the next sync would erase", erasure_row()),
+            ("Services and pushes", services_row()),
+            ("Certificates", [certificate_table()]),
+        ],
+    )

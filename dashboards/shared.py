@@ -10,6 +10,7 @@ from dashboards import queries as q
 from dashboards.panels import (
     PanelBuilder,
     Query,
+    bad_from,
     falling,
     flag_mapping,
     good_from,
@@ -19,7 +20,7 @@ from dashboards.panels import (
     timeseries_panel,
 )
 from dashboards.scope import NODE_ROLE, Scope
-from dashboards.thresholds import THRESHOLDS, Levels
+from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS, Levels
 
 
 def _inverse(levels: Levels) -> Levels:
@@ -102,6 +103,57 @@ def catalog_walk(scope: Scope) -> PanelBuilder:
         "s",
         width=8,
         alerts=("RegistryCatalogUnreachable",),
+        detail_link=scope.detail_link,
+    )
+
+
+def catalog_size(scope: Scope) -> PanelBuilder:
+    """On one node also the pages the walk took: a page count that jumps is a slow walk."""
+    pages = [Query(scope.select(metric("catalog_pages")), "{{endpoint}} pages")]
+    return timeseries_panel(
+        scope.pick("Catalog size", "Catalog"),
+        scope.pick(
+            "Repositories the catalog lists, per node and endpoint. Both nodes should "
+            "match; a drop on the active is lost data, on the standby a sync to come.",
+            "Repositories the catalog lists and the pages it took, per endpoint.",
+        ),
+        [
+            Query(
+                scope.select(metric("catalog_repositories")),
+                scope.legend("{{endpoint}} repositories", "{{node}} {{endpoint}}"),
+            ),
+            *scope.pick([], pages),
+        ],
+        "short",
+        width=8,
+        detail_link=scope.detail_link,
+    )
+
+
+def data_faults(scope: Scope) -> PanelBuilder:
+    """The pair shows the tile per node; one node adds the files the registry cannot
+    rewrite (a fault of that host, not of the pair)."""
+    foreign = [Query(scope.select(metric("storage_foreign_owner_files")), "foreign-owned files")]
+    return stat_panel(
+        scope.pick("Dangling references", "Data faults"),
+        scope.pick(
+            "Tags or revisions whose manifest or blob is missing from the data: pulls of "
+            "them fail. Any is red.",
+            "Dangling references (a tag or revision whose manifest or blob is gone: pulls "
+            "fail) and files not owned by the registry user (it cannot delete or rewrite "
+            "them). Any is red.",
+        ),
+        [
+            Query(
+                scope.select(metric("storage_dangling_references")),
+                scope.legend("dangling references", "{{node}}"),
+            ),
+            *scope.pick([], foreign),
+        ],
+        "none",
+        bad_from(DANGLING_REFERENCES_CRITICAL),
+        width=scope.pick(3, 8),
+        alerts=("RegistryDanglingReferences", *scope.pick((), ("RegistryForeignOwnerFiles",))),
         detail_link=scope.detail_link,
     )
 
