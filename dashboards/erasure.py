@@ -4,13 +4,7 @@ the standby has, the sync on the active, and sync runs against the timer's perio
 from __future__ import annotations
 
 from dashboards.panels import PanelBuilder, Query, bad_from, metric, timeseries_panel, with_node
-
-NODE = "{{node}} ({{role}})"
-
-
-def on_role(expr: str, role: str) -> str:
-    """expr (with node labels) kept to the nodes whose role is `role`."""
-    return f"{with_node(expr)} and on (job, cluster, instance) {metric('node_info', role=role)}"
+from dashboards.scope import NODE_ROLE, on_role
 
 
 def erasure_row() -> list[PanelBuilder]:
@@ -21,7 +15,7 @@ def erasure_row() -> list[PanelBuilder]:
             "resolver, on the api probe's interval); 0 elsewhere. It must be 1 on the active "
             "only: on the standby, pushes land where the next sync erases them; 0 on both, "
             "clients reach neither node. Absent on a node not told its public_addresses.",
-            [Query(with_node(metric("public_name_points_here")), NODE)],
+            [Query(with_node(metric("public_name_points_here")), NODE_ROLE)],
             "none",
             steps_line=True,
             alerts=("RegistryPublicNameOnStandby", "RegistryPublicNameElsewhere"),

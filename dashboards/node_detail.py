@@ -3,44 +3,24 @@
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as builders
-from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries as q
+from dashboards import shared
+from dashboards.frame import dashboard_frame, with_rows
 from dashboards.panels import (
-    NAMESPACE,
-    NODE_DETAIL_UID,
-    OVERVIEW_UID,
-    RED,
-    TAGS,
     PanelBuilder,
     Query,
     bad_from,
-    builtin_annotation,
-    cluster_variable,
-    dashboard_links,
-    datasource_variable,
     falling,
     flag_mapping,
     good_from,
-    instance_variable,
-    job_variable,
     metric,
     on_node,
-    rising,
-    scope_variable,
     stat_panel,
     timeseries_panel,
 )
-from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS, Levels
-
-
-def node_variable() -> builders.QueryVariable:
-    return scope_variable(
-        "node",
-        f'label_values({NAMESPACE}node_info{{job=~"$job",cluster=~"$cluster"}}, node)',
-        multi=False,
-        description="The registry host (the exporter's `node` setting)",
-    )
+from dashboards.scope import NODE
+from dashboards.thresholds import THRESHOLDS
 
 
 def probes_row() -> list[PanelBuilder]:
@@ -94,22 +74,8 @@ def probes_row() -> list[PanelBuilder]:
 
 
 def disk_row() -> list[PanelBuilder]:
-    inodes = THRESHOLDS["disk_inodes_used_percent"]
     return [
-        timeseries_panel(
-            "Disk used and forecast",
-            "Used share of the data filesystem, and where it will be in 24 hours if the "
-            "last 6 hours' trend goes on. Lines at the alert levels.",
-            [
-                Query(on_node(q.DISK_USED_PERCENT), "used"),
-                Query(on_node(q.DISK_USED_PERCENT_FORECAST), "in 24 h"),
-            ],
-            "percent",
-            rising(THRESHOLDS["disk_used_percent"]),
-            width=6,
-            soft_max=100,
-            alerts=("RegistryDiskAlmostFull", "RegistryDiskFillingUp"),
-        ),
+        shared.disk_used(NODE),
         timeseries_panel(
             "Available bytes",
             "Bytes the registry (not root) can still write on the data filesystem.",
@@ -118,17 +84,7 @@ def disk_row() -> list[PanelBuilder]:
             width=6,
             alerts=("RegistryDiskFillingUp",),
         ),
-        timeseries_panel(
-            "Free inodes",
-            "Share of the data filesystem's inodes still free. Lines at the alert levels "
-            "of inodes used.",
-            [Query(on_node(q.INODES_FREE_PERCENT), "{{mountpoint}}")],
-            "percent",
-            falling(Levels(warning=100 - inodes.warning, critical=100 - inodes.critical)),
-            width=6,
-            soft_max=100,
-            alerts=("RegistryInodesAlmostFull",),
-        ),
+        shared.free_inodes(NODE),
         stat_panel(
             "Read-only",
             "Whether the data filesystem is mounted read-only (the kernel does so after "
@@ -136,14 +92,7 @@ def disk_row() -> list[PanelBuilder]:
             [Query(on_node(metric("filesystem_readonly")), "{{mountpoint}}")],
             "none",
             bad_from(1),
-            mappings=[
-                model.ValueMap(
-                    options={
-                        "0": model.ValueMappingResult(text="read-write", color="green", index=0),
-                        "1": model.ValueMappingResult(text="READ-ONLY", color=RED, index=1),
-                    }
-                )
-            ],
+            mappings=flag_mapping("read-write", "READ-ONLY", good=0),
             width=6,
             alerts=("RegistryFilesystemReadOnly",),
         ),
@@ -152,28 +101,8 @@ def disk_row() -> list[PanelBuilder]:
 
 def services_row() -> list[PanelBuilder]:
     return [
-        stat_panel(
-            "Services",
-            "systemd ActiveState of each watched unit; anything but active is down.",
-            [Query(on_node(metric("service_active")), "{{unit}}")],
-            "none",
-            good_from(1),
-            mappings=flag_mapping("DOWN", "active"),
-            width=8,
-            alerts=("RegistryServiceDown",),
-        ),
-        timeseries_panel(
-            "Service starts and restarts",
-            "Starts (a new start time) and restarts systemd made itself, per unit.",
-            [
-                Query(on_node(q.SERVICE_STARTS), "{{unit}} starts"),
-                Query(on_node(q.SERVICE_RESTARTS), "{{unit}} restarts"),
-            ],
-            "short",
-            width=8,
-            bars=True,
-            alerts=("RegistryServiceFlapping",),
-        ),
+        shared.services(NODE),
+        shared.service_starts(NODE),
         timeseries_panel(
             "Time since start",
             "Time since each unit last became active. It falls back to 0 at every start.",
@@ -186,16 +115,7 @@ def services_row() -> list[PanelBuilder]:
 
 def api_row() -> list[PanelBuilder]:
     return [
-        timeseries_panel(
-            "API latency",
-            "Time GET /v2/ took on the backend (the daemon) and public (through nginx) "
-            "endpoints. Lines at the alert levels.",
-            [Query(on_node(metric("api_duration_seconds")), "{{endpoint}}")],
-            "s",
-            rising(THRESHOLDS["api_latency_seconds"]),
-            width=8,
-            alerts=("RegistryApiSlow",),
-        ),
+        shared.api_latency(NODE),
         timeseries_panel(
             "GET /v2/ status",
             "HTTP status of GET /v2/: 200 (or 401 with the registry header) is up, 0 is "
@@ -217,33 +137,9 @@ def api_row() -> list[PanelBuilder]:
             width=8,
             alerts=("RegistryCanaryImageMissing",),
         ),
-        timeseries_panel(
-            "Catalog",
-            "Repositories the catalog lists and the pages it took, per endpoint.",
-            [
-                Query(on_node(metric("catalog_repositories")), "{{endpoint}} repositories"),
-                Query(on_node(metric("catalog_pages")), "{{endpoint}} pages"),
-            ],
-            "short",
-            width=8,
-        ),
-        timeseries_panel(
-            "Catalog walk",
-            "Time the whole catalog walk took (every page), per endpoint.",
-            [Query(on_node(metric("catalog_duration_seconds")), "{{endpoint}}")],
-            "s",
-            width=8,
-            alerts=("RegistryCatalogUnreachable",),
-        ),
-        timeseries_panel(
-            "Push (write canary)",
-            "Time the write canary's blob push took (active node only; the standby does "
-            "not take pushes).",
-            [Query(on_node(metric("write_duration_seconds")), "{{endpoint}}")],
-            "s",
-            width=8,
-            alerts=("RegistryWriteFailing",),
-        ),
+        shared.catalog_size(NODE),
+        shared.catalog_walk(NODE),
+        shared.push_time(NODE),
     ]
 
 
@@ -331,20 +227,7 @@ def storage_row() -> list[PanelBuilder]:
             "s",
             width=8,
         ),
-        stat_panel(
-            "Data faults",
-            "Dangling references (a tag or revision whose manifest or blob is gone: pulls "
-            "fail) and files not owned by the registry user (it cannot delete or rewrite "
-            "them). Any is red.",
-            [
-                Query(on_node(metric("storage_dangling_references")), "dangling references"),
-                Query(on_node(metric("storage_foreign_owner_files")), "foreign-owned files"),
-            ],
-            "none",
-            bad_from(DANGLING_REFERENCES_CRITICAL),
-            width=8,
-            alerts=("RegistryDanglingReferences", "RegistryForeignOwnerFiles"),
-        ),
+        shared.data_faults(NODE),
         timeseries_panel(
             "Blob verify failures",
             "Blobs whose content no longer matches their digest, found per interval: "
@@ -368,28 +251,8 @@ def storage_row() -> list[PanelBuilder]:
 
 def sync_row() -> list[PanelBuilder]:
     return [
-        timeseries_panel(
-            "Sync runs and exit codes",
-            "1 while rsync runs, and the exit code of its last run: 0 good, 24 (files "
-            "vanished mid-run) normal, anything else failed. Standby only.",
-            [
-                Query(on_node(metric("sync_running")), "running"),
-                Query(on_node(metric("sync_last_exit_code")), "last exit code"),
-            ],
-            "none",
-            width=8,
-            steps_line=True,
-            alerts=("RegistrySyncFailing",),
-        ),
-        timeseries_panel(
-            "Time since last good sync",
-            "Time since rsync last finished well. Lines at the alert levels.",
-            [Query(on_node(q.SYNC_SUCCESS_AGE), "last good sync")],
-            "s",
-            rising(THRESHOLDS["sync_success_age_seconds"]),
-            width=8,
-            alerts=("RegistrySyncStale",),
-        ),
+        shared.sync_runs(NODE),
+        shared.last_good_sync(NODE),
         stat_panel(
             "Sync timer",
             "Whether rsync-docker-registry-sync.timer is active on the standby: without it "
@@ -408,64 +271,25 @@ def sync_row() -> list[PanelBuilder]:
             width=8,
             alerts=("RegistrySyncTimerInactive",),
         ),
-        timeseries_panel(
-            "Standby lag",
-            "Age of the oldest change on the active this standby lacks (0: in step). "
-            "Lines at the alert levels.",
-            [Query(on_node(metric("standby_lag_seconds")), "lag")],
-            "s",
-            rising(THRESHOLDS["standby_lag_seconds"]),
-            alerts=("RegistryStandbyLagHigh",),
-        ),
-        timeseries_panel(
-            "Standby missing content",
-            "What the active has and this standby lacks or holds differently.",
-            [
-                Query(on_node(metric("standby_missing_tags")), "missing tags"),
-                Query(on_node(metric("standby_mismatched_tags")), "mismatched tags"),
-                Query(on_node(metric("standby_missing_repositories")), "missing repositories"),
-                Query(on_node(metric("standby_missing_blobs")), "missing blobs"),
-            ],
-            "short",
-            alerts=(
-                "RegistryStandbyMissingRepositories",
-                "RegistryStandbyMissingBlobs",
-                "RegistryStandbyMismatchedTags",
-            ),
-        ),
+        shared.standby_lag(NODE),
+        shared.standby_missing(NODE),
     ]
 
 
 def node_detail() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Registry node detail")
-        .uid(NODE_DETAIL_UID)
-        .description("One registry host: every probe's success and duration, and what each read.")
-        .tags(TAGS)
-        .editable()
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .time("now-6h", "now")
-        .refresh("1m")
-        .timezone("utc")
-        .with_variable(datasource_variable())
-        .with_variable(job_variable())
-        .with_variable(cluster_variable())
-        .with_variable(node_variable())
-        .with_variable(instance_variable('node="$node"'))
-        .links(dashboard_links(OVERVIEW_UID, "Pair overview"))
-        .annotation(builtin_annotation())
+    return with_rows(
+        dashboard_frame(
+            NODE,
+            "Registry node detail",
+            "One registry host: every probe's success and duration, and what each read.",
+        ),
+        [
+            ("Probes", probes_row()),
+            ("Disk", disk_row()),
+            ("Services", services_row()),
+            ("Registry API and pushes", api_row()),
+            ("Certificates", cert_row()),
+            ("Stored content", storage_row()),
+            ("Sync and standby (standby only)", sync_row()),
+        ],
     )
-    rows: list[tuple[str, list[PanelBuilder]]] = [
-        ("Probes", probes_row()),
-        ("Disk", disk_row()),
-        ("Services", services_row()),
-        ("Registry API and pushes", api_row()),
-        ("Certificates", cert_row()),
-        ("Stored content", storage_row()),
-        ("Sync and standby (standby only)", sync_row()),
-    ]
-    for title, panels in rows:
-        dashboard = dashboard.with_row(builders.Row(title))
-        for panel in panels:
-            dashboard = dashboard.with_panel(panel)
-    return dashboard

@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as builders
-from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import queries as q
-from dashboards.erasure import erasure_row, on_role
+from dashboards import shared
+from dashboards.erasure import erasure_row
+from dashboards.frame import dashboard_frame, with_rows
 from dashboards.panels import (
-    GREEN,
     NEUTRAL,
-    NODE_DETAIL_UID,
-    OVERVIEW_UID,
-    RED,
-    TAGS,
     Column,
     PanelBuilder,
     PrometheusAnnotation,
     Query,
     bad_from,
-    builtin_annotation,
-    cluster_variable,
-    dashboard_links,
-    datasource_variable,
     falling,
     flag_mapping,
     good_from,
-    instance_variable,
-    job_variable,
     metric,
     rising,
     stat_panel,
@@ -35,27 +25,9 @@ from dashboards.panels import (
     timeseries_panel,
     with_node,
 )
-from dashboards.thresholds import DANGLING_REFERENCES_CRITICAL, THRESHOLDS, Levels
+from dashboards.scope import NODE_ROLE, PAIR, on_role
+from dashboards.thresholds import THRESHOLDS
 from dashboards.traffic import traffic_row
-
-NODE = "{{node}} ({{role}})"
-
-
-def _inverse(levels: Levels) -> Levels:
-    """Free share from used-share levels: 80 % used is 20 % free."""
-    return Levels(warning=100 - levels.warning, critical=100 - levels.critical)
-
-
-def blocker_mapping() -> list[model.ValueMapping]:
-    """0 is fine (green), 1 blocks (red): the reverse of flag_mapping's up/down."""
-    return [
-        model.ValueMap(
-            options={
-                "0": model.ValueMappingResult(text="ok", color=GREEN, index=0),
-                "1": model.ValueMappingResult(text="BLOCKING", color=RED, index=1),
-            }
-        )
-    ]
 
 
 def failover_row() -> list[PanelBuilder]:
@@ -99,7 +71,7 @@ def failover_row() -> list[PanelBuilder]:
             bad_from(1),
             width=14,
             height=6,
-            mappings=blocker_mapping(),
+            mappings=flag_mapping("ok", "BLOCKING", good=0),
             alerts=("RegistryStandbyNotReady",),
             detail_link=True,
         ),
@@ -120,17 +92,7 @@ def stat_row() -> list[PanelBuilder]:
             alerts=("RegistryBackendDown", "RegistryPublicDown"),
             detail_link=True,
         ),
-        stat_panel(
-            "Services",
-            "systemd ActiveState of each watched unit (docker-registry, nginx) per node. "
-            "Anything but active is down.",
-            [Query(with_node(metric("service_active")), "{{node}} {{unit}}")],
-            "none",
-            good_from(1),
-            mappings=flag_mapping("DOWN", "active"),
-            alerts=("RegistryServiceDown",),
-            detail_link=True,
-        ),
+        shared.services(PAIR),
         stat_panel(
             "Push works",
             "The active node's write canary: a small blob pushed every minute. A registry "
@@ -177,16 +139,7 @@ def stat_row() -> list[PanelBuilder]:
             alerts=("RegistrySyncStale", "RegistrySyncFailing"),
             detail_link=True,
         ),
-        stat_panel(
-            "Dangling references",
-            "Tags or revisions whose manifest or blob is missing from the data: pulls of "
-            "them fail. Any is red.",
-            [Query(with_node(metric("storage_dangling_references")), "{{node}}")],
-            "none",
-            bad_from(DANGLING_REFERENCES_CRITICAL),
-            alerts=("RegistryDanglingReferences",),
-            detail_link=True,
-        ),
+        shared.data_faults(PAIR),
         stat_panel(
             "Disk used",
             "Used share of the filesystem holding the registry data, as df shows it. "
@@ -201,68 +154,14 @@ def stat_row() -> list[PanelBuilder]:
 
 
 def disk_row() -> list[PanelBuilder]:
-    return [
-        timeseries_panel(
-            "Disk used and forecast",
-            "Used share of the data filesystem per node, and where it will be in 24 hours "
-            "if the last 6 hours' trend goes on (predict_linear). A forecast above 100 % "
-            "means the disk fills up within a day.",
-            [
-                Query(with_node(q.DISK_USED_PERCENT), f"{NODE} used"),
-                Query(with_node(q.DISK_USED_PERCENT_FORECAST), f"{NODE} in 24 h"),
-            ],
-            "percent",
-            rising(THRESHOLDS["disk_used_percent"]),
-            soft_max=100,
-            alerts=("RegistryDiskAlmostFull", "RegistryDiskFillingUp"),
-            detail_link=True,
-        ),
-        timeseries_panel(
-            "Free inodes",
-            "Share of the data filesystem's inodes still free (every blob and link is a "
-            "file). Pushes fail with none left, whatever the free bytes. Lines at the "
-            "alert levels of inodes used.",
-            [Query(with_node(q.INODES_FREE_PERCENT), NODE)],
-            "percent",
-            falling(_inverse(THRESHOLDS["disk_inodes_used_percent"])),
-            soft_max=100,
-            alerts=("RegistryInodesAlmostFull",),
-            detail_link=True,
-        ),
-    ]
+    return [shared.disk_used(PAIR), shared.free_inodes(PAIR)]
 
 
 def api_row() -> list[PanelBuilder]:
     return [
-        timeseries_panel(
-            "API latency",
-            "Time GET /v2/ took, per node and endpoint. Lines at the alert levels.",
-            [Query(with_node(metric("api_duration_seconds")), "{{node}} {{endpoint}}")],
-            "s",
-            rising(THRESHOLDS["api_latency_seconds"]),
-            width=8,
-            alerts=("RegistryApiSlow",),
-            detail_link=True,
-        ),
-        timeseries_panel(
-            "Catalog walk time",
-            "Time the whole _catalog took (every page), per node and endpoint. It grows "
-            "with the number of repositories; a sudden rise is a slow disk or daemon.",
-            [Query(with_node(metric("catalog_duration_seconds")), "{{node}} {{endpoint}}")],
-            "s",
-            width=8,
-            alerts=("RegistryCatalogUnreachable",),
-            detail_link=True,
-        ),
-        timeseries_panel(
-            "Catalog size",
-            "Repositories the catalog lists, per node and endpoint. Both nodes should "
-            "match; a drop on the active is lost data, on the standby a sync to come.",
-            [Query(with_node(metric("catalog_repositories")), "{{node}} {{endpoint}}")],
-            "short",
-            width=8,
-            detail_link=True,
-        ),
+        shared.api_latency(PAIR),
+        shared.catalog_walk(PAIR),
+        shared.catalog_size(PAIR),
     ]
 
 
@@ -273,7 +172,7 @@ def content_row() -> list[PanelBuilder]:
             f"{what} in the registry data on each node, read from disk. The standby "
             "should follow the active within a sync or two; a gap that stays is data a "
             "failover would lose.",
-            [Query(with_node(metric(name)), NODE)],
+            [Query(with_node(metric(name)), NODE_ROLE)],
             unit,
             width=8,
             alerts=("RegistryStandbyMissingRepositories",),
@@ -291,92 +190,15 @@ def content_row() -> list[PanelBuilder]:
 
 def standby_row() -> list[PanelBuilder]:
     return [
-        timeseries_panel(
-            "Standby lag",
-            "Age of the oldest change on the active that the standby lacks; 0 when in "
-            "step. Syncs run every 10 minutes, so a saw-tooth below the first line is "
-            "normal. Lines at the alert levels.",
-            [Query(with_node(metric("standby_lag_seconds")), "{{node}}")],
-            "s",
-            rising(THRESHOLDS["standby_lag_seconds"]),
-            alerts=("RegistryStandbyLagHigh",),
-            detail_link=True,
-        ),
-        timeseries_panel(
-            "Standby missing tags",
-            "What the active has and the standby lacks: missing tags, tags pointing "
-            "elsewhere, missing repositories and blobs. Non-zero between syncs is normal; "
-            "non-zero after a good sync is not.",
-            [
-                Query(with_node(metric("standby_missing_tags")), "{{node}} missing tags"),
-                Query(with_node(metric("standby_mismatched_tags")), "{{node}} mismatched tags"),
-                Query(
-                    with_node(metric("standby_missing_repositories")),
-                    "{{node}} missing repositories",
-                ),
-                Query(with_node(metric("standby_missing_blobs")), "{{node}} missing blobs"),
-            ],
-            "short",
-            alerts=(
-                "RegistryStandbyMissingRepositories",
-                "RegistryStandbyMissingBlobs",
-                "RegistryStandbyMismatchedTags",
-            ),
-            detail_link=True,
-        ),
-        timeseries_panel(
-            "Time since last good sync",
-            "Time since the standby's rsync last finished well (exit 0, or 24: files "
-            "vanished mid-run). Lines at the alert levels.",
-            [Query(with_node(q.SYNC_SUCCESS_AGE), "{{node}}")],
-            "s",
-            rising(THRESHOLDS["sync_success_age_seconds"]),
-            alerts=("RegistrySyncStale",),
-            detail_link=True,
-        ),
-        timeseries_panel(
-            "Sync runs and exit codes",
-            "1 while the standby's rsync runs (every 10 minutes), and the exit code of "
-            "its last run: 0 is good, 24 (files vanished mid-run) is normal on a live "
-            "registry, anything else failed.",
-            [
-                Query(with_node(metric("sync_running")), "{{node}} running"),
-                Query(with_node(metric("sync_last_exit_code")), "{{node}} last exit code"),
-            ],
-            "none",
-            steps_line=True,
-            alerts=("RegistrySyncFailing",),
-            detail_link=True,
-        ),
+        shared.standby_lag(PAIR),
+        shared.standby_missing(PAIR),
+        shared.last_good_sync(PAIR),
+        shared.sync_runs(PAIR),
     ]
 
 
 def services_row() -> list[PanelBuilder]:
-    return [
-        timeseries_panel(
-            "Service starts and restarts",
-            "Starts of each unit (a new start time) and restarts systemd made itself. "
-            "Debian's docker-registry has no Restart=, so a crash and a manual start shows "
-            "only as a start. Repeated starts are flapping.",
-            [
-                Query(with_node(q.SERVICE_STARTS), "{{node}} {{unit}} starts"),
-                Query(with_node(q.SERVICE_RESTARTS), "{{node}} {{unit}} restarts"),
-            ],
-            "short",
-            bars=True,
-            alerts=("RegistryServiceFlapping",),
-            detail_link=True,
-        ),
-        timeseries_panel(
-            "Push time",
-            "Time the active's write canary push took. It rises before pushes of real "
-            "images start failing.",
-            [Query(with_node(metric("write_duration_seconds")), "{{node}}")],
-            "s",
-            alerts=("RegistryWriteFailing",),
-            detail_link=True,
-        ),
-    ]
+    return [shared.service_starts(PAIR), shared.push_time(PAIR)]
 
 
 def certificate_table() -> PanelBuilder:
@@ -442,42 +264,26 @@ def event_annotations() -> list[PrometheusAnnotation]:
 
 
 def overview() -> builders.Dashboard:
-    dashboard = (
-        builders.Dashboard("Registry pair overview")
-        .uid(OVERVIEW_UID)
-        .description(
-            "Is the docker-registry pair healthy, and could the standby take over now? "
-            "Colours follow the alert levels."
-        )
-        .tags(TAGS)
-        .editable()
-        .tooltip(model.DashboardCursorSync.CROSSHAIR)
-        .time("now-6h", "now")
-        .refresh("1m")
-        .timezone("utc")
-        .with_variable(datasource_variable())
-        .with_variable(job_variable())
-        .with_variable(cluster_variable())
-        .with_variable(instance_variable())
-        .links(dashboard_links(NODE_DETAIL_UID, "Node detail"))
-        .annotation(builtin_annotation())
+    dashboard = dashboard_frame(
+        PAIR,
+        "Registry pair overview",
+        "Is the docker-registry pair healthy, and could the standby take over now? "
+        "Colours follow the alert levels.",
     )
     for annotation in event_annotations():
         dashboard = dashboard.annotation(annotation)
     for panel in [*failover_row(), *stat_row()]:
         dashboard = dashboard.with_panel(panel)
-    rows: list[tuple[str, list[PanelBuilder]]] = [
-        ("Disk", disk_row()),
-        ("Registry API", api_row()),
-        ("Traffic (nginx access log)", traffic_row()),
-        ("Stored content per node", content_row()),
-        ("Standby and sync", standby_row()),
-        ("Erasure paths: pushes the next sync would erase", erasure_row()),
-        ("Services and pushes", services_row()),
-        ("Certificates", [certificate_table()]),
-    ]
-    for title, panels in rows:
-        dashboard = dashboard.with_row(builders.Row(title))
-        for panel in panels:
-            dashboard = dashboard.with_panel(panel)
-    return dashboard
+    return with_rows(
+        dashboard,
+        [
+            ("Disk", disk_row()),
+            ("Registry API", api_row()),
+            ("Traffic (nginx access log)", traffic_row()),
+            ("Stored content per node", content_row()),
+            ("Standby and sync", standby_row()),
+            ("Erasure paths: pushes the next sync would erase", erasure_row()),
+            ("Services and pushes", services_row()),
+            ("Certificates", [certificate_table()]),
+        ],
+    )

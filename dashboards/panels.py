@@ -130,12 +130,14 @@ def steps(values: list[model.Threshold]) -> builders.ThresholdsConfig:
     return builders.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(values)
 
 
-def flag_mapping(zero: str, one: str) -> list[model.ValueMapping]:
+def flag_mapping(zero: str, one: str, *, good: int = 1) -> list[model.ValueMapping]:
+    """Names for a 0/1 gauge: the `good` value green, the other red."""
+    colors = {good: GREEN, 1 - good: RED}
     return [
         model.ValueMap(
             options={
-                "0": model.ValueMappingResult(text=zero, color=RED, index=0),
-                "1": model.ValueMappingResult(text=one, color=GREEN, index=1),
+                "0": model.ValueMappingResult(text=zero, color=colors[0], index=0),
+                "1": model.ValueMappingResult(text=one, color=colors[1], index=1),
             }
         )
     ]
