@@ -143,7 +143,7 @@ class HealthyPair:
         (workdir / "htpasswd").write_text(HTPASSWD)
         systemd = FakeSystemd(workdir / "systemd")
         for unit in ("docker-registry.service", "nginx.service"):
-            systemd.set_unit(unit, "active", started_at=max(time.time() - 3600, systemd.boot))
+            systemd.set_unit(unit, "active", started_at=systemd.ago(3600))
         return Node(name, role, registry, nginx, systemd)
 
     def _exporter(self, node: Node, extra: dict[str, Any]) -> Exporter:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,12 +16,6 @@ from testbed.rsync import RsyncDaemon, SyncUnit
 from testbed.systemd import FakeSystemd
 
 TOKEN = "pair-secret"
-
-
-def ago(seconds: float) -> float:
-    """A time `seconds` in the past, in whole seconds as `systemctl --timestamp=unix` shows
-    it. The fake systemd refuses one before its boot: older runs go in the state file."""
-    return float(int(time.time() - seconds))
 
 
 @dataclass
