@@ -120,18 +120,10 @@ class Prometheus:
         self.session = _session()
 
     def start(self) -> Prometheus:
-        self.daemon.start()
-        try:
-            wait_until(self._ready, 30, f"prometheus on port {self.port}")
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.daemon.stop()
-            raise AssertionError(f"prometheus did not start:\n{tail}") from None
+        self.daemon.start_and_wait(self._ready, 30, f"prometheus on port {self.port}")
         return self
 
     def _ready(self) -> bool:
-        if not self.daemon.running:
-            raise AssertionError(f"prometheus exited:\n{self.daemon.log_tail()}")
         return self.session.get(f"{self.url}/-/ready", timeout=1).status_code == 200
 
     def api(self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, str]] = ()) -> Any:
@@ -227,18 +219,10 @@ class Alertmanager:
         self.session = _session()
 
     def start(self) -> Alertmanager:
-        self.daemon.start()
-        try:
-            wait_until(self._ready, 30, f"alertmanager on port {self.port}")
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.daemon.stop()
-            raise AssertionError(f"alertmanager did not start:\n{tail}") from None
+        self.daemon.start_and_wait(self._ready, 30, f"alertmanager on port {self.port}")
         return self
 
     def _ready(self) -> bool:
-        if not self.daemon.running:
-            raise AssertionError(f"alertmanager exited:\n{self.daemon.log_tail()}")
         return self.session.get(f"{self.url}/-/ready", timeout=1).status_code == 200
 
     def alerts(self, **filters: str) -> list[dict[str, Any]]:

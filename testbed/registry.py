@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from testbed.daemon import Daemon
-from testbed.waiting import free_port, wait_until
+from testbed.waiting import free_port
 
 REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 
@@ -54,7 +54,9 @@ class Registry:
         self.config_path = workdir / "registry.yml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.daemon = Daemon(
-            [REGISTRY_BIN, "serve", str(self.config_path)], workdir / "registry.log"
+            [REGISTRY_BIN, "serve", str(self.config_path)],
+            workdir / "registry.log",
+            name="docker-registry",
         )
 
     def _answers(self) -> bool:
@@ -63,13 +65,7 @@ class Registry:
             return bool(resp.status == 200)
 
     def start(self) -> Registry:
-        self.daemon.start()
-        try:
-            wait_until(self._answers, 15, f"docker-registry on port {self.port}")
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.daemon.stop()
-            raise AssertionError(f"docker-registry did not start:\n{tail}") from None
+        self.daemon.start_and_wait(self._answers, 15, f"docker-registry on port {self.port}")
         return self
 
     def stop(self) -> None:
