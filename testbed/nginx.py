@@ -105,17 +105,16 @@ class Nginx:
 
     def reload(self) -> None:
         """Re-read config and certificates, as `systemctl reload nginx` does."""
-        subprocess.run(
-            [NGINX_BIN, "-p", str(self.workdir), "-c", str(self.config_path), "-s", "reload"],
-            check=True,
-            capture_output=True,
-            timeout=10,
-        )
+        self._signal("reload")
 
     def reopen_logs(self) -> None:
         """SIGUSR1, as logrotate's postrotate does: nginx reopens its log files."""
+        self._signal("reopen")
+
+    def _signal(self, name: str) -> None:
+        """`nginx -s <name>` to the running master."""
         subprocess.run(
-            [NGINX_BIN, "-p", str(self.workdir), "-c", str(self.config_path), "-s", "reopen"],
+            [NGINX_BIN, "-p", str(self.workdir), "-c", str(self.config_path), "-s", name],
             check=True,
             capture_output=True,
             timeout=10,

@@ -6,6 +6,7 @@ import shutil
 import ssl
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -13,6 +14,20 @@ from testbed.daemon import Daemon
 from testbed.waiting import free_port
 
 REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+
+
+def node_config(node: str, role: str, data_dir: Path, url: str, **extra: Any) -> dict[str, Any]:
+    """A node's config (exporter and check_registry) on the registry at `url` reached
+    directly, with no TLS front and no certificate to watch; `extra` adds or overrides."""
+    return {
+        "node": node,
+        "role": role,
+        "data_dir": str(data_dir),
+        "backend_url": url,
+        "public_url": url,
+        "cert_file": None,
+        **extra,
+    }
 
 
 class Registry:
