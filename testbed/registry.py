@@ -16,9 +16,10 @@ from testbed.waiting import free_port
 REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 
 
-def node_config(node: str, role: str, data_dir: Path, url: str, **extra: Any) -> dict[str, Any]:
+def node_config(node: str, role: str, data_dir: Path, url: str, /, **extra: Any) -> dict[str, Any]:
     """A node's config (exporter and check_registry) on the registry at `url` reached
-    directly, with no TLS front and no certificate to watch; `extra` adds or overrides."""
+    directly, with no TLS front and no certificate to watch; `extra` adds or overrides
+    any key (positional-only parameters: `data_dir=` and the like are keys of extra)."""
     return {
         "node": node,
         "role": role,

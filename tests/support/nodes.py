@@ -13,7 +13,7 @@ CANARY = "toolforge-base:latest"
 
 def base_config(registry: Registry, **extra: Any) -> dict[str, Any]:
     return node_config(
-        NODE, "active", registry.data_dir, registry.url, canary_images=[CANARY], **extra
+        NODE, "active", registry.data_dir, registry.url, **{"canary_images": [CANARY], **extra}
     )
 
 
@@ -21,4 +21,4 @@ def quiet_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     """A node whose probes all fail fast (nothing listens): only the web face matters."""
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
-    return node_config(NODE, "active", data, "http://127.0.0.1:9", canary_images=[], **extra)
+    return node_config(NODE, "active", data, "http://127.0.0.1:9", **{"canary_images": [], **extra})
