@@ -8,9 +8,11 @@ unit's rsync client (testbed/rsync.py), taken after the active's write canary
 is in place, so the two hold the same content. That run is recorded in the
 standby's fake systemd as systemd shows the oneshot and its timer, which is
 what the sync probe reads. nginx logs in the registry_monitor format and
-each exporter follows that log; once both run, an image is pushed and pulled
-through the active's nginx, as a client would, so the traffic metrics carry
-real requests. The alert and the dashboard tests both start it.
+each exporter follows that log: once the active's exporter runs, an image is
+pushed and pulled through the active's nginx, as a client would, before the
+sync (the standby then holds every tag); once the standby's runs, an image
+is pulled through its nginx, so the traffic metrics carry real requests. The alert and the dashboard
+tests both start it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ HTPASSWD = "builder:$apr1$testbed$0000000000000000000000\n"
 # Lines of each node's files that name its own ports and directories: declared, not drift.
 PARITY_IGNORE_LINES = {
     "registry_config": [r"^\s*(addr|rootdirectory):"],
-    "nginx_site": [r"^\s*(listen|pid|error_log|\w+_temp_path|proxy_pass)\s"],
+    "nginx_site": [r"^\s*(listen|pid|error_log|access_log|\w+_temp_path|proxy_pass)\s"],
 }
 
 
@@ -120,6 +122,7 @@ class HealthyPair:
         for repository, tag in IMAGES:
             pusher.push_image(repository, tag)
         self.active.exporter = self._exporter(self.active, {})
+        self._client_push()
         self.standby = self._node(self.standby_name, "standby", registries.standby)
         # One good sync, after the write canary's first push.
         self.rsyncd = registries.rsyncd
@@ -135,13 +138,17 @@ class HealthyPair:
     def _client(self, node: Node) -> Pusher:
         return Pusher(f"https://{PUBLIC_NAME}:{node.nginx.port}", verify=str(self.ca_file))
 
-    def _client_traffic(self) -> None:
-        """Through nginx: a push to the active (asking first for a blob it lacks: HEAD 404)
-        and a pull from it, and a pull of a synced image from the standby."""
+    def _client_push(self) -> None:
+        """Through nginx, before the sync (a healthy standby holds every tag of the active):
+        a push to the active (asking first for a blob it lacks: HEAD 404) and a pull."""
         active = self._client(self.active)
         active.blob_exists("client/app", "sha256:" + "0" * 64)
         active.push_image("client/app", "v1")
         active.pull_image("client/app", "v1")
+
+    def _client_traffic(self) -> None:
+        """After the client's push: a pull of a synced image from the standby through its
+        nginx, then both exporters' traffic readings counting it all."""
         self._client(self.standby).pull_image(*IMAGES[0])
         done = time.time()
         for node in self.nodes:
