@@ -8,11 +8,10 @@ unit's rsync client (testbed/rsync.py), taken after the active's write canary
 is in place, so the two hold the same content. That run is recorded in the
 standby's fake systemd as systemd shows the oneshot and its timer, which is
 what the sync probe reads. nginx logs in the registry_monitor format and
-each exporter follows that log: once the active's exporter runs, an image is
-pushed and pulled through the active's nginx, as a client would, before the
-sync (the standby then holds every tag); once the standby's runs, an image
-is pulled through its nginx, so the traffic metrics carry real requests. The alert and the dashboard
-tests both start it.
+each exporter follows that log; a client pushes an image through the
+active's nginx before the sync and pulls from both nodes once they run, so
+the traffic metrics carry real requests and the pair is in step. The alert and the
+dashboard tests both start it.
 """
 
 from __future__ import annotations
@@ -122,7 +121,7 @@ class HealthyPair:
         for repository, tag in IMAGES:
             pusher.push_image(repository, tag)
         self.active.exporter = self._exporter(self.active, {})
-        self._client_push()
+        self._client_push()  # before the sync copies it: a healthy pair is in step
         self.standby = self._node(self.standby_name, "standby", registries.standby)
         # One good sync, after the write canary's first push.
         self.rsyncd = registries.rsyncd
@@ -133,22 +132,21 @@ class HealthyPair:
         self.standby.exporter = self._exporter(
             self.standby, {"active_exporter_url": self.active.exporter.url}
         )
-        self._client_traffic()
+        self._client_pulls()
 
     def _client(self, node: Node) -> Pusher:
         return Pusher(f"https://{PUBLIC_NAME}:{node.nginx.port}", verify=str(self.ca_file))
 
     def _client_push(self) -> None:
-        """Through nginx, before the sync (a healthy standby holds every tag of the active):
-        a push to the active (asking first for a blob it lacks: HEAD 404) and a pull."""
+        """Through the active's nginx: a push (asking first for a blob it lacks: HEAD 404)."""
         active = self._client(self.active)
         active.blob_exists("client/app", "sha256:" + "0" * 64)
         active.push_image("client/app", "v1")
-        active.pull_image("client/app", "v1")
 
-    def _client_traffic(self) -> None:
-        """After the client's push: a pull of a synced image from the standby through its
-        nginx, then both exporters' traffic readings counting it all."""
+    def _client_pulls(self) -> None:
+        """Through nginx: a pull from the active, and a pull of a synced image from the
+        standby; then both exporters have read their logs."""
+        self._client(self.active).pull_image("client/app", "v1")
         self._client(self.standby).pull_image(*IMAGES[0])
         done = time.time()
         for node in self.nodes:
