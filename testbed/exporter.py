@@ -52,19 +52,17 @@ class Exporter:
             ],
             workdir / "exporter.log",
             env={**os.environ, **(env or {})},
+            name="exporter",
         )
 
     def start(self, wait_for: tuple[str, ...] = ()) -> Exporter:
         """Start, and wait until /healthz answers and the named probes have a reading."""
-        self.daemon.start()
-        try:
-            wait_until(self.healthy, 20, "exporter /healthz")
-            for probe in wait_for:
+        self.daemon.start_and_wait(self.healthy, 20, "exporter /healthz")
+        for probe in wait_for:
+            try:
                 self.wait_reading(probe)
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.daemon.stop()
-            raise AssertionError(f"exporter did not come up:\n{tail}") from None
+            except AssertionError as exc:
+                self.daemon.give_up(str(exc))
         return self
 
     def healthy(self) -> bool:

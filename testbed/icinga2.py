@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from testbed.daemon import Daemon
-from testbed.waiting import wait_until
 
 ICINGA2_BIN = shutil.which("icinga2") or "/usr/sbin/icinga2"
 
@@ -96,15 +95,12 @@ class Icinga2:
         self.daemon = Daemon(
             [ICINGA2_BIN, "daemon", "-c", str(self.config_path), *self.defines()],
             self.workdir / "daemon.log",
+            # SIGTERM: Icinga writes its state file on the way out. A loaded machine can
+            # make that slow; SIGKILL after the default 10 s would lose the file.
+            stop_timeout=60,
         )
-        self.daemon.start()
         fifo = self.workdir / "icinga2.cmd"
-        try:
-            wait_until(fifo.is_fifo, 30, "Icinga 2's external command pipe")
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.stop()
-            raise AssertionError(f"icinga2 did not start:\n{tail}") from None
+        self.daemon.start_and_wait(fifo.is_fifo, 30, "Icinga 2's external command pipe")
         return self
 
     def command(self, line: str) -> None:
@@ -122,9 +118,7 @@ class Icinga2:
 
     def stop(self) -> None:
         if self.daemon is not None:
-            # SIGTERM: Icinga writes its state file on the way out. A loaded machine can
-            # make that slow; SIGKILL after the default 10 s would lose the file.
-            self.daemon.stop(timeout=60)
+            self.daemon.stop()
 
     def check_results(self) -> dict[str, dict[str, Any]]:
         """The last check result of every service, from the state file (after stop)."""

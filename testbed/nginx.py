@@ -9,7 +9,7 @@ from pathlib import Path
 
 from registry_monitor.accesslog.formats import LOG_FORMAT
 from testbed.daemon import Daemon
-from testbed.waiting import free_port, port_open, wait_until
+from testbed.waiting import free_port, port_open
 
 NGINX_BIN = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -70,7 +70,9 @@ class Nginx:
         self.config_path = workdir / "nginx.conf"
         self.write_config()
         self.daemon = Daemon(
-            [NGINX_BIN, "-p", str(workdir), "-c", str(self.config_path)], workdir / "stdout.log"
+            [NGINX_BIN, "-p", str(workdir), "-c", str(self.config_path)],
+            workdir / "stdout.log",
+            more_logs=[workdir / "error.log"],
         )
 
     def write_config(self) -> None:
@@ -98,28 +100,21 @@ class Nginx:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> Nginx:
-        self.daemon.start()
-        try:
-            wait_until(lambda: port_open(self.port), 15, f"nginx on port {self.port}")
-        except AssertionError:
-            tail = self.daemon.log_tail() + (self.workdir / "error.log").read_text(errors="replace")
-            self.daemon.stop()
-            raise AssertionError(f"nginx did not start:\n{tail}") from None
+        self.daemon.start_and_wait(lambda: port_open(self.port), 15, f"nginx on port {self.port}")
         return self
 
     def reload(self) -> None:
         """Re-read config and certificates, as `systemctl reload nginx` does."""
-        subprocess.run(
-            [NGINX_BIN, "-p", str(self.workdir), "-c", str(self.config_path), "-s", "reload"],
-            check=True,
-            capture_output=True,
-            timeout=10,
-        )
+        self._signal("reload")
 
     def reopen_logs(self) -> None:
         """SIGUSR1, as logrotate's postrotate does: nginx reopens its log files."""
+        self._signal("reopen")
+
+    def _signal(self, name: str) -> None:
+        """`nginx -s <name>` to the running master."""
         subprocess.run(
-            [NGINX_BIN, "-p", str(self.workdir), "-c", str(self.config_path), "-s", "reopen"],
+            [NGINX_BIN, "-p", str(self.workdir), "-c", str(self.config_path), "-s", name],
             check=True,
             capture_output=True,
             timeout=10,

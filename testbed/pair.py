@@ -29,7 +29,7 @@ from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.mounts import OwnFilesystem
 from testbed.nginx import Nginx
-from testbed.registry import Registry
+from testbed.registry import Registry, node_config
 from testbed.rsync import RsyncDaemon, SyncUnit
 from testbed.systemd import FakeSystemd
 
@@ -46,6 +46,33 @@ PARITY_IGNORE_LINES = {
 
 class Stoppable(Protocol):
     def stop(self) -> None: ...
+
+
+@dataclass
+class Registries:
+    """Two real registries, each with its data on a filesystem of its own (the disk panels,
+    alerts and checks then read the pair's fill, not the host's), and an rsync daemon
+    exporting the active's data for the standby's sync: what every pair starts with."""
+
+    active: Registry
+    standby: Registry
+    rsyncd: RsyncDaemon
+
+
+def start_registries(root: Path, started: list[Stoppable]) -> Registries:
+    """Start them under root/active, root/standby and root/rsyncd; each one started is
+    appended to `started`, for the caller to stop in reverse order, also on failure."""
+    registries = []
+    for role in ("active", "standby"):
+        disk = OwnFilesystem(root / role / "disk")
+        started.append(disk.start())
+        registry = Registry(root / role, data_dir=disk.path)
+        started.append(registry.start())
+        registries.append(registry)
+    active, standby = registries
+    rsyncd = RsyncDaemon(root / "rsyncd", active.data_dir)
+    started.append(rsyncd.start())
+    return Registries(active, standby, rsyncd)
 
 
 @dataclass
@@ -88,16 +115,16 @@ class HealthyPair:
         self.cert = issue(
             self.ca, self.workdir / "acmecerts", PUBLIC_NAME, days=60, stem="ec-prime256v1.chained"
         )
-        self.active = self._node(self.active_name, "active", self._registry("active"))
+        registries = start_registries(self.workdir, self.started)
+        self.active = self._node(self.active_name, "active", registries.active)
         pusher = Pusher(self.active.registry.url)
         for repository, tag in IMAGES:
             pusher.push_image(repository, tag)
         self.active.exporter = self._exporter(self.active, {})
         self._client_push()  # before the sync copies it: a healthy pair is in step
-        self.standby = self._node(self.standby_name, "standby", self._registry("standby"))
+        self.standby = self._node(self.standby_name, "standby", registries.standby)
         # One good sync, after the write canary's first push.
-        self.rsyncd = RsyncDaemon(self.workdir / "rsyncd", self.active.registry.data_dir)
-        self.started.append(self.rsyncd.start())
+        self.rsyncd = registries.rsyncd
         self.sync = SyncUnit(self.standby.systemd, self.rsyncd.url, self.standby.registry.data_dir)
         done = self.sync.run()
         if done.returncode != 0:
@@ -126,15 +153,7 @@ class HealthyPair:
             assert node.exporter is not None
             node.exporter.wait_reading("traffic", newer_than=done, timeout=60)
 
-    def _registry(self, role: str) -> Registry:
-        """A registry whose data is on a filesystem of its own: the disk panels and
-        alerts then read the pair's fill, not the host's."""
-        disk = OwnFilesystem(self.workdir / role / "disk")
-        self.started.append(disk.start())
-        return Registry(self.workdir / role, data_dir=disk.path)
-
     def _node(self, name: str, role: str, registry: Registry) -> Node:
-        self.started.append(registry.start())
         workdir = registry.workdir
         nginx = Nginx(
             workdir / "nginx",
@@ -148,16 +167,12 @@ class HealthyPair:
         (workdir / "htpasswd").write_text(HTPASSWD)
         systemd = FakeSystemd(workdir / "systemd")
         for unit in ("docker-registry.service", "nginx.service"):
-            systemd.set_unit(unit, "active", started_at=max(time.time() - 3600, systemd.boot))
+            systemd.set_unit(unit, "active", started_at=systemd.ago(3600))
         return Node(name, role, registry, nginx, systemd)
 
     def _exporter(self, node: Node, extra: dict[str, Any]) -> Exporter:
         workdir = node.registry.workdir
-        config = {
-            "node": node.name,
-            "role": node.role,
-            "data_dir": str(node.registry.data_dir),
-            "backend_url": node.registry.url,
+        config = node_config(node.name, node.role, node.registry.data_dir, node.registry.url) | {
             "public_url": f"https://{PUBLIC_NAME}:{node.nginx.port}",
             "ca_file": str(self.ca_file),
             "cert_file": str(self.cert.cert),

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import requests
 import yaml
@@ -68,7 +68,26 @@ def static_scrape_config(
     return config
 
 
-class Prometheus:
+class _ReadyDaemon:
+    """What Prometheus and Alertmanager share: a daemon on self.port, up once /-/ready says so."""
+
+    daemon: Daemon
+    port: int
+    url: str
+    session: requests.Session
+
+    def start(self) -> Self:
+        self.daemon.start_and_wait(self._ready, 30, f"{self.daemon.name} on port {self.port}")
+        return self
+
+    def _ready(self) -> bool:
+        return self.session.get(f"{self.url}/-/ready", timeout=1).status_code == 200
+
+    def stop(self) -> None:
+        self.daemon.stop()
+
+
+class Prometheus(_ReadyDaemon):
     def __init__(
         self,
         workdir: Path,
@@ -118,21 +137,6 @@ class Prometheus:
             workdir / "prometheus.log",
         )
         self.session = _session()
-
-    def start(self) -> Prometheus:
-        self.daemon.start()
-        try:
-            wait_until(self._ready, 30, f"prometheus on port {self.port}")
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.daemon.stop()
-            raise AssertionError(f"prometheus did not start:\n{tail}") from None
-        return self
-
-    def _ready(self) -> bool:
-        if not self.daemon.running:
-            raise AssertionError(f"prometheus exited:\n{self.daemon.log_tail()}")
-        return self.session.get(f"{self.url}/-/ready", timeout=1).status_code == 200
 
     def api(self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, str]] = ()) -> Any:
         """GET /api/v1/<path>: the `data` of a success, PrometheusError with its message if not."""
@@ -202,11 +206,8 @@ class Prometheus:
         result: list[dict[str, Any]] = self.api("alerts")["alerts"]
         return result
 
-    def stop(self) -> None:
-        self.daemon.stop()
 
-
-class Alertmanager:
+class Alertmanager(_ReadyDaemon):
     def __init__(self, workdir: Path, config_path: Path, port: int | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
@@ -223,23 +224,9 @@ class Alertmanager:
                 "--log.level=warn",
             ],
             workdir / "alertmanager.log",
+            name="alertmanager",
         )
         self.session = _session()
-
-    def start(self) -> Alertmanager:
-        self.daemon.start()
-        try:
-            wait_until(self._ready, 30, f"alertmanager on port {self.port}")
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.daemon.stop()
-            raise AssertionError(f"alertmanager did not start:\n{tail}") from None
-        return self
-
-    def _ready(self) -> bool:
-        if not self.daemon.running:
-            raise AssertionError(f"alertmanager exited:\n{self.daemon.log_tail()}")
-        return self.session.get(f"{self.url}/-/ready", timeout=1).status_code == 200
 
     def alerts(self, **filters: str) -> list[dict[str, Any]]:
         """GET /api/v2/alerts; filters are its query parameters (active, inhibited, ...)."""
@@ -252,6 +239,3 @@ class Alertmanager:
         """POST /api/v2/alerts, as Prometheus does."""
         resp = self.session.post(f"{self.url}/api/v2/alerts", json=list(alerts), timeout=10)
         resp.raise_for_status()
-
-    def stop(self) -> None:
-        self.daemon.stop()

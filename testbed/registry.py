@@ -6,13 +6,29 @@ import shutil
 import ssl
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from testbed.daemon import Daemon
-from testbed.waiting import free_port, wait_until
+from testbed.waiting import free_port
 
 REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+
+
+def node_config(node: str, role: str, data_dir: Path, url: str, /, **extra: Any) -> dict[str, Any]:
+    """A node's config (exporter and check_registry) on the registry at `url` reached
+    directly, with no TLS front and no certificate to watch; `extra` adds or overrides
+    any key (positional-only parameters: `data_dir=` and the like are keys of extra)."""
+    return {
+        "node": node,
+        "role": role,
+        "data_dir": str(data_dir),
+        "backend_url": url,
+        "public_url": url,
+        "cert_file": None,
+        **extra,
+    }
 
 
 class Registry:
@@ -54,7 +70,9 @@ class Registry:
         self.config_path = workdir / "registry.yml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.daemon = Daemon(
-            [REGISTRY_BIN, "serve", str(self.config_path)], workdir / "registry.log"
+            [REGISTRY_BIN, "serve", str(self.config_path)],
+            workdir / "registry.log",
+            name="docker-registry",
         )
 
     def _answers(self) -> bool:
@@ -63,13 +81,7 @@ class Registry:
             return bool(resp.status == 200)
 
     def start(self) -> Registry:
-        self.daemon.start()
-        try:
-            wait_until(self._answers, 15, f"docker-registry on port {self.port}")
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.daemon.stop()
-            raise AssertionError(f"docker-registry did not start:\n{tail}") from None
+        self.daemon.start_and_wait(self._answers, 15, f"docker-registry on port {self.port}")
         return self
 
     def stop(self) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from testbed.daemon import Daemon
 from testbed.systemd import FakeSystemd
-from testbed.waiting import free_port, port_open, wait_until
+from testbed.waiting import free_port, port_open
 
 RSYNC_BIN = shutil.which("rsync") or "/usr/bin/rsync"
 MODULE = "docker-registry-sync"
@@ -55,16 +55,14 @@ class RsyncDaemon:
                 f"--port={self.port}",
             ],
             workdir / "rsyncd.out",
+            name="rsync daemon",
+            more_logs=[workdir / "rsyncd.log"],
         )
 
     def start(self) -> RsyncDaemon:
-        self.daemon.start()
-        try:
-            wait_until(lambda: port_open(self.port), 10, f"rsync daemon on port {self.port}")
-        except AssertionError:
-            tail = self.daemon.log_tail()
-            self.daemon.stop()
-            raise AssertionError(f"rsync daemon did not start:\n{tail}") from None
+        self.daemon.start_and_wait(
+            lambda: port_open(self.port), 10, f"rsync daemon on port {self.port}"
+        )
         return self
 
     def stop(self) -> None:

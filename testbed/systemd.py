@@ -30,6 +30,12 @@ def default_boot() -> float:
     return psutil.boot_time()
 
 
+def ago(seconds: float) -> float:
+    """A time `seconds` in the past, in whole seconds as `systemctl --timestamp=unix` shows
+    it. A fake systemd refuses one before its boot: older runs go in the state file."""
+    return float(int(time.time() - seconds))
+
+
 class BeforeBoot(AssertionError):
     """A test asked systemd to show a time before it booted, which no systemd can."""
 
@@ -52,6 +58,11 @@ class FakeSystemd:
             "sys.exit(fake_systemctl.main(sys.argv[1:]))\n"
         )
         self.systemctl.chmod(0o755)
+
+    def ago(self, seconds: float) -> float:
+        """Like `ago`, but held back to a whole second after this systemd booted: "up for
+        an hour" on a host up that long, "up since boot" on a freshly booted one."""
+        return max(ago(seconds), float(int(self.boot) + 1))
 
     @property
     def env(self) -> dict[str, str]:

@@ -18,10 +18,10 @@ from registry_monitor.probes.sync import SyncProbe
 from registry_monitor.verdicts import sync as verdict
 from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
-from testbed.systemd import FakeSystemd
+from testbed.systemd import FakeSystemd, ago
 from testbed.waiting import closed_port
 from tests.support.check import run_check, write_config
-from tests.support.pair import Pair, ago
+from tests.support.pair import Pair
 from tests.support.sync import seed_run
 
 Start = Callable[..., Exporter]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import psutil
-
 from testbed.systemd import FakeSystemd
 from tests.support.check import run_check, write_config
 
@@ -16,7 +14,7 @@ def config(tmp_path: Path, **extra: object) -> Path:
 
 
 def test_all_units_active(systemd: FakeSystemd, tmp_path: Path) -> None:
-    started = max(time.time() - 3600, psutil.boot_time() + 1)
+    started = systemd.ago(3600)
     systemd.set_unit("docker-registry.service", started_at=started, main_pid=4321)
     systemd.set_unit("nginx.service", restarts=2, main_pid=99)
     run = run_check(config(tmp_path), "services", "-v")

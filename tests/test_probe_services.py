@@ -1,7 +1,6 @@
 import time
 from datetime import UTC, datetime
 
-import psutil
 import pytest
 
 from registry_monitor import systemd as systemctl
@@ -12,18 +11,12 @@ from registry_monitor.probes.services import ServicesProbe, UnitStatus
 from testbed.systemd import FakeSystemd
 
 
-def ago(seconds: float) -> float:
-    """A whole second in the past, but after boot (systemd's monotonic timestamps start
-    there); systemd's realtime form has whole seconds only."""
-    return float(int(max(time.time() - seconds, psutil.boot_time() + 2)))
-
-
 def probe(**kw: object) -> ServicesProbe:
     return ServicesProbe(Config(**kw))  # type: ignore[arg-type]
 
 
 def test_active_and_failed_units(systemd: FakeSystemd) -> None:
-    started = ago(3600)
+    started = systemd.ago(3600)
     systemd.set_unit("docker-registry.service", "active", started_at=started, main_pid=1234)
     systemd.set_unit("nginx.service", "failed", restarts=3)
     r = run_probe(probe(), Deadline(5))
@@ -85,10 +78,10 @@ def registry_unit() -> UnitStatus:
 
 
 def test_restart_shows_as_new_start_time(systemd: FakeSystemd) -> None:
-    first = ago(600)
+    first = systemd.ago(600)
     systemd.set_unit("docker-registry.service", started_at=first)
     before = registry_unit()
-    second = ago(1)
+    second = systemd.ago(1)
     systemd.set_unit("docker-registry.service", started_at=second)
     after = registry_unit()
     assert before.restarts == after.restarts == 0
@@ -98,7 +91,7 @@ def test_restart_shows_as_new_start_time(systemd: FakeSystemd) -> None:
 def test_start_time_is_the_same_on_every_run(systemd: FakeSystemd) -> None:
     """The realtime timestamp, not the monotonic one converted with this process's
     clocks, which moved by up to a second between runs (false restarts in changes())."""
-    started = ago(3600) + 0.75  # systemd keeps microseconds, shows whole seconds
+    started = systemd.ago(3600) + 0.75  # systemd keeps microseconds, shows whole seconds
     systemd.set_unit("docker-registry.service", started_at=started)
     seen = {registry_unit().started_at for _ in range(5)}
     assert seen == {float(int(started))}
@@ -110,7 +103,7 @@ def test_start_time_whatever_the_exporters_time_zone(
     # systemctl would print "XYZ" times an hour ahead, but it is run with TZ=UTC
     monkeypatch.setenv("TZ", "XYZ-1")
     monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
-    started = ago(3600)
+    started = systemd.ago(3600)
     systemd.set_unit("docker-registry.service", started_at=started)
     assert registry_unit().started_at == started
 
@@ -121,7 +114,7 @@ def test_start_time_whatever_the_exporters_time_zone(
     ids=["empty", "n/a", "localised", "no-zone"],
 )
 def test_start_time_falls_back_to_monotonic(systemd: FakeSystemd, realtime: str) -> None:
-    started = ago(3600) + 0.5
+    started = systemd.ago(3600) + 0.5
     systemd.set_unit(
         "docker-registry.service", started_at=started, extra={"ActiveEnterTimestamp": realtime}
     )

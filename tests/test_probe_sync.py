@@ -16,9 +16,8 @@ from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.probes.sync import SyncProbe, SyncStatus
 from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
-from testbed.systemd import BeforeBoot, FakeSystemd
+from testbed.systemd import BeforeBoot, FakeSystemd, ago
 from tests.support.metrics import value
-from tests.support.pair import ago
 from tests.support.sync import seed_run
 
 TIMER = "rsync-docker-registry-sync.timer"

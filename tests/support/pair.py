@@ -1,9 +1,12 @@
-"""Two real registries on loopback, the standby fed by real rsync: the pair under test."""
+"""Two real registries on loopback, the standby fed by real rsync: the pair under test.
+
+The bare pair the probe and check tests drive by hand; testbed/pair.py starts the same
+registries and adds what a deployed node has around them (nginx, exporters).
+"""
 
 from __future__ import annotations
 
 import getpass
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,18 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from testbed.images import Pusher
-from testbed.mounts import OwnFilesystem
-from testbed.registry import Registry
-from testbed.rsync import RsyncDaemon, SyncUnit
+from testbed.pair import Stoppable, start_registries
+from testbed.registry import Registry, node_config
+from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
 
 TOKEN = "pair-secret"
-
-
-def ago(seconds: float) -> float:
-    """A time `seconds` in the past, in whole seconds as `systemctl --timestamp=unix` shows
-    it. The fake systemd refuses one before its boot: older runs go in the state file."""
-    return float(int(time.time() - seconds))
 
 
 @dataclass
@@ -36,21 +33,21 @@ class Pair:
 
     def config(self, role: str, registry: Registry, **extra: Any) -> dict[str, Any]:
         fast = {"storage": 0.5, "write": 0.5, "sync": 0.5, "standby": 0.5}
-        return {
-            "node": f"registry-{role}",
-            "role": role,
-            "data_dir": str(registry.data_dir),
-            "backend_url": registry.url,
-            "public_url": registry.url,
-            "cert_file": None,
-            "registry_user": getpass.getuser(),
-            "state_dir": str(self.root / f"state-{role}"),
-            "api_token": TOKEN,
-            "systemctl": str(self.systemd_of(role).systemctl),
-            "intervals": fast,
-            "timeouts": fast,
-            **extra,
-        }
+        return node_config(
+            f"registry-{role}",
+            role,
+            registry.data_dir,
+            registry.url,
+            **{
+                "registry_user": getpass.getuser(),
+                "state_dir": str(self.root / f"state-{role}"),
+                "api_token": TOKEN,
+                "systemctl": str(self.systemd_of(role).systemctl),
+                "intervals": fast,
+                "timeouts": fast,
+                **extra,
+            },
+        )
 
     def systemd_of(self, role: str) -> FakeSystemd:
         return self.active_systemd if role == "active" else self.sync.systemd
@@ -66,21 +63,14 @@ class Pair:
 
 @contextmanager
 def running_pair(root: Path, systemd: FakeSystemd) -> Iterator[Pair]:
-    stoppers: list[Any] = []
+    started: list[Stoppable] = []
     try:
-        disks = [OwnFilesystem(root / role / "disk") for role in ("active", "standby")]
-        for disk in disks:
-            stoppers.append(disk.start())
-        active = Registry(root / "active", data_dir=disks[0].path).start()
-        stoppers.append(active)
-        standby = Registry(root / "standby", data_dir=disks[1].path).start()
-        stoppers.append(standby)
-        rsyncd = RsyncDaemon(root / "rsyncd", active.data_dir).start()
-        stoppers.append(rsyncd)
-        sync = SyncUnit(systemd, rsyncd.url, standby.data_dir)
+        registries = start_registries(root, started)
+        sync = SyncUnit(systemd, registries.rsyncd.url, registries.standby.data_dir)
         # the active has no sync unit installed (not-found), as it should be
         active_systemd = FakeSystemd(root / "systemd-active", boot=systemd.boot)
+        active, standby = registries.active, registries.standby
         yield Pair(root, active, standby, sync, Pusher(active.url), active_systemd)
     finally:
-        for daemon in reversed(stoppers):
+        for daemon in reversed(started):
             daemon.stop()
