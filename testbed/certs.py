@@ -51,6 +51,27 @@ def issue(
     return CertFiles(cert_path, key_path, _fingerprint(leaf.cert_chain_pems[0].bytes()), end, start)
 
 
+def _write(
+    directory: Path,
+    stem: str,
+    leaf: x509.Certificate,
+    key: ec.EllipticCurvePrivateKey,
+    start: dt.datetime,
+    end: dt.datetime,
+    chain: tuple[x509.Certificate, ...] = (),
+) -> CertFiles:
+    """The leaf (and the chain nginx would send after it) and its key, as acme writes them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
+    cert_path.write_bytes(b"".join(c.public_bytes(pem) for c in (leaf, *chain)))
+    key_path.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_path.chmod(0o600)
+    return CertFiles(cert_path, key_path, _fingerprint(leaf.public_bytes(pem)), end, start)
+
+
 def self_signed(directory: Path, name: str, days: float = 90, stem: str = "self") -> CertFiles:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -67,18 +88,7 @@ def self_signed(directory: Path, name: str, days: float = 90, stem: str = "self"
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
-    cert_path.write_bytes(pem)
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return CertFiles(cert_path, key_path, _fingerprint(pem), end, start)
+    return _write(directory, stem, cert, key, start, end)
 
 
 def write_ca(ca: trustme.CA, path: Path) -> Path:
@@ -161,16 +171,9 @@ def issue_via_intermediate(
         )
         .sign(mid_key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    pem = serialization.Encoding.PEM
+    files = _write(directory, stem, leaf, leaf_key, start, end, chain=(mid,))
     ca_path = directory / "root.pem"
-    ca_path.write_bytes(root.public_bytes(pem))
-    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
-    cert_path.write_bytes(leaf.public_bytes(pem) + mid.public_bytes(pem))
-    key_path.write_bytes(
-        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    files = CertFiles(cert_path, key_path, _fingerprint(leaf.public_bytes(pem)), end, start)
+    ca_path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
     return Chain(ca_path, files, mid_end)
 
 
@@ -234,16 +237,4 @@ class PlainCA:
             )
             .sign(self.key, hashes.SHA256())
         )
-        directory.mkdir(parents=True, exist_ok=True)
-        pem = cert.public_bytes(serialization.Encoding.PEM)
-        cert_path, key_path = directory / "server.crt", directory / "server.key"
-        cert_path.write_bytes(pem)
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        key_path.chmod(0o600)
-        return CertFiles(cert_path, key_path, _fingerprint(pem), end, start)
+        return _write(directory, "server", cert, key, start, end)
