@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 import trustme
 
-from alerts.configure import ALERTS_DIR, load, rule_files, rules
+from alerts.configure import load, rule_files, rules
 from testbed.pair import HealthyPair
-from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
-from testbed.rules import short_for_copies
 from testbed.waiting import wait_until
 from tests.support.dashboards import matchers, selectors
 from tests.support.metrics import names, samples
+from tests.support.paging import paging
 
 pytestmark = pytest.mark.daemons
 
@@ -113,25 +112,7 @@ def test_stopped_registry_pages_through_alertmanager(
     fast_pair: HealthyPair, tmp_path: Path
 ) -> None:
     """Stop the active's registry: RegistryBackendDown reaches Alertmanager's paging route."""
-    rules = short_for_copies(tmp_path / "rules", longest=2)
-    alertmanager = Alertmanager(tmp_path / "alertmanager", ALERTS_DIR / "alertmanager.example.yaml")
-    prometheus = Prometheus(
-        tmp_path / "prometheus",
-        [
-            static_scrape_config(
-                JOB,
-                [node.instance for node in fast_pair.nodes],
-                {"cluster": "e2e"},
-            )
-        ],
-        rule_files=rules,
-        alertmanagers=[alertmanager.url],
-        interval="1s",
-    )
-    try:
-        alertmanager.start()
-        prometheus.start()
-        prometheus.wait_targets_up()
+    with paging(fast_pair, tmp_path) as (prometheus, alertmanager):
         # Healthy first: the rules are loaded and the pair is seen, nothing pages.
         thresholds = threshold_records()
         wait_until(
@@ -187,6 +168,3 @@ def test_stopped_registry_pages_through_alertmanager(
             if a["labels"].get("node") == "e2e-standby"
             and a["labels"]["alertname"].startswith("RegistryBackend")
         ] == []
-    finally:
-        prometheus.stop()
-        alertmanager.stop()

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 import trustme
 
-from alerts.configure import ALERTS_DIR
 from testbed.pair import HealthyPair
-from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
+from testbed.prometheus import Prometheus
 from testbed.rsync import SyncUnit
-from testbed.rules import short_for_copies
 from testbed.waiting import wait_until
+from tests.support.paging import paging
 
 pytestmark = pytest.mark.daemons
 
@@ -53,19 +52,7 @@ def named(alerts: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
 
 
 def test_sync_timer_left_on_the_active_pages(fast_pair: HealthyPair, tmp_path: Path) -> None:
-    rules = short_for_copies(tmp_path / "rules", longest=2)
-    alertmanager = Alertmanager(tmp_path / "alertmanager", ALERTS_DIR / "alertmanager.example.yaml")
-    prometheus = Prometheus(
-        tmp_path / "prometheus",
-        [static_scrape_config(JOB, [n.instance for n in fast_pair.nodes], {"cluster": "e2e"})],
-        rule_files=rules,
-        alertmanagers=[alertmanager.url],
-        interval="1s",
-    )
-    try:
-        alertmanager.start()
-        prometheus.start()
-        prometheus.wait_targets_up()
+    with paging(fast_pair, tmp_path) as (prometheus, alertmanager):
         # healthy: the name on the active, nothing pushed to the standby, no sync on the active
         wait_until(
             lambda: len(prometheus.query("registry_monitor_public_name_points_here")) == 2,
@@ -107,6 +94,3 @@ def test_sync_timer_left_on_the_active_pages(fast_pair: HealthyPair, tmp_path: P
             for a in prometheus.alerts()
             if a["labels"]["alertname"] in ERASURE and a["labels"].get("node") == "e2e-standby"
         ]
-    finally:
-        prometheus.stop()
-        alertmanager.stop()
