@@ -7,6 +7,7 @@ interpreter that refuses a system-wide `pip install` (PEP 668).
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -15,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from testbed.mounts import OwnFilesystem
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "deployment.md"
@@ -40,10 +43,23 @@ def test_the_documented_commands_are_the_ones_run() -> None:
 
 @pytest.mark.timeout(600)
 def test_venv_install_gives_both_commands(tmp_path: Path) -> None:
-    prefix = tmp_path / "opt" / "registry-monitor"
+    # a virtualenv takes some 150 MB: on a filesystem of the test's own (where it can
+    # mount one), not on whatever room the host's /tmp has left
+    disk = OwnFilesystem(tmp_path / "disk", size="1g").start()
+    try:
+        install_and_run(disk.path)
+    finally:
+        disk.stop()
+
+
+def install_and_run(root: Path) -> None:
+    prefix = root / "opt" / "registry-monitor"
     python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
     # a copy of the tree as a release would unpack, without the developer's venv and caches
-    source = tmp_path / "src"
+    source = root / "src"
+    scratch = root / "tmp"  # pip builds the wheel in TMPDIR: on this filesystem too
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
     shutil.copytree(
         REPO,
         source,
@@ -56,7 +72,7 @@ def test_venv_install_gives_both_commands(tmp_path: Path) -> None:
         if argv[0] == "python3":
             argv[0] = python
         done = subprocess.run(
-            argv, cwd=source, capture_output=True, text=True, check=False, timeout=540
+            argv, cwd=source, env=env, capture_output=True, text=True, check=False, timeout=540
         )
         assert done.returncode == 0, f"{argv}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
     exporter = subprocess.run(
