@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
@@ -15,7 +14,7 @@ from testbed.pair import HealthyPair
 from testbed.waiting import wait_until
 from tests.support.dashboards import matchers, selectors
 from tests.support.metrics import names, samples
-from tests.support.paging import paging
+from tests.support.paging import alert_named, paged, paging
 
 pytestmark = pytest.mark.daemons
 
@@ -104,10 +103,6 @@ def fast_pair(tmp_path: Path, ca: trustme.CA) -> Iterator[HealthyPair]:
         yield started
 
 
-def alert_named(alerts: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
-    return next((a for a in alerts if a["labels"]["alertname"] == name), None)
-
-
 def test_stopped_registry_pages_through_alertmanager(
     fast_pair: HealthyPair, tmp_path: Path
 ) -> None:
@@ -129,11 +124,7 @@ def test_stopped_registry_pages_through_alertmanager(
 
         fast_pair.active.registry.stop()
 
-        page = wait_until(
-            lambda: alert_named(alertmanager.alerts(active="true"), "RegistryBackendDown"),
-            60,
-            "RegistryBackendDown at Alertmanager",
-        )
+        page = paged(alertmanager, "RegistryBackendDown")
         assert page["labels"] == {
             "alertname": "RegistryBackendDown",
             "cluster": "e2e",

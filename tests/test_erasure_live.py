@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
@@ -16,7 +15,7 @@ from testbed.pair import HealthyPair
 from testbed.prometheus import Prometheus
 from testbed.rsync import SyncUnit
 from testbed.waiting import wait_until
-from tests.support.paging import paging
+from tests.support.paging import paged, paging
 
 pytestmark = pytest.mark.daemons
 
@@ -47,10 +46,6 @@ def evaluated_since(prometheus: Prometheus, since: float) -> bool:
     return False
 
 
-def named(alerts: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
-    return next((a for a in alerts if a["labels"]["alertname"] == name), None)
-
-
 def test_sync_timer_left_on_the_active_pages(fast_pair: HealthyPair, tmp_path: Path) -> None:
     with paging(fast_pair, tmp_path) as (prometheus, alertmanager):
         # healthy: the name on the active, nothing pushed to the standby, no sync on the active
@@ -71,11 +66,7 @@ def test_sync_timer_left_on_the_active_pages(fast_pair: HealthyPair, tmp_path: P
 
         # a failover's leftover: the timer of the old standby left on, here on the active
         SyncUnit(fast_pair.active.systemd, fast_pair.rsyncd.url, fast_pair.active.registry.data_dir)
-        page = wait_until(
-            lambda: named(alertmanager.alerts(active="true"), "RegistrySyncOnActive"),
-            60,
-            "RegistrySyncOnActive at Alertmanager",
-        )
+        page = paged(alertmanager, "RegistrySyncOnActive")
         assert page["labels"] == {
             "alertname": "RegistrySyncOnActive",
             "cluster": "e2e",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alerts.configure import ALERTS_DIR
 from testbed.pair import HealthyPair
 from testbed.prometheus import JOB, Alertmanager, Prometheus, static_scrape_config
 from testbed.rules import short_for_copies
+from testbed.waiting import wait_until
 
 
 @contextmanager
@@ -33,3 +35,16 @@ def paging(pair: HealthyPair, workdir: Path) -> Iterator[tuple[Prometheus, Alert
     finally:
         prometheus.stop()
         alertmanager.stop()
+
+
+def alert_named(alerts: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    return next((a for a in alerts if a["labels"]["alertname"] == name), None)
+
+
+def paged(alertmanager: Alertmanager, name: str, timeout: float = 60) -> dict[str, Any]:
+    """The alert `name` once Alertmanager holds it active."""
+    return wait_until(
+        lambda: alert_named(alertmanager.alerts(active="true"), name),
+        timeout,
+        f"{name} at Alertmanager",
+    )
