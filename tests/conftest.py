@@ -113,36 +113,43 @@ CANARY_IMAGE = "base:latest"
 
 
 @pytest.fixture
-def registry_node(
-    registry: Registry, ca: trustme.CA, ca_file: Path, tmp_path: Path, systemd: FakeSystemd
-) -> Iterator[dict[str, object]]:
-    """A healthy active node's config: registry behind nginx (TLS), units active, canary pushed."""
+def front(registry: Registry, ca: trustme.CA, tmp_path: Path) -> Iterator[Nginx]:
+    """The registry behind real nginx with TLS, as REGISTRY_NAME (certificate in tmp/live)."""
     cert = issue(ca, tmp_path / "live", REGISTRY_NAME, days=60)
     nginx = Nginx(tmp_path / "nginx", registry.url, REGISTRY_NAME, cert.cert, cert.key).start()
+    try:
+        yield nginx
+    finally:
+        nginx.stop()
+
+
+@pytest.fixture
+def registry_node(
+    registry: Registry, front: Nginx, ca_file: Path, tmp_path: Path, systemd: FakeSystemd
+) -> Iterator[dict[str, object]]:
+    """A healthy active node's config: registry behind nginx (TLS), units active, canary pushed."""
+    nginx = front
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
     Pusher(registry.url).push_image(*CANARY_IMAGE.split(":"))
     htpasswd = tmp_path / "htpasswd"
     htpasswd.write_text("builder:$apr1$testbed$0000000000000000000000\n")
-    try:
-        yield {
-            "data_dir": str(registry.data_dir),
-            "backend_url": registry.url,
-            "public_url": f"https://{REGISTRY_NAME}",
-            "public_connect": nginx.connect,
-            "ca_file": str(ca_file),
-            "cert_file": str(cert.cert),
-            "canary_images": [CANARY_IMAGE],
-            "state_dir": str(tmp_path / "state"),
-            "registry_user": getpass.getuser(),
-            "parity_files": {
-                "registry_config": str(registry.config_path),
-                "nginx_site": str(nginx.config_path),
-                "htpasswd": str(htpasswd),
-            },
-        }
-    finally:
-        nginx.stop()
+    yield {
+        "data_dir": str(registry.data_dir),
+        "backend_url": registry.url,
+        "public_url": f"https://{REGISTRY_NAME}",
+        "public_connect": nginx.connect,
+        "ca_file": str(ca_file),
+        "cert_file": str(nginx.cert),
+        "canary_images": [CANARY_IMAGE],
+        "state_dir": str(tmp_path / "state"),
+        "registry_user": getpass.getuser(),
+        "parity_files": {
+            "registry_config": str(registry.config_path),
+            "nginx_site": str(nginx.config_path),
+            "htpasswd": str(htpasswd),
+        },
+    }
 
 
 @pytest.fixture

@@ -9,30 +9,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from testbed.certs import issue
 from testbed.images import Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
+from tests.conftest import REGISTRY_NAME
 from tests.support.check import run_check, run_raw, write_config
 
-NAME = "registry.test"
+NAME = REGISTRY_NAME  # the name the `front` fixture serves
 CANARY = "toolforge-python311-sssd-base:latest"
-
-
-@pytest.fixture
-def front(registry: Registry, ca: trustme.CA, tmp_path: Path) -> Iterator[Nginx]:
-    cert = issue(ca, tmp_path / "live", NAME, days=60)
-    nginx = Nginx(tmp_path / "nginx", registry.url, NAME, cert.cert, cert.key).start()
-    try:
-        yield nginx
-    finally:
-        nginx.stop()
 
 
 def config(

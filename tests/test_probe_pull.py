@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import trustme
 from pytest_httpserver import HTTPServer
 
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.probes.pull import ImagePull, PullProbe, PullStatus
 from registry_monitor.probes.reading import run_probe
-from testbed.certs import issue
 from testbed.images import Pushed, Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
+from tests.conftest import REGISTRY_NAME
 
-NAME = "registry.test"
-
-
-@pytest.fixture
-def front(registry: Registry, ca: trustme.CA, tmp_path: Path) -> Iterator[Nginx]:
-    cert = issue(ca, tmp_path / "live", NAME, days=60)
-    nginx = Nginx(tmp_path / "nginx", registry.url, NAME, cert.cert, cert.key).start()
-    try:
-        yield nginx
-    finally:
-        nginx.stop()
+NAME = REGISTRY_NAME  # the name the `front` fixture serves
 
 
 def probe(front: Nginx, ca_file: Path, *images: str, **extra: object) -> PullProbe:
