@@ -1,14 +1,15 @@
-"""The config file as check_registry reads it: its parsed YAML remembered between runs.
+"""The config file as check_registry reads it: its validated Config remembered between runs.
 
-Icinga runs the check once a minute per probe, and a run that parses YAML
-imports PyYAML first (about 15 ms, a sixth of a disk check) for a small file
-that seldom changes. So the parsed document is kept in a cache file of the
-user's own (`$XDG_CACHE_HOME` or `~/.cache`, `registry-monitor/`), in marshal
-form (built in, nothing to import), with the exact bytes it was parsed from.
-A run whose config file holds the same bytes takes the document from there;
-any other parses the file. Comparing the bytes, not time stamps, makes the
-cache exact: no clock tick, copy or rsync can make it serve a stale document.
-Validation runs on every run, cached document or not.
+Icinga runs the check once a minute per probe, and a run that parses and
+validates imports PyYAML and msgspec first (about 45 ms together, as much as
+the rest of a disk check) for a small file that seldom changes. So the
+validated Config is kept in a cache file of the user's own (`$XDG_CACHE_HOME`
+or `~/.cache`, `registry-monitor/`), pickled, beside everything it was
+validated from: the config file's exact bytes, the source of the modules that
+define and check a Config, and the host name (the default `node`). A run
+whose inputs are all the same takes the Config from there; any other parses
+and validates the file. Comparing bytes, not time stamps, makes the cache
+exact: no clock tick, copy, rsync or upgrade can make it serve a stale Config.
 
 A cache file is trusted only when this user owns it and nobody else may
 write it; anything wrong with it (absent, foreign, garbled, unwritable
@@ -17,12 +18,15 @@ directory) means parsing the YAML, as without a cache.
 
 from __future__ import annotations
 
-import marshal
 import os
+import pickle
+import socket
 import stat
 from pathlib import Path
 from urllib.parse import quote
 
+from registry_monitor import config as config_module
+from registry_monitor import probe_catalog
 from registry_monitor.config import (
     Config,
     load_config,
@@ -31,7 +35,20 @@ from registry_monitor.config import (
     read_bytes,
 )
 
-FORMAT = 1
+FORMAT = 2
+
+
+def _inputs(raw: bytes) -> tuple[object, ...]:
+    """Everything a validated Config follows from, to compare with what made the cached one."""
+    sources = [config_module.__file__, probe_catalog.__file__]
+    sources.append(str(Path(config_module.__file__).with_name("config_validation.py")))
+    code = []
+    for source in sources:
+        try:
+            code.append(Path(source).read_bytes())
+        except OSError:
+            code.append(b"")  # no source beside the bytecode: compared as such
+    return (FORMAT, raw, *code, socket.gethostname())
 
 
 def cache_file(config_path: Path) -> Path | None:
@@ -40,11 +57,11 @@ def cache_file(config_path: Path) -> Path | None:
     if base is None:
         return None
     name = quote(str(config_path.absolute()), safe="")
-    return base / "registry-monitor" / f"config-{name}.marshal"
+    return base / "registry-monitor" / f"config-{name}.pickle"
 
 
-def _cached(cache: Path, raw: bytes) -> tuple[object] | None:
-    """(the document parsed from `raw`,) if the cache holds it; else None."""
+def _cached(cache: Path, inputs: tuple[object, ...]) -> Config | None:
+    """The Config validated from `inputs`, if the cache holds it; else None."""
     try:
         fd = os.open(cache, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -54,21 +71,23 @@ def _cached(cache: Path, raw: bytes) -> tuple[object] | None:
         if st.st_uid != os.geteuid() or st.st_mode & 0o022 or not stat.S_ISREG(st.st_mode):
             return None
         with os.fdopen(os.dup(fd), "rb") as f:
-            entry = marshal.load(f)  # noqa: S302 - our own file, checked above
-    except (OSError, EOFError, ValueError, TypeError):
+            entry = pickle.load(f)  # noqa: S301 - our own file, checked above
+    except Exception:  # garbled or from another version: as if there were none
         return None
     finally:
         os.close(fd)
-    if isinstance(entry, tuple) and len(entry) == 3 and entry[:2] == (FORMAT, raw):
-        return (entry[2],)  # wrapped: a document may itself be None (an empty file)
+    if (
+        isinstance(entry, tuple)
+        and len(entry) == 2
+        and entry[0] == inputs
+        and isinstance(entry[1], Config)
+    ):
+        return entry[1]
     return None
 
 
-def _remember(cache: Path, raw: bytes, document: object) -> None:
-    try:
-        data = marshal.dumps((FORMAT, raw, document))  # type: ignore[arg-type]
-    except ValueError:
-        return  # a value marshal cannot hold (a YAML date, say): parse every time
+def _remember(cache: Path, inputs: tuple[object, ...], config: Config) -> None:
+    data = pickle.dumps((inputs, config), protocol=pickle.HIGHEST_PROTOCOL)
     try:
         cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = cache.with_name(f"{cache.name}.{os.getpid()}")
@@ -81,15 +100,14 @@ def _remember(cache: Path, raw: bytes, document: object) -> None:
 
 
 def load(path: Path | None) -> Config:
-    """As registry_monitor.config.load_config (same errors), with the parse cached."""
+    """As registry_monitor.config.load_config (same errors), with the result cached."""
     cache = cache_file(path) if path is not None else None
     if path is None or cache is None:
         return load_config(path)
     raw = read_bytes(path)  # the same bounds and errors as load_config
-    hit = _cached(cache, raw)
-    if hit is not None:
-        document = hit[0]
-    else:
-        document = parse_document(raw, path)
-        _remember(cache, raw, document)
-    return parse_file_document(document, path)
+    inputs = _inputs(raw)
+    config = _cached(cache, inputs)
+    if config is None:
+        config = parse_file_document(parse_document(raw, path), path)
+        _remember(cache, inputs, config)
+    return config

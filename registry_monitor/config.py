@@ -1,89 +1,51 @@
-"""The validated configuration shared by the exporter and the check command.
+"""The configuration shared by the exporter and the check command: its types.
 
 Every key is optional; the defaults describe the Toolforge registry pair
-(DESIGN.md). Validation is msgspec's, key by key at the top level (so that
-every wrong key is named at once): an unknown key or a wrong type stops
-start-up with the file, the key path, what was expected and what was given.
-msgspec rather than pydantic because check_registry loads this module on
-every run: it imports in a few milliseconds, pydantic in about 100.
+(DESIGN.md). The types are frozen dataclasses; validating a parsed document
+against them is msgspec's, in config_validation.py, loaded only by a run
+that validates. check_registry mostly reuses the Config it validated on an
+earlier run (checks/config_file.py), and msgspec costs about 30 ms to import,
+as much as the rest of a disk check. So the constraints below are written in
+msgspec's terms (`Meta`) inside annotations that stay strings until
+config_validation.py reads them.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import reprlib
-import typing
-from collections.abc import Callable
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
-from urllib.parse import urlsplit
-
-import msgspec
-from msgspec import Meta, field
-from msgspec.structs import force_setattr, replace
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from registry_monitor import probe_catalog
 from registry_monitor.config_file import MAX_CONFIG_BYTES, ConfigFileError, read_config_bytes
 from registry_monitor.probe_catalog import Role
 
+if TYPE_CHECKING:
+    from msgspec import Meta
+
 __all__ = ["MAX_CONFIG_BYTES", "Config", "ConfigError", "load_config", "parse_config"]
 
 DEFAULT_CONFIG_PATH = Path("/etc/registry-monitor/config.yaml")
+
+# Read by config_validation.py, which puts msgspec's Meta where these strings find it.
+SECONDS = "Annotated[float, Meta(gt=0)]"
 
 
 class ConfigError(Exception):
     """A configuration file that cannot be used; the message names file and key."""
 
 
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("expected an http:// or https:// URL with a host")
-    return value.rstrip("/")
-
-
-def _addresses(value: tuple[str, ...]) -> tuple[str, ...]:
-    for address in value:
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise ValueError(f"{address!r} is not an IP address") from None
-    return value
-
-
-def _host_port(value: str) -> str:
-    _, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("expected HOST:PORT, e.g. 0.0.0.0:9623 or 127.0.0.1:443")
-    return value
-
-
-# Checks of a key's value beyond its type, by key; they may also normalise it.
-_CHECKS: dict[str, Callable[[Any], object]] = {
-    "backend_url": _http_url,
-    "public_url": _http_url,
-    "active_exporter_url": _http_url,
-    "public_connect": _host_port,
-    "listen": _host_port,
-    "public_addresses": _addresses,
-}
-
-Seconds = Annotated[float, Meta(gt=0)]
-
-
-class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    pass
-
-
-class Levels(_Strict, frozen=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Levels:
     """A warning and a critical level; how they compare is the probe's to say."""
 
     warning: float
     critical: float
 
 
-class Thresholds(_Strict, frozen=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Thresholds:
     """Used by check_registry; alerts/ carries the same numbers."""
 
     disk_used_percent: Levels = Levels(warning=80, critical=90)
@@ -98,8 +60,10 @@ class Thresholds(_Strict, frozen=True):
     sync_success_age_seconds: Levels = Levels(warning=1800, critical=3600)
 
 
-class _PerProbe(_Strict, frozen=True):
+class _PerProbe:
     """Seconds per probe: one field per probe of the catalog, its default from there."""
+
+    __slots__ = ()
 
     def of(self, probe: str) -> float:
         seconds: float = getattr(self, probe)
@@ -107,19 +71,20 @@ class _PerProbe(_Strict, frozen=True):
 
 
 def _per_probe(name: str, default: str, doc: str) -> type[_PerProbe]:
-    """A struct with a field per probe, its default the catalog's `default` attribute."""
-    fields = [(spec.name, Seconds, getattr(spec, default)) for spec in probe_catalog.PROBES]
-    struct = msgspec.defstruct(
+    """A dataclass with a field per probe, its default the catalog's `default` attribute."""
+    fields = [
+        (spec.name, SECONDS, field(default=getattr(spec, default))) for spec in probe_catalog.PROBES
+    ]
+    cls: type[_PerProbe] = dataclasses.make_dataclass(
         name,
         fields,
         bases=(_PerProbe,),
-        module=__name__,
-        namespace={"__doc__": doc},
-        forbid_unknown_fields=True,
+        namespace={"__doc__": doc, "__module__": __name__},
         frozen=True,
+        slots=True,
         kw_only=True,
     )
-    return cast(type[_PerProbe], struct)
+    return cls
 
 
 if TYPE_CHECKING:  # built at run time from the catalog; to the type checker, any _PerProbe
@@ -136,7 +101,8 @@ else:
     )
 
 
-class AccessLog(_Strict, frozen=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessLog:
     """nginx's access log, followed by the traffic probe (docs/traffic.md)."""
 
     path: Path
@@ -153,7 +119,8 @@ def _default_node() -> str:
     return socket.gethostname()
 
 
-class Config(_Strict, frozen=True):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
     node: Annotated[str, Meta(min_length=1)] = field(default_factory=_default_node)
     role: Role = "active"
     data_dir: Path = Path("/srv/registry")
@@ -186,12 +153,12 @@ class Config(_Strict, frozen=True):
     catalog_max_pages: Annotated[int, Meta(ge=1)] = 10000
     max_body_bytes: Annotated[int, Meta(ge=1024)] = 16 * 1024 * 1024
     # storage probe: uploads the registry's purger never removes; rolling checks' budgets
-    stale_upload_seconds: Seconds = 7 * 86400
+    stale_upload_seconds: Annotated[float, Meta(gt=0)] = 7 * 86400
     verify_bytes_per_scan: Annotated[int, Meta(ge=0)] = 256 * 1024 * 1024
     owner_check_files_per_scan: Annotated[int, Meta(ge=0)] = 250_000
     # ...spread so that each blob is verified, each file's owner checked, once a period
-    verify_period_seconds: Seconds = 86400
-    owner_check_period_seconds: Seconds = 86400
+    verify_period_seconds: Annotated[float, Meta(gt=0)] = 86400
+    owner_check_period_seconds: Annotated[float, Meta(gt=0)] = 86400
     # standby probe: cap on the active's inventory, decompressed
     inventory_max_bytes: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
     # traffic probe: null = off (the exporter's user needs read access to the log)
@@ -210,46 +177,19 @@ class Config(_Strict, frozen=True):
     parity_ignore_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)
     registry_binary: str = "/usr/bin/docker-registry"
     thresholds: Thresholds = Thresholds()
-    intervals: Intervals = Intervals()
-    timeouts: Timeouts = Timeouts()
+    intervals: Intervals = field(default_factory=Intervals)
+    timeouts: Timeouts = field(default_factory=Timeouts)
 
     def __post_init__(self) -> None:
-        problems = []
-        for key, check in _CHECKS.items():
-            value = getattr(self, key)
-            if value is None:
-                continue
-            try:
-                force_setattr(self, key, check(value))
-            except ValueError as exc:
-                problems.append(f"{key}: {exc}{_shown(key, value)}")
-        for name in probe_catalog.NAMES:
-            timeout, interval = self.timeouts.of(name), self.intervals.of(name)
-            if timeout > interval:
-                problems.append(
-                    f"timeouts.{name} ({timeout:g}s) is longer than intervals.{name} "
-                    f"({interval:g}s): a run would still be going when the next is due"
-                )
-        for name, patterns in self.parity_ignore_lines.items():
-            if name not in self.parity_files:
-                problems.append(
-                    f"parity_ignore_lines.{name}: not a file named in parity_files "
-                    f"({', '.join(self.parity_files) or 'none'})"
-                )
-            for i, pattern in enumerate(patterns):
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    problems.append(
-                        f"parity_ignore_lines.{name}[{i}]: not a regular expression: {exc} "
-                        f"(got {pattern!r})"
-                    )
+        from registry_monitor.config_validation import problems_of
+
+        problems = problems_of(self)
         if problems:
             raise ValueError("\n".join(problems))
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some keys changed (and checked again)."""
-        return replace(self, **changes)
+        return dataclasses.replace(self, **changes)
 
     def runs(self, probe: str) -> bool:
         """Whether this node runs the probe: its switch when set, else its roles."""
@@ -267,103 +207,11 @@ class Config(_Strict, frozen=True):
         return tuple(name for name in probe_catalog.NAMES if self.runs(name))
 
 
-MAX_PROBLEMS_SHOWN = 10
-_FIELDS: dict[str, Any] = typing.get_type_hints(Config, include_extras=True)
-_GOT_TYPE = re.compile(r", got `[^`]*`$")  # said better by the value itself
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
-
-
-_USERINFO = re.compile(r"(?<=://)[^/@\s'\"]*@")
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 80
-_REPR.maxlevel = 3
-
-
-def _short(text: object, limit: int = 120) -> str:
-    """text on one line, at most limit characters, with user:password@ in URLs hidden."""
-    flat = _USERINFO.sub("***@", " ".join(str(text).split()))
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def _shown(key: str, value: object) -> str:
-    if "token" in key:
-        return ""  # never echo a secret back into logs
-    return f" (got {_short(_REPR.repr(value))})"
-
-
-def _field_type(key: str, where: str) -> Any:
-    """The type of the key that msgspec's `$.a.b` path points to, through nested structs."""
-    kind = _FIELDS[key]
-    for name, _ in _PATH_PART.findall(where):
-        structs = [k for k in (kind, *typing.get_args(kind)) if isinstance(k, type)]
-        struct = next((k for k in structs if issubclass(k, msgspec.Struct)), None)
-        if not name or struct is None:
-            break
-        kind = typing.get_type_hints(struct).get(name, kind)
-    return kind
-
-
-def _given(value: object, path: str) -> object:
-    """The part of a key's value that msgspec's `$.a[0]` path points to, if found."""
-    for name, index in _PATH_PART.findall(path):
-        if name and isinstance(value, dict) and name in value:
-            value = value[name]
-        elif index and isinstance(value, list) and int(index) < len(value):
-            value = value[int(index)]
-        else:
-            return None
-    return value
-
-
-def _describe(key: str, value: object, error: msgspec.ValidationError) -> str:
-    message, _, where = str(error).partition(" - at `$")
-    where = where.rstrip("`")
-    path = key + where
-    if message.startswith("Object contains unknown field"):
-        unknown = message.split("`")[1]
-        return f"{path}.{unknown}: unknown key (not one this program reads; check its spelling)"
-    if message.startswith("Object missing required field"):
-        return f"{path}.{message.split('`')[1]}: required key missing"
-    if message.startswith("Invalid enum value"):
-        allowed = ", ".join(repr(a) for a in typing.get_args(_field_type(key, where)))
-        message = f"expected one of {allowed}"
-    given = _given(value, where)
-    if given is None:
-        return f"{path}: {message}"
-    return f"{path}: {_GOT_TYPE.sub('', message)}{_shown(path, given)}"
-
-
-def _dec_hook(kind: type, value: object) -> object:
-    if kind is Path and isinstance(value, str):
-        return Path(value)
-    raise TypeError("Expected a path (a string)" if kind is Path else f"Expected {kind}")
-
-
 def parse_config(data: object, source: str = "<config>") -> Config:
-    """Validate an already-parsed YAML document."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for key, value in data.items():
-        if key not in _FIELDS:
-            problems.append(f"{key}: unknown key (not one this program reads; check its spelling)")
-            continue
-        try:
-            values[key] = msgspec.convert(value, _FIELDS[key], dec_hook=_dec_hook)
-        except msgspec.ValidationError as exc:
-            problems.append(_describe(key, value, exc))
-    if not problems:
-        try:
-            return Config(**values)
-        except ValueError as exc:
-            problems.append(str(exc))
-    if len(problems) > MAX_PROBLEMS_SHOWN:
-        hidden = len(problems) - MAX_PROBLEMS_SHOWN
-        problems[MAX_PROBLEMS_SHOWN:] = [f"... and {hidden} more"]
-    raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems))
+    """Validate an already-parsed YAML document (config_validation.py)."""
+    from registry_monitor.config_validation import parse_config as validate
+
+    return validate(data, source)
 
 
 def read_bytes(path: Path) -> bytes:
@@ -378,28 +226,16 @@ def read_bytes(path: Path) -> bytes:
 
 def parse_document(data: bytes, path: Path) -> object:
     """The YAML document in a config file's bytes, within bounds, or ConfigError."""
-    import yaml  # here, not above: check_registry mostly reuses the document it cached
+    from registry_monitor.config_validation import parse_document as parse
 
-    from registry_monitor.config_yaml import parse_yaml
-
-    try:
-        return parse_yaml(data)
-    except ConfigFileError as exc:
-        raise ConfigError(f"{path}: cannot use config file: {exc}") from None
-    except yaml.MarkedYAMLError as exc:  # its str() quotes the offending line, of any length
-        what = ": ".join(str(p) for p in (exc.context, exc.problem) if p) or type(exc).__name__
-        where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
-        raise ConfigError(f"{path}: not valid YAML: {_short(what)}{where}") from None
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a 5,000-digit number
-        raise ConfigError(f"{path}: not valid YAML: {_short(exc)}") from None
+    return parse(data, path)
 
 
 def parse_file_document(document: object, path: Path) -> Config:
     """Validate a config file's parsed document, naming the file."""
-    try:
-        return parse_config(document, str(path))
-    except RecursionError:  # msgspec on a value nested past Python's limit
-        raise ConfigError(f"{path}: cannot use config file: nested too deeply") from None
+    from registry_monitor.config_validation import parse_file_document as validate
+
+    return validate(document, path)
 
 
 def load_config(path: Path | None) -> Config:

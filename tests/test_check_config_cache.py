@@ -1,14 +1,15 @@
-"""check_registry's cache of the parsed config: exact, private, and never in the way."""
+"""check_registry's cache of the validated config: exact, private, and never in the way."""
 
 from __future__ import annotations
 
-import marshal
+import pickle
+import socket
 from pathlib import Path
 
 import pytest
 
 from checks import config_file
-from registry_monitor.config import ConfigError
+from registry_monitor.config import Config, ConfigError
 
 
 @pytest.fixture
@@ -24,11 +25,38 @@ def test_parsed_once_then_served_from_the_cache(tmp_path: Path, cache_home: Path
     assert config_file.load(path).node == "one"
     cache = config_file.cache_file(path)
     assert cache is not None and cache.parent == cache_home / "registry-monitor"
-    assert marshal.loads(cache.read_bytes()) == (1, b"node: one\n", {"node": "one"})
+    inputs, config = pickle.loads(cache.read_bytes())
+    assert inputs == config_file._inputs(b"node: one\n")
+    assert inputs[:2] == (config_file.FORMAT, b"node: one\n")
+    assert config == Config(node="one")
     assert (cache.stat().st_mode & 0o777, cache.parent.stat().st_mode & 0o777) == (0o600, 0o700)
-    # the cache answers for these bytes only: a planted document proves it was read
-    cache.write_bytes(marshal.dumps((1, b"node: one\n", {"node": "from-cache"})))
+    # the cache answers for these inputs: a planted Config proves it was read
+    plant(cache, inputs, Config(node="from-cache"))
     assert config_file.load(path).node == "from-cache"
+
+
+def plant(cache: Path, inputs: tuple[object, ...], config: object) -> None:
+    cache.write_bytes(pickle.dumps((inputs, config)))
+
+
+def test_a_change_of_the_validating_code_or_host_name_validates_again(
+    tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("role: standby\n")
+    inputs = config_file._inputs(b"role: standby\n")
+    cache = config_file.cache_file(path)
+    assert cache is not None
+    cache.parent.mkdir(mode=0o700, parents=True)
+    # as written by another version of config.py: not used
+    older = (*inputs[:2], b"# another version\n", *inputs[3:])
+    plant(cache, older, Config(node="old", role="standby"))
+    cache.chmod(0o600)
+    assert config_file.load(path).node == socket.gethostname()
+    # the default node is the host name: renaming the host validates again
+    monkeypatch.setattr(socket, "gethostname", lambda: "renamed")
+    assert config_file.load(path).node == "renamed"
+    assert pickle.loads(cache.read_bytes())[0][-1] == "renamed"
 
 
 def test_any_change_to_the_file_is_read(tmp_path: Path, cache_home: Path) -> None:
@@ -42,12 +70,13 @@ def test_any_change_to_the_file_is_read(tmp_path: Path, cache_home: Path) -> Non
         config_file.load(path)
 
 
-def test_a_cached_document_is_validated_every_time(tmp_path: Path, cache_home: Path) -> None:
+def test_an_invalid_config_is_never_cached(tmp_path: Path, cache_home: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("nod: one\n")
     for _ in range(2):
         with pytest.raises(ConfigError, match="nod: unknown key"):
             config_file.load(path)
+    assert not (cache_home / "registry-monitor").exists()
 
 
 def test_a_cache_file_others_may_write_or_garbage_is_ignored(
@@ -58,12 +87,14 @@ def test_a_cache_file_others_may_write_or_garbage_is_ignored(
     config_file.load(path)
     cache = config_file.cache_file(path)
     assert cache is not None
-    cache.write_bytes(marshal.dumps((1, b"node: one\n", {"node": "planted"})))
+    inputs = config_file._inputs(b"node: one\n")
+    plant(cache, inputs, Config(node="planted"))
     cache.chmod(0o620)
     assert config_file.load(path).node == "one"  # and the cache is written afresh
     assert cache.stat().st_mode & 0o777 == 0o600
-    cache.write_bytes(b"\x00garbage")
-    assert config_file.load(path).node == "one"
+    for garbage in (b"\x00garbage", pickle.dumps((inputs, {"node": "not a Config"}))):
+        cache.write_bytes(garbage)
+        assert config_file.load(path).node == "one"
 
 
 def test_no_cache_without_a_writable_home(

@@ -3,6 +3,7 @@ would (its Go binary has no package here, so its rules are mirrored), coloured a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from typing import Any
@@ -258,7 +259,7 @@ def test_thresholds_equal_the_config_defaults() -> None:
     config = Thresholds()
     assert {k: (v.warning, v.critical) for k, v in THRESHOLDS.items()} == {
         name: (getattr(config, name).warning, getattr(config, name).critical)
-        for name in type(config).__struct_fields__
+        for name in (f.name for f in dataclasses.fields(config))
     }
     assert DANGLING_REFERENCES_CRITICAL == 1
 
