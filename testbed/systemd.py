@@ -49,7 +49,9 @@ class FakeSystemd:
         self.bin_dir.mkdir(parents=True, exist_ok=True)
         self.systemctl = self.bin_dir / "systemctl"
         self.systemctl.write_text(
-            f"#!{sys.executable}\n"
+            # -S: no site-packages (it needs none), so it starts about as fast as Python can;
+            # a real systemctl is compiled, and check_registry's benchmarks count its runs
+            f"#!{sys.executable} -S\n"
             "import os, sys\n"
             # its own units whatever the environment says: each node of a pair has its own
             f"os.environ['FAKE_SYSTEMD_DIR'] = {str(self.state_dir)!r}\n"
