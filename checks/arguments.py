@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from registry_monitor import __version__, probe_catalog
 from registry_monitor.config import DEFAULT_CONFIG_PATH
@@ -57,8 +57,7 @@ exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for --help and --versio
 """
 
 
-@dataclass(frozen=True)
-class Args:
+class Args(NamedTuple):  # not a dataclass, which costs ten times as much to define
     target: str
     config: Path | None
     options: Options
@@ -100,6 +99,13 @@ def _minutes(text: str) -> float:
     return value
 
 
+def _parsing_formatter(prog: str) -> argparse.HelpFormatter:
+    """The formatter argparse builds for every add_argument and error, at a fixed width: the
+    default one asks shutil for the terminal's (shutil loads bz2, lzma and zlib), which
+    only --help needs (`help_text`)."""
+    return argparse.RawDescriptionHelpFormatter(prog, width=80)
+
+
 def build_parser() -> _Parser:
     p = _Parser(
         prog="check_registry",
@@ -107,7 +113,7 @@ def build_parser() -> _Parser:
         "[-v] [--json]",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_parsing_formatter,
         add_help=False,
         allow_abbrev=False,
     )
@@ -164,10 +170,16 @@ def attach_negative_ranges(argv: list[str]) -> list[str]:
     return out
 
 
+def help_text(parser: _Parser) -> str:
+    """--help, wrapped to the terminal's width (COLUMNS, else 80) as argparse does by default."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    return parser.format_help()
+
+
 def parse(argv: list[str]) -> Args:
     parser = build_parser()
     if any(a in ("-h", "--help") for a in argv):
-        raise HelpText(parser.format_help())
+        raise HelpText(help_text(parser))
     if any(a in ("-V", "--version") for a in argv):
         raise HelpText(f"check_registry {__version__} (registry-monitor)\n")
     ns = parser.parse_args(attach_negative_ranges(argv))

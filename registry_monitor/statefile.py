@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,8 @@ def load(path: Path) -> tuple[dict[str, Any], str | None]:
 
 def save(path: Path, state: dict[str, Any]) -> str | None:
     """Write the state atomically; a note when that failed (the old file stays)."""
+    import tempfile  # only to save a change: it loads random and shutil, which reads skip
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

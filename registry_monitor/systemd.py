@@ -101,7 +101,13 @@ def parse_show(text: str) -> list[dict[str, str]]:
     return blocks
 
 
-REALTIME_FORMAT = "%a %Y-%m-%d %H:%M:%S UTC"
+# systemd's realtime form under TZ=UTC, LC_ALL=C ("Sun 2026-11-29 06:38:59 UTC"), read by a
+# pattern rather than strptime, whose first call imports _strptime and calendar and builds
+# its locale tables: more than the rest of a services check's own work.
+REALTIME = (
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([0-9]{4})-([0-9]{2})-([0-9]{2}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) UTC"
+)
 
 
 def realtime_to_unix(value: str | None) -> float | None:
@@ -114,11 +120,14 @@ def realtime_to_unix(value: str | None) -> float | None:
     if value.startswith("@"):
         seconds = value[1:]
         return float(seconds) if seconds.isdigit() and int(seconds) > 0 else None
-    try:
-        parsed = datetime.strptime(value.strip(), REALTIME_FORMAT)
-    except ValueError:
+    match = re.fullmatch(REALTIME, value)
+    if match is None:
         return None
-    return parsed.replace(tzinfo=UTC).timestamp()
+    year, month, day, hour, minute, second = map(int, match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
+    except ValueError:  # a day or time that does not exist
+        return None
 
 
 def timestamp(props: Mapping[str, str], name: str) -> float | None:
@@ -163,26 +172,28 @@ _SPAN_UNITS = {
     "M": 2629800.0,
     "y": 31557600.0,
 }
-_SPAN_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]+)")
+# The timer patterns are strings, compiled by re on first use (and kept in its cache): only
+# the sync probe reads timers, and compiling them all costs a services check a millisecond.
+_SPAN_PART = r"(\d+(?:\.\d+)?)\s*([a-zA-Z]+)"
 # the repeating timer settings: each is a period between two runs
-_REPEATING = re.compile(r"\b(?:OnUnitActiveUSec|OnUnitInactiveUSec)=([^;}]+)")
-_CALENDAR = re.compile(r"\bOnCalendar=([^;}]+)")
+_REPEATING = r"\b(?:OnUnitActiveUSec|OnUnitInactiveUSec)=([^;}]+)"
+_CALENDAR = r"\bOnCalendar=([^;}]+)"
 # systemd's normalised forms of the usual repeating calendars: (form, seconds a step);
 # a group in the form is the number of steps ("*:00/10:00": every 10 minutes)
 _CALENDAR_STEP = (
-    (re.compile(r"\*-\*-\* \*:\*:\d\d"), 60.0),
-    (re.compile(r"\*-\*-\* \*:\d\d/(\d+):\d\d"), 60.0),
-    (re.compile(r"\*-\*-\* \*:\d\d:\d\d"), 3600.0),
-    (re.compile(r"\*-\*-\* \d\d/(\d+):\d\d:\d\d"), 3600.0),
-    (re.compile(r"\*-\*-\* \d\d:\d\d:\d\d"), 86400.0),
+    (r"\*-\*-\* \*:\*:\d\d", 60.0),
+    (r"\*-\*-\* \*:\d\d/(\d+):\d\d", 60.0),
+    (r"\*-\*-\* \*:\d\d:\d\d", 3600.0),
+    (r"\*-\*-\* \d\d/(\d+):\d\d:\d\d", 3600.0),
+    (r"\*-\*-\* \d\d:\d\d:\d\d", 86400.0),
 )
 
 
 def timespan_seconds(text: str) -> float | None:
     """systemd's time span ("10min", "1h 30min", "500ms") in seconds; None if not one."""
     text = text.strip()
-    parts = _SPAN_PART.findall(text)
-    if not parts or _SPAN_PART.sub("", text).strip():
+    parts = re.findall(_SPAN_PART, text)
+    if not parts or re.sub(_SPAN_PART, "", text).strip():
         return None
     total = 0.0
     for number, unit in parts:
@@ -198,12 +209,12 @@ def timer_period(props: Mapping[str, str]) -> float | None:
     the shortest when it has several, None when it has no repeating one read here."""
     periods = [
         span
-        for value in _REPEATING.findall(props.get("TimersMonotonic", ""))
+        for value in re.findall(_REPEATING, props.get("TimersMonotonic", ""))
         if (span := timespan_seconds(value)) is not None and span > 0
     ]
-    for spec in _CALENDAR.findall(props.get("TimersCalendar", "")):
+    for spec in re.findall(_CALENDAR, props.get("TimersCalendar", "")):
         for pattern, step in _CALENDAR_STEP:
-            match = pattern.fullmatch(spec.strip())
+            match = re.fullmatch(pattern, spec.strip())
             if match:
                 periods.append(step * (int(match[1]) if match.groups() else 1))
                 break

@@ -6,12 +6,14 @@ function-local, under TYPE_CHECKING, relative, and importlib.import_module with
 a literal name). The running half runs the installed check_registry for every
 probe and `all`, each probe really running on a live registry, and reads
 sys.modules as the process ends: that also sees what third-party libraries
-pull in.
+pull in. Each check of a local probe (disk, services, sync, storage) is held to
+a list of what it must not load.
 """
 
 from __future__ import annotations
 
 import ast
+import getpass
 import json
 import subprocess
 import sys
@@ -22,7 +24,10 @@ import pytest
 
 from registry_monitor import probe_catalog
 from testbed.exporter import Exporter
+from testbed.images import Pusher
+from testbed.registry import Registry
 from testbed.rsync import SyncUnit
+from testbed.systemd import FakeSystemd
 from tests.support.check import CHECK_REGISTRY, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,3 +202,61 @@ def test_the_check_path_never_loads_the_web_stack(standby_writing: Path, tmp_pat
             assert f"registry_monitor.verdicts.{name}" in modules, (target, name)
         web = sorted(m for m in modules if m.split(".")[0] in (*WEB_STACK, "exporter"))
         assert web == [], f"check_registry {target} loaded {web}"
+
+
+# What a check of a probe that does no I/O beyond this host must not load (a cached config,
+# an unchanged sync state): the network stack, the YAML parser, and the stdlib modules that
+# only other probes or rare branches need (shutil: argparse's terminal width; tempfile: a
+# changed state file; _strptime: systemd's timestamps are read by a pattern).
+LOCAL_NEVER = (
+    *WEB_STACK,
+    "requests",
+    "urllib3",
+    "ssl",
+    "http.client",
+    "cryptography",
+    "email",
+    "logging",
+    "yaml",
+    "shutil",
+    "bz2",
+    "lzma",
+    "tempfile",
+    "random",
+    "_strptime",
+    "calendar",
+)
+NOT_LOADED: dict[str, tuple[str, ...]] = {
+    "disk": (*LOCAL_NEVER, "hashlib", "zlib", "registry_monitor.systemd"),
+    "services": (*LOCAL_NEVER, "hashlib", "zlib", "psutil"),
+    "sync": (*LOCAL_NEVER, "hashlib", "zlib", "psutil"),
+    "storage": (*LOCAL_NEVER, "psutil", "subprocess", "registry_monitor.systemd"),
+}
+
+
+def test_each_probe_loads_only_what_it_names(
+    registry: Registry, sync_unit: SyncUnit, systemd: FakeSystemd, tmp_path: Path
+) -> None:
+    Pusher(registry.url).push_image("base", "latest")
+    systemd.set_unit("docker-registry.service")
+    systemd.set_unit("nginx.service")
+    sync_unit.record(0, systemd.ago(30), systemd.ago(20))
+    node = {
+        "data_dir": str(registry.data_dir),
+        "state_dir": str(tmp_path / "state"),
+        "registry_user": getpass.getuser(),
+    }
+    configs = {
+        "active": write_config(tmp_path / "active.yaml", {**node, "write_probe": False}),
+        "standby": write_config(tmp_path / "standby.yaml", {**node, "role": "standby"}),
+    }
+    for probe, never in NOT_LOADED.items():
+        config = configs["standby" if probe == "sync" else "active"]
+        # the first run caches the parsed config and saves the sync state; Icinga's next
+        # runs find both unchanged
+        check_path_modules(tmp_path, f"--config={config}", probe)
+        stdout, modules = check_path_modules(tmp_path, f"--config={config}", probe)
+        assert stdout.startswith(f"REGISTRY {probe.upper()} OK - "), stdout
+        assert f"registry_monitor.probes.{probe}" in modules
+        loaded = sorted(m for m in modules if m in never or m.split(".")[0] in never)
+        assert loaded == [], f"check_registry {probe} loaded {loaded}"

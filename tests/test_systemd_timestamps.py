@@ -17,6 +17,8 @@ from testbed.systemd import BeforeBoot, FakeSystemd
     [
         ("@1764577139", 1764577139.0),
         ("Tue 2026-12-01 08:18:59 UTC", 1796113139.0),
+        ("Tue 2026-02-30 08:18:59 UTC", None),  # no such day
+        ("Tue 2026-12-01 08:18:59 CET", None),
         ("@0", None),
         ("", None),
         ("n/a", None),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from registry_monitor.judgement.numerals import numeral
 from registry_monitor.judgement.state import State
@@ -118,8 +119,7 @@ def floor(level: float) -> Range:
     return parse_range(f"{numeral(level)}:")
 
 
-@dataclass(frozen=True)
-class Threshold:
+class Threshold(NamedTuple):  # not a dataclass: built on every check_registry run
     warning: Range | None = None
     critical: Range | None = None
 

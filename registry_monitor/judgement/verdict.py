@@ -1,8 +1,13 @@
-"""What judging a reading produces: a state, a summary, one line per item, perfdata."""
+"""What judging a reading produces: a state, a summary, one line per item, perfdata.
+
+The immutable records are NamedTuples, not dataclasses: check_registry builds
+these classes on every run, and a dataclass costs about ten times as much.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from registry_monitor.judgement.perfdata import Perf
 from registry_monitor.judgement.ranges import Range, Threshold
@@ -13,8 +18,7 @@ class UsageError(Exception):
     """Bad arguments or thresholds: UNKNOWN, with this message as the reason."""
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """The command line's threshold options, for the probe's verdict module to map."""
 
     warning: str | None = None
@@ -24,15 +28,13 @@ class Options:
     unit: str | None = None
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     state: State
     text: str
     detail: bool = False  # names an example of the item before it; carries no state
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     probe: str
     state: State
     summary: str

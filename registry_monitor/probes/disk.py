@@ -18,7 +18,7 @@ from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DiskUsage:
     path: str
     mountpoint: str

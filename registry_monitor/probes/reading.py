@@ -25,7 +25,7 @@ class Probe(Protocol[T_co]):
     def __call__(self, deadline: Deadline) -> T_co: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Reading(Generic[T]):
     probe: str
     started_at: float  # unix time the run began

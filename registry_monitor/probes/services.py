@@ -29,7 +29,7 @@ PROPERTIES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UnitStatus:
     unit: str
     load_state: str
@@ -44,7 +44,7 @@ class UnitStatus:
         return self.active_state == "active"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ServicesStatus:
     units: tuple[UnitStatus, ...]
 

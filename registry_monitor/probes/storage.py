@@ -23,7 +23,7 @@ from registry_monitor.storage.snapshot import StorageSnapshot
 from registry_monitor.storage.verify import BlobVerifier, VerifyStatus
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StorageStatus:
     scan: StorageSnapshot
     verify: VerifyStatus

@@ -77,7 +77,7 @@ def exit_meaning(code: int | None) -> str | None:
     return RSYNC_EXITS.get(code, f"exit status {code}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SyncStatus:
     unit: str
     timer: str
@@ -139,7 +139,7 @@ def _time(value: Any) -> float | None:
     return float(value) if math.isfinite(value) and value > 0 else None
 
 
-@dataclass(slots=True)
+@dataclass
 class State:
     """What the state file keeps (whole seconds, as systemd shows them)."""
 

@@ -28,7 +28,7 @@ from registry_monitor.storage.walk import MAX_INDEX_DEPTH, UNSETTLED, Repo, Tree
 EXAMPLES = 10
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Completeness:
     dangling: int  # tags and revisions whose manifest is not complete
     examples: tuple[str, ...]

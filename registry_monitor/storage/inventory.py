@@ -331,7 +331,7 @@ class Visitor(Protocol):
         """One line's blob digests as 64-bit keys, ascending across lines."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Header:
     """What an inventory says of itself, and its ETag (sha256 of the wire form)."""
 

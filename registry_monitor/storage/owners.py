@@ -33,7 +33,7 @@ RESERVE_SECONDS = 0.5
 TIME_SHARE = 0.05  # of the probe's time-out: 12 s of the default 240
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OwnerStatus:
     user: str | None
     checked: bool  # False: no user configured or no such user on this host

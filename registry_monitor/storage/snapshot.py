@@ -16,7 +16,7 @@ from registry_monitor.storage.inventory import DigestSet, Inventory, build_inven
 from registry_monitor.storage.walk import Tree
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScanStats:
     seconds: float  # the scan alone (the probe's duration adds the rolling checks)
     incremental: bool  # False for the first scan of this process
@@ -27,7 +27,7 @@ class ScanStats:
     manifests_parsed: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StorageSnapshot:
     """What a scan found; `inventory` is the content for /api/inventory and the standby."""
 

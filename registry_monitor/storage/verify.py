@@ -44,7 +44,7 @@ TIME_SHARE = 0.05  # of the probe's time-out: 12 s of the default 240
 DROP_CACHE_FROM = 1024 * 1024  # smaller blobs (manifests, configs) stay cached
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class VerifyStatus:
     enabled: bool
     budget_bytes: int
