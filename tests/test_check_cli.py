@@ -243,7 +243,7 @@ COMMON = {
 HTTP = {"registry_monitor.http", "registry_monitor.trust", "requests", "urllib3", "idna"}
 HTTP |= {"charset_normalizer", "certifi", "cython_runtime"}  # cython_runtime: its C parts
 MAY_LOAD = {
-    "disk": {"registry_monitor.probes.disk", "registry_monitor.verdicts.disk", "psutil"},
+    "disk": {"registry_monitor.probes.disk", "registry_monitor.verdicts.disk"},
     "services": {
         "registry_monitor.probes.services",
         "registry_monitor.verdicts.services",

@@ -229,7 +229,7 @@ LOCAL_NEVER = (
     "calendar",
 )
 NOT_LOADED: dict[str, tuple[str, ...]] = {
-    "disk": (*LOCAL_NEVER, "hashlib", "zlib", "registry_monitor.systemd"),
+    "disk": (*LOCAL_NEVER, "hashlib", "zlib", "registry_monitor.systemd", "psutil"),
     "services": (*LOCAL_NEVER, "hashlib", "zlib", "psutil"),
     "sync": (*LOCAL_NEVER, "hashlib", "zlib", "psutil"),
     "storage": (*LOCAL_NEVER, "psutil", "subprocess", "registry_monitor.systemd"),

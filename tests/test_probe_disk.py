@@ -7,7 +7,7 @@ import pytest
 
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.probes.disk import DiskProbe
+from registry_monitor.probes.disk import DiskProbe, find_mount, mounts
 from registry_monitor.probes.reading import ProbeRunner, run_probe
 from testbed.mounts import can_mount, tmpfs
 
@@ -37,6 +37,39 @@ def test_reports_the_filesystem_of_data_dir(tmp_path: Path) -> None:
     MiB = 1024 * 1024
     assert (d.size_bytes, d.avail_bytes, d.free_bytes) == (4 * MiB, 3 * MiB, 3 * MiB)
     assert (d.files, d.files_free, d.readonly) == (100, 97, False)  # root, srv, blob
+
+
+def test_the_mount_table_is_read_as_getmntent_reads_it(tmp_path: Path) -> None:
+    """Escaped characters decoded; the longest mount point holding the path; of two at
+    the same point, the one mounted last (the one statvfs sees)."""
+    table = tmp_path / "mounts"
+    table.write_text(
+        "/dev/vda1 / ext4 rw,relatime 0 0\n"
+        "/dev/vdb /srv xfs rw 0 0\n"
+        "/dev/vdc /srv/registry\\040data ext4 rw 0 0\n"
+        "tmpfs /srv/registry\\040data tmpfs rw 0 0\n"
+        "odd\\134name /srv/reg tmpfs rw 0 0\n"
+        "short line\n"
+    )
+    assert mounts(table)[2:] == [
+        ("/srv/registry data", "/dev/vdc", "ext4"),
+        ("/srv/registry data", "tmpfs", "tmpfs"),
+        ("/srv/reg", "odd\\name", "tmpfs"),
+    ]
+    assert find_mount("/srv/registry data/docker", table) == (
+        "/srv/registry data",
+        "tmpfs",
+        "tmpfs",
+    )
+    assert find_mount("/srv/registry", table) == ("/srv", "/dev/vdb", "xfs")  # not /srv/reg
+    assert find_mount("/srv/reg/x", table) == ("/srv/reg", "odd\\name", "tmpfs")
+    assert find_mount("/home", table) == ("/", "/dev/vda1", "ext4")
+
+
+def test_the_mount_table_matches_psutils_on_this_host() -> None:
+    psutil = pytest.importorskip("psutil")  # a test dependency only
+    expected = [(p.mountpoint, p.device, p.fstype) for p in psutil.disk_partitions(all=True)]
+    assert mounts() == expected
 
 
 def test_missing_data_dir_is_a_failed_reading(tmp_path: Path) -> None:

@@ -4,15 +4,18 @@ Same figures as node_exporter's filesystem collector (size, avail, free,
 files, files_free, readonly). statvfs on a stale NFS or a dying disk can
 block forever in the kernel; the probe runner's time-out and stuck-run
 guard keep that from hanging the exporter.
+
+The mount comes from the kernel's mount table, read directly: that is all
+psutil.disk_partitions did here, and importing psutil cost as much as the
+rest of a disk check.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import psutil
 
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
@@ -50,15 +53,36 @@ class DiskUsage:
         )
 
 
-def find_mount(path: str) -> tuple[str, str, str]:
-    """(mountpoint, device, fstype) of the mount holding path: the longest matching prefix."""
+MOUNTS = Path("/proc/self/mounts")
+_ESCAPED = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape(field: str) -> str:
+    """A mount table field as it is: the kernel writes space, tab, newline and backslash
+    as \\ooo (getmntent(3) decodes them the same way)."""
+    return _ESCAPED.sub(lambda m: chr(int(m[1], 8)), field) if "\\" in field else field
+
+
+def mounts(table: Path = MOUNTS) -> list[tuple[str, str, str]]:
+    """(mountpoint, device, fstype) of every mount in the table, in its order."""
+    found = []
+    for line in table.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            device, mountpoint, fstype = (_unescape(f) for f in fields[:3])
+            found.append((mountpoint, device, fstype))
+    return found
+
+
+def find_mount(path: str, table: Path = MOUNTS) -> tuple[str, str, str]:
+    """(mountpoint, device, fstype) of the mount holding path: the longest matching prefix
+    (the last one mounted, if two share it)."""
     best = ("/", "unknown", "unknown")
     best_len = -1
-    for part in psutil.disk_partitions(all=True):
-        mp = part.mountpoint
+    for mp, device, fstype in mounts(table):
         inside = path == mp or path.startswith(mp.rstrip("/") + "/")
-        if inside and len(mp) > best_len:
-            best, best_len = (mp, part.device, part.fstype), len(mp)
+        if inside and len(mp) >= best_len:
+            best, best_len = (mp, device, fstype), len(mp)
     return best
 
 
