@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import socket
 import stat
 from pathlib import Path
 from urllib.parse import quote
@@ -48,7 +47,7 @@ def _inputs(raw: bytes) -> tuple[object, ...]:
             code.append(Path(source).read_bytes())
         except OSError:
             code.append(b"")  # no source beside the bytecode: compared as such
-    return (FORMAT, raw, *code, socket.gethostname())
+    return (FORMAT, raw, *code, os.uname().nodename)  # the default node
 
 
 def cache_file(config_path: Path) -> Path | None:

@@ -13,6 +13,7 @@ config_validation.py reads them.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -114,9 +115,7 @@ class AccessLog:
 
 
 def _default_node() -> str:
-    import socket  # only when the config does not name the node
-
-    return socket.gethostname()
+    return os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

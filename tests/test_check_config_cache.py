@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import pickle
-import socket
 from pathlib import Path
 
 import pytest
@@ -52,9 +52,11 @@ def test_a_change_of_the_validating_code_or_host_name_validates_again(
     older = (*inputs[:2], b"# another version\n", *inputs[3:])
     plant(cache, older, Config(node="old", role="standby"))
     cache.chmod(0o600)
-    assert config_file.load(path).node == socket.gethostname()
+    real = os.uname()
+    assert config_file.load(path).node == real.nodename
     # the default node is the host name: renaming the host validates again
-    monkeypatch.setattr(socket, "gethostname", lambda: "renamed")
+    renamed = os.uname_result((real.sysname, "renamed", real.release, real.version, real.machine))
+    monkeypatch.setattr(os, "uname", lambda: renamed)
     assert config_file.load(path).node == "renamed"
     assert pickle.loads(cache.read_bytes())[0][-1] == "renamed"
 

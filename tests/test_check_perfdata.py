@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -33,6 +34,14 @@ def test_no_exponents() -> None:
     assert numeral(-0.0) == "0"
     with pytest.raises(ValueError, match="cannot be written"):
         numeral(float("nan"))
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_numerals_are_the_repr_written_out_in_full(value: float) -> None:
+    text = numeral(value)
+    assert re.fullmatch(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?", text), text
+    assert Decimal(text) == Decimal(repr(value))  # exactly the shortest repr's value
+    assert float(text) == value
 
 
 def test_labels_are_quoted_and_escaped() -> None:

@@ -2,13 +2,30 @@
 
 Python's str() turns 1e-05 or 1e+16 into scientific notation, which the
 guidelines' NUMERAL (`[-]digits[.digits]`) does not allow and some graphing
-backends misread. The shortest repr is kept, only written out in full.
+backends misread. The shortest repr is kept, only written out in full (by
+moving its decimal point: decimal.Decimal would do it too, at a cost of its
+import on every check).
 """
 
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+
+
+def _written_out(text: str) -> str:
+    """A float's repr without its exponent: '1.5e-05' -> '0.000015', '1e+16' -> '1' + 16 zeros."""
+    mantissa, _, exponent = text.partition("e")
+    if not exponent:
+        return text
+    sign = "-" if mantissa.startswith("-") else ""
+    whole, _, fraction = mantissa.lstrip("-").partition(".")
+    digits = whole + fraction
+    point = len(whole) + int(exponent)
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
 def numeral(value: float) -> str:
@@ -19,7 +36,7 @@ def numeral(value: float) -> str:
         return str(value)
     if not math.isfinite(value):
         raise ValueError(f"{value!r} cannot be written as a plugin numeral")
-    text = format(Decimal(repr(value)), "f")
+    text = _written_out(repr(value))
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
