@@ -79,12 +79,21 @@ def prepare(
 
 def quiet_logging() -> None:
     """No log record on stderr (Icinga would fold it into the answer). Only libraries
-    that the probes loaded can log, and only if they loaded logging: this runs once the
-    probes are built, so a check whose probes never import logging does not either."""
+    that the probes loaded can log, and only if they loaded logging: this runs as each
+    probe is built, so a check whose probes never import logging does not either."""
     if "logging" in sys.modules:
         import logging
 
-        logging.getLogger().addHandler(logging.NullHandler())
+        root = logging.getLogger()
+        if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+            root.addHandler(logging.NullHandler())
+
+
+# Each probe is built (its modules imported) in its own thread, one at a time: while
+# one imports, those already built wait on their sockets and subprocesses, so `all`
+# costs little more than its slowest probe. Imports under the GIL gain nothing from
+# running at once, and one at a time no two threads can meet in an import cycle.
+_BUILDING = threading.Lock()
 
 
 def collect(
@@ -94,19 +103,18 @@ def collect(
     readings: dict[str, Reading[Any]] = {}
     threads: dict[str, threading.Thread] = {}
     shared = Shared(config)
-    prepared_all = {
-        name: prepare(name, config, shared, deadline - time.monotonic(), minutes) for name in names
-    }
-    quiet_logging()
-    for name, prepared in prepared_all.items():
-        if isinstance(prepared, Reading):
-            readings[name] = prepared
-            continue
 
-        def work(runner: ProbeRunner = prepared, key: str = name) -> None:
-            readings[key] = runner.run()
+    def work(name: str) -> None:
+        try:
+            with _BUILDING:
+                prepared = prepare(name, config, shared, deadline - time.monotonic(), minutes)
+                quiet_logging()
+            readings[name] = prepared if isinstance(prepared, Reading) else prepared.run()
+        except Exception as exc:  # a failure inside the plugin: this probe's UNKNOWN
+            readings[name] = no_run(name, f"internal error: {exc!r}")
 
-        thread = threading.Thread(target=work, name=f"check-{name}", daemon=True)
+    for name in names:
+        thread = threading.Thread(target=work, args=(name,), name=f"check-{name}", daemon=True)
         thread.start()
         threads[name] = thread
     for thread in threads.values():

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from registry_monitor.config import Config
 from registry_monitor.judgement.state import State, worst
 from testbed.systemd import FakeSystemd
 from tests.conftest import CANARY_IMAGE
@@ -111,4 +116,28 @@ def test_all_takes_thresholds_only_from_the_config(tmp_path: Path) -> None:
         3,
         "-w/-c/-W/-K/--unit apply to one probe; `all` takes its thresholds from the config "
         "(see check_registry --help)",
+    )
+
+
+def test_a_probe_failing_inside_the_plugin_is_its_own_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each probe is built in its own thread: a failure there is that probe's reading,
+    never a lost probe, a traceback on stderr or a hang for the others."""
+    from checks import collect
+
+    real = collect.prepare
+
+    def prepare(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "services":
+            raise RuntimeError("broken")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(collect, "prepare", prepare)
+    config = Config(node="n", data_dir=tmp_path, services=())
+    done = collect.collect(("disk", "services"), config, time.monotonic() + 10)
+    assert done.running == ()
+    assert (done.readings["disk"].ok, done.readings["services"].error) == (
+        True,
+        "internal error: RuntimeError('broken')",
     )
