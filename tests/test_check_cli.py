@@ -255,10 +255,9 @@ MAY_LOAD = {
         "registry_monitor.probes.cert",
         "registry_monitor.verdicts.cert",
         "registry_monitor.trust",
-        "registry_monitor.tls",  # the whole chain, the key
+        "registry_monitor.tls",  # the chain a connection carries, the key
         "cryptography",
         "cffi",
-        "OpenSSL",  # pyOpenSSL: the chain a server sends
     },
     "api": {
         "registry_monitor.probes.api",
