@@ -197,7 +197,7 @@ class CertProbe:
             ctx = ssl.create_default_context()
         # One profile on every Python: 3.13 turns on X509_STRICT by default, which
         # (among others) refuses a leaf without AuthorityKeyIdentifier; the on-disk
-        # check accepts that too (see verify_chain).
+        # check accepts that too (see _verify).
         ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
         return ctx
 
@@ -248,21 +248,23 @@ class CertProbe:
         chain = [x509.load_der_x509_certificate(der) for der in sent]
         leaves["served"] = chain[0]
         status = describe("served", self.served_target, chain[0], self.hostname)
-        if reason is not None:
-            return _with_validity(self.with_chain(status, chain), False, reason)
+        if reason is not None:  # OpenSSL's reason: what clients of nginx are told
+            return _with_validity(self.judged(status, chain), False, reason)
         # OpenSSL's own path, leaf to trust anchor: its intermediates are what clients rely on
         verified = [x509.load_der_x509_certificate(der) for der in path]
         return _with_validity(_with_intermediates(status, verified[:-1]), True, None)
 
-    def with_chain(self, status: CertStatus, chain: list[x509.Certificate]) -> CertStatus:
-        """The earliest expiry among the intermediates of the path that verifies
-        (trust anchor left out); all sent, self-signed roots left out, if none does."""
-        path = self.verified_path(chain)
-        if path is not None:
-            return _with_intermediates(status, path[:-1])
-        return _with_intermediates(
-            status, [c for c in chain if c.issuer != c.subject or c is chain[0]]
-        )
+    def judged(self, status: CertStatus, chain: list[x509.Certificate]) -> CertStatus:
+        """status verified (leaf + intermediates, as a TLS server chain for the public
+        name), with the earliest expiry among the intermediates of the path that
+        verifies (trust anchor left out); all sent, self-signed roots left out, if none
+        does. One verification: it loads the CA bundle, and the chain's keys."""
+        try:
+            path = self._verify(chain)
+        except _Unverifiable as exc:
+            sent = [c for c in chain if c.issuer != c.subject or c is chain[0]]
+            return _with_validity(_with_intermediates(status, sent), False, str(exc))
+        return _with_validity(_with_intermediates(status, path[:-1]), True, None)
 
     def on_disk(self, path: Path, leaves: dict[str, x509.Certificate]) -> CertStatus:
         target = str(path)
@@ -273,24 +275,7 @@ class CertProbe:
         except ValueError:
             return CertStatus("file", target, error="no PEM certificate in file")
         leaves["file"] = chain[0]
-        status = self.with_chain(describe("file", target, chain[0], self.hostname), chain)
-        valid, reason = self.verify_chain(chain)
-        return _with_validity(status, valid, reason)
-
-    def verify_chain(self, chain: list[x509.Certificate]) -> tuple[bool, str | None]:
-        """Verify leaf + intermediates as a TLS server chain for the public name."""
-        try:
-            self._verify(chain)
-        except _Unverifiable as exc:
-            return False, str(exc)
-        return True, None
-
-    def verified_path(self, chain: list[x509.Certificate]) -> list[x509.Certificate] | None:
-        """Leaf to trust anchor as a client builds it now, or None if none verifies."""
-        try:
-            return self._verify(chain)
-        except _Unverifiable:
-            return None
+        return self.judged(describe("file", target, chain[0], self.hostname), chain)
 
     def _verify(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
         roots_path = self.trust if isinstance(self.trust, str) else None
