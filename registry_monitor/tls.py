@@ -1,8 +1,8 @@
-"""Certificate facts the cert probe needs beyond one verified handshake.
+"""Certificate facts the cert probe needs beyond "the handshake verified".
 
-- the whole chain a server sends, unverified (pyOpenSSL: Python's ssl module
-  shows only the leaf before 3.13), so the intermediates' expiry can be
-  tracked apart from the leaf's;
+- the chain a TLS connection carries, as DER: the path OpenSSL verified (leaf
+  to trust anchor) and all the server sent (leaf first), so the
+  intermediates' expiry can be tracked apart from the leaf's;
 - whether a private key belongs to a certificate;
 - whether a certificate's subjectAltNames cover a host name (RFC 6125: one
   wildcard, left-most label only), as its own finding, apart from "valid".
@@ -10,60 +10,24 @@
 
 from __future__ import annotations
 
-import select
-import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from OpenSSL import SSL
-
-from registry_monitor.base import Deadline
 
 
-class ChainFetchError(Exception):
-    pass
-
-
-def fetch_chain(
-    address: tuple[str, int], server_name: str, deadline: Deadline
-) -> list[x509.Certificate]:
-    """The certificates the server sends, leaf first, without verifying them."""
-    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    ctx.set_verify(SSL.VERIFY_NONE, lambda *_: True)
-    try:
-        raw = socket.create_connection(address, timeout=deadline.io_timeout())
-    except OSError as exc:
-        raise ChainFetchError(
-            f"cannot connect: {exc.strerror or exc or type(exc).__name__}"
-        ) from None
-    with raw:
-        conn = SSL.Connection(ctx, raw)
-        conn.set_tlsext_host_name(server_name.encode("idna"))
-        conn.set_connect_state()
-        while True:  # the socket has a time-out, so it is non-blocking underneath
-            try:
-                conn.do_handshake()
-                break
-            except (SSL.WantReadError, SSL.WantWriteError) as want:
-                reading = isinstance(want, SSL.WantReadError)
-                ready = select.select(
-                    [raw] if reading else [], [] if reading else [raw], [], deadline.io_timeout()
-                )
-                if not any(ready) or deadline.expired():
-                    raise ChainFetchError("TLS handshake timed out") from None
-            except SSL.Error as exc:
-                raise ChainFetchError(f"TLS error: {_openssl_reason(exc)}") from None
-            except OSError as exc:
-                raise ChainFetchError(f"TLS handshake failed: {exc}") from None
-        chain = conn.get_peer_cert_chain(as_cryptography=True) or []
-    return list(chain)
-
-
-def _openssl_reason(exc: SSL.Error) -> str:
-    parts = [p[2] for p in exc.args[0] if isinstance(p, tuple) and len(p) == 3] if exc.args else []
-    return ", ".join(str(p) for p in parts) or str(exc) or type(exc).__name__
+def peer_chain(tls: ssl.SSLSocket, verified: bool) -> list[bytes]:
+    """DER certificates of a connection that shook hands: the path OpenSSL verified,
+    leaf to trust anchor (empty without verification), or all the server sent."""
+    name = "get_verified_chain" if verified else "get_unverified_chain"
+    public = getattr(tls, name, None)
+    if public is not None:  # Python >= 3.13: public, as DER
+        return list(public())
+    # Python 3.10-3.12 have the same methods only on the C-level object (ssl._ssl._SSLSocket),
+    # returning _ssl.Certificate; 3.13 made them public as this very conversion.
+    certs = getattr(tls._sslobj, name)() or []  # type: ignore[attr-defined]
+    return [c.public_bytes(ssl._ssl.ENCODING_DER) for c in certs]  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +47,10 @@ class KeyStatus:
 
 def check_key(path: Path, cert: x509.Certificate | None) -> KeyStatus:
     """Does the private key in path belong to cert? Unreadable is its own state."""
+    # Here, not at the top: the key parsers pull in much of cryptography (~20 ms),
+    # and only a configured cert_key_file needs them.
+    from cryptography.hazmat.primitives import serialization
+
     target = str(path)
     try:
         data = path.read_bytes()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
+import urllib.request
 from pathlib import Path
 
 from registry_monitor.accesslog.formats import LOG_FORMAT
@@ -40,6 +42,10 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_read_timeout 900;
+        }}
+        # the tests' own view of what reached nginx (connections_accepted)
+        location = /nginx_status {{
+            stub_status;
         }}
     }}
 }}
@@ -98,6 +104,18 @@ class Nginx:
     @property
     def connect(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def connections_accepted(self) -> int:
+        """How many connections nginx has accepted, by its own count (stub_status),
+        the one asking included."""
+        ctx = ssl._create_unverified_context()  # noqa: S323 - the test's own count, not a check
+        url = f"https://127.0.0.1:{self.port}/nginx_status"
+        with urllib.request.urlopen(url, context=ctx, timeout=10) as response:
+            text = response.read().decode()
+        # Active connections: 1
+        # server accepts handled requests
+        #  7 7 7
+        return int(text.splitlines()[2].split()[0])
 
     def start(self) -> Nginx:
         self.daemon.start_and_wait(lambda: port_open(self.port), 15, f"nginx on port {self.port}")

@@ -253,11 +253,10 @@ MAY_LOAD = {
         "registry_monitor.probes.cert",
         "registry_monitor.verdicts.cert",
         "registry_monitor.trust",
-        "registry_monitor.tls",  # the whole chain, the key
+        "registry_monitor.tls",  # the chain a connection carries, the key
         "cryptography",
         "typing_extensions",  # cryptography's
         "cffi",
-        "OpenSSL",  # pyOpenSSL: the chain a server sends
     },
     "api": {
         "registry_monitor.probes.api",

@@ -1,6 +1,7 @@
 """Real nginx-light terminating TLS in front of the real registry, as on the Toolforge hosts."""
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from registry_monitor.config import Config
 from registry_monitor.probes.api import ApiProbe
 from registry_monitor.probes.cert import CertProbe
 from registry_monitor.probes.reading import run_probe
-from testbed.certs import issue
+from testbed.certs import CertFiles, issue, now, self_signed
 from testbed.images import Pusher
 from testbed.nginx import Nginx
 from testbed.registry import Registry
@@ -101,3 +102,47 @@ def test_renewed_certificate_visible_until_nginx_reloads(
     from testbed.waiting import wait_until
 
     wait_until(reloaded, 10, "nginx to serve the renewed certificate")
+
+
+@pytest.mark.parametrize(
+    ("make", "valid", "error", "handshakes"),
+    [
+        (lambda ca, d: issue(ca, d, NAME, days=30), True, None, 1),
+        (
+            lambda ca, d: issue(ca, d, NAME, not_before=now() - dt.timedelta(days=10), days=5),
+            False,
+            "certificate has expired",
+            2,
+        ),
+        (lambda _ca, d: self_signed(d, NAME, days=30), False, "self-signed certificate", 2),
+    ],
+    ids=["valid", "expired", "self-signed"],
+)
+def test_one_handshake_unless_verification_fails(
+    registry: Registry,
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    make: Callable[[trustme.CA, Path], CertFiles],
+    valid: bool,
+    error: str | None,
+    handshakes: int,
+) -> None:
+    """A healthy certificate costs one verified handshake, as any client's; only a failed
+    verification costs a second, unverified one, to still read what nginx serves."""
+    cert = make(ca, tmp_path / "c")
+    nginx = Nginx(tmp_path / "nginx", registry.url, NAME, cert.cert, cert.key).start()
+    try:
+        probe = CertProbe(config(registry, nginx, ca_file))
+        before = nginx.connections_accepted()
+        r = run_probe(probe, Deadline(5))
+        after = nginx.connections_accepted()
+    finally:
+        nginx.stop()
+    served = r.value.certs[0]
+    assert (served.valid, served.error, served.fingerprint_sha256) == (
+        valid,
+        error,
+        cert.fingerprint_sha256,
+    )
+    assert after - before - 1 == handshakes  # less the count's own connection

@@ -300,3 +300,20 @@ def test_wildcard_covers_one_label() -> None:
     assert not name_covered("a.docker-registry.tools.wmflabs.org", ["*.tools.wmflabs.org"])
     assert not name_covered("tools.wmflabs.org", ["*.tools.wmflabs.org"])
     assert name_covered("Registry.Test.", ["registry.test"])
+
+
+def test_no_tls_at_all_is_a_tls_error(ca_file: Path, tmp_path: Path) -> None:
+    """Plain HTTP where TLS is expected: both handshakes fail, nothing is fetched, and the
+    error is OpenSSL's words (their wording varies between OpenSSL versions)."""
+    plain = Registry(tmp_path / "plain").start()
+    try:
+        r = probe(plain, ca_file, None)
+    finally:
+        plain.stop()
+    assert r.ok is False and r.error is not None
+    prefix = f"served {NAME}:443: TLS error: "
+    assert r.error.startswith(prefix), r.error
+    detail = r.error.removeprefix(prefix)
+    assert detail and "[SSL" not in detail and "_ssl.c" not in detail, detail
+    (served,) = r.value.certs
+    assert (served.fetched, served.valid) == (False, None)

@@ -1,18 +1,23 @@
 """cert: the certificate nginx serves for public_url, and the one on disk.
 
-The served chain is fetched without verification and verified separately,
-so an expired, self-signed or wrong-name certificate still reports its dates
-and fields with valid = False, instead of vanishing as a failed handshake
-(the blackbox_exporter and ssl_exporter pitfall that makes "expired" look
-like "down"). A renewed file that nginx has not reloaded shows as served
+The served certificate costs one handshake when healthy: a verifying one,
+as nginx's clients make it, which also carries the chain (the certificates
+sent and the path OpenSSL verified). Only when verification fails does a
+second handshake, without verification, fetch what is served, so an expired,
+self-signed or wrong-name certificate still reports its dates and fields
+with valid = False, instead of vanishing as a failed handshake (the
+blackbox_exporter and ssl_exporter pitfall that makes "expired" look like
+"down"). A renewed file that nginx has not reloaded shows as served
 fingerprint != file fingerprint.
 
 Beyond the leaf: the chain's intermediates are tracked apart from it (the
-earliest notAfter among those on the path that verifies, so a stale
-cross-signed root sent along does not raise a false alarm, as it did for
-blackbox_exporter's users); whether the subjectAltNames cover the public name
-is its own finding; and `cert_key_file`, nginx's private key, is compared with
-the certificate, "not readable" being a state of its own, never a mismatch.
+earliest notAfter among those on the path that verifies: OpenSSL's own for
+the served chain, cryptography's verifier for the file and for a served
+chain OpenSSL refused; so a stale cross-signed root sent along does not
+raise a false alarm, as it did for blackbox_exporter's users); whether the
+subjectAltNames cover the public name is its own finding; and
+`cert_key_file`, nginx's private key, is compared with the certificate, "not
+readable" being a state of its own, never a mismatch.
 """
 
 from __future__ import annotations
@@ -39,13 +44,12 @@ from cryptography.x509.verification import (
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.tls import (
-    ChainFetchError,
     KeyStatus,
     check_key,
     dns_names,
     earliest_intermediate,
-    fetch_chain,
     name_covered,
+    peer_chain,
 )
 from registry_monitor.trust import trust_store
 
@@ -193,49 +197,74 @@ class CertProbe:
             ctx = ssl.create_default_context()
         # One profile on every Python: 3.13 turns on X509_STRICT by default, which
         # (among others) refuses a leaf without AuthorityKeyIdentifier; the on-disk
-        # check accepts that too (see verify_chain).
+        # check accepts that too (see _verify).
         ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
         return ctx
 
-    def _handshake(self, ctx: ssl.SSLContext, deadline: Deadline) -> bytes | None:
-        with (
-            socket.create_connection(self.address, timeout=deadline.io_timeout()) as raw,
-            ctx.wrap_socket(raw, server_hostname=self.hostname) as tls,
-        ):
-            return tls.getpeercert(binary_form=True)
+    def _handshake(self, verify: bool, deadline: Deadline) -> tuple[list[bytes], list[bytes]]:
+        """One TLS handshake: (the chain the server sent, the path OpenSSL verified; empty
+        without verification), as DER. Raises _NotFetched, or ssl.SSLError if verifying
+        failed."""
+        try:
+            raw = socket.create_connection(self.address, timeout=deadline.io_timeout())
+        except OSError as exc:
+            raise _NotFetched(
+                f"cannot connect: {exc.strerror or exc or type(exc).__name__}"
+            ) from None
+        with raw:
+            try:
+                with self._context(verify).wrap_socket(raw, server_hostname=self.hostname) as tls:
+                    return peer_chain(tls, verified=False), (
+                        peer_chain(tls, verified=True) if verify else []
+                    )
+            except ssl.SSLError:
+                raise  # an OSError too, but the caller's to judge
+            except TimeoutError:
+                raise _NotFetched("TLS handshake timed out") from None
+            except OSError as exc:
+                raise _NotFetched(f"TLS handshake failed: {exc}") from None
 
     def served(self, deadline: Deadline, leaves: dict[str, x509.Certificate]) -> CertStatus:
+        """One verifying handshake, as clients of nginx make it; only when it fails, a
+        second one without verification fetches what the server sends, so that an
+        expired, self-signed or wrong-name certificate still shows its fields."""
+        reason = None
         try:
-            chain = fetch_chain(self.address, self.hostname, deadline)
-        except ChainFetchError as exc:
+            sent, path = self._handshake(verify=True, deadline=deadline)
+        except _NotFetched as exc:
             return CertStatus("served", self.served_target, error=str(exc))
-        if not chain:
-            return CertStatus("served", self.served_target, error="no certificate presented")
-        leaves["served"] = chain[0]
-        status = self.with_chain(
-            describe("served", self.served_target, chain[0], self.hostname), chain
-        )
-        try:
-            self._handshake(self._context(verify=True), deadline)
         except ssl.SSLError as exc:
-            return _with_validity(status, False, _ssl_reason(exc))
-        except OSError as exc:
-            return _with_validity(status, None, f"verifying handshake failed: {exc}")
-        return _with_validity(status, True, None)
+            reason = _ssl_reason(exc)
+            try:
+                sent, path = self._handshake(verify=False, deadline=deadline)
+            except _NotFetched as again:
+                return CertStatus("served", self.served_target, error=str(again))
+            except ssl.SSLError as again:
+                return CertStatus(
+                    "served", self.served_target, error=f"TLS error: {_ssl_text(again)}"
+                )
+        if not sent:
+            return CertStatus("served", self.served_target, error="no certificate presented")
+        chain = [x509.load_der_x509_certificate(der) for der in sent]
+        leaves["served"] = chain[0]
+        status = describe("served", self.served_target, chain[0], self.hostname)
+        if reason is not None:  # OpenSSL's reason: what clients of nginx are told
+            return _with_validity(self.judged(status, chain), False, reason)
+        # OpenSSL's own path, leaf to trust anchor: its intermediates are what clients rely on
+        verified = [x509.load_der_x509_certificate(der) for der in path]
+        return _with_validity(_with_intermediates(status, verified[:-1]), True, None)
 
-    def with_chain(self, status: CertStatus, chain: list[x509.Certificate]) -> CertStatus:
-        """The earliest expiry among the intermediates of the path that verifies
-        (trust anchor left out); all sent, self-signed roots left out, if none does."""
-        path = self.verified_path(chain)
-        if path is not None:
-            earliest = earliest_intermediate(path[:-1])
-        else:
-            earliest = earliest_intermediate(
-                [c for c in chain if c.issuer != c.subject or c is chain[0]]
-            )
-        if earliest is None:
-            return status
-        return replace(status, chain_not_after=earliest[0], chain_first_expiring=earliest[1])
+    def judged(self, status: CertStatus, chain: list[x509.Certificate]) -> CertStatus:
+        """status verified (leaf + intermediates, as a TLS server chain for the public
+        name), with the earliest expiry among the intermediates of the path that
+        verifies (trust anchor left out); all sent, self-signed roots left out, if none
+        does. One verification: it loads the CA bundle, and the chain's keys."""
+        try:
+            path = self._verify(chain)
+        except _Unverifiable as exc:
+            sent = [c for c in chain if c.issuer != c.subject or c is chain[0]]
+            return _with_validity(_with_intermediates(status, sent), False, str(exc))
+        return _with_validity(_with_intermediates(status, path[:-1]), True, None)
 
     def on_disk(self, path: Path, leaves: dict[str, x509.Certificate]) -> CertStatus:
         target = str(path)
@@ -246,24 +275,7 @@ class CertProbe:
         except ValueError:
             return CertStatus("file", target, error="no PEM certificate in file")
         leaves["file"] = chain[0]
-        status = self.with_chain(describe("file", target, chain[0], self.hostname), chain)
-        valid, reason = self.verify_chain(chain)
-        return _with_validity(status, valid, reason)
-
-    def verify_chain(self, chain: list[x509.Certificate]) -> tuple[bool, str | None]:
-        """Verify leaf + intermediates as a TLS server chain for the public name."""
-        try:
-            self._verify(chain)
-        except _Unverifiable as exc:
-            return False, str(exc)
-        return True, None
-
-    def verified_path(self, chain: list[x509.Certificate]) -> list[x509.Certificate] | None:
-        """Leaf to trust anchor as a client builds it now, or None if none verifies."""
-        try:
-            return self._verify(chain)
-        except _Unverifiable:
-            return None
+        return self.judged(describe("file", target, chain[0], self.hostname), chain)
 
     def _verify(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
         roots_path = self.trust if isinstance(self.trust, str) else None
@@ -318,6 +330,25 @@ def _server_auth(
 ) -> None:
     if eku is not None and ExtendedKeyUsageOID.SERVER_AUTH not in eku:
         raise ValueError("extendedKeyUsage does not allow TLS server authentication")
+
+
+def _with_intermediates(status: CertStatus, chain: list[x509.Certificate]) -> CertStatus:
+    """status with the earliest expiry among chain[1:] (the leaf first), if any."""
+    earliest = earliest_intermediate(chain)
+    if earliest is None:
+        return status
+    return replace(status, chain_not_after=earliest[0], chain_first_expiring=earliest[1])
+
+
+def _ssl_text(exc: ssl.SSLError) -> str:
+    """OpenSSL's words: "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"
+    gives "wrong version number"."""
+    text = str(exc.args[1] if len(exc.args) > 1 else exc)
+    return text.split("] ", 1)[-1].split(" (_ssl.c", 1)[0] or exc.reason or type(exc).__name__
+
+
+class _NotFetched(Exception):
+    pass
 
 
 def _with_validity(status: CertStatus, valid: bool | None, error: str | None) -> CertStatus:
