@@ -240,8 +240,8 @@ COMMON = {
     "registry_monitor.probes.reading",
     "registry_monitor.verdicts",
 }
-HTTP = {"registry_monitor.http", "registry_monitor.trust", "requests", "urllib3", "idna"}
-HTTP |= {"charset_normalizer", "certifi", "cython_runtime"}  # cython_runtime: its C parts
+# HTTP is the standard library's http.client and ssl: no requests, urllib3, idna, certifi.
+HTTP = {"registry_monitor.http", "registry_monitor.trust"}
 MAY_LOAD = {
     "disk": {"registry_monitor.probes.disk", "registry_monitor.verdicts.disk"},
     "services": {

@@ -6,11 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.http import make_session, read_capped
+from registry_monitor.http import Client, RequestFailed
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.standby import StandbyProbe
 from registry_monitor.probes.write import WriteProbe
@@ -20,24 +19,25 @@ MODES = ["silent", "head", "body"]
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_session_call_ends_at_its_timeout_however_slow_the_server(mode: str) -> None:
+def test_a_client_call_ends_at_its_timeout_however_slow_the_server(mode: str) -> None:
     # At 0.1 s a byte the head takes 10 s and the body 400 s; each byte resets a socket time-out.
     with Trickle(mode) as slow:
-        session = make_session(None)
+        client = Client()
         begin = time.monotonic()
-        with pytest.raises(requests.RequestException):
-            resp = session.get(f"{slow.url}/v2/", timeout=1, stream=True)
-            read_capped(resp, 1 << 20, Deadline(60))  # the call's own bound, not this one
+        with pytest.raises(RequestFailed) as failed:
+            resp = client.get(f"{slow.url}/v2/", timeout=1)
+            resp.read_capped(1 << 20, Deadline(60))  # the call's own bound, not this one
         assert time.monotonic() - begin < 5
+    assert str(failed.value) == "read timed out"
 
 
 def test_the_bound_is_the_calls_own() -> None:
     with Trickle("body", step=0.05, size=20) as slow:
-        session = make_session(None)
-        with pytest.raises(requests.RequestException):
-            read_capped(session.get(slow.url, timeout=0.5, stream=True), 1 << 20, Deadline(60))
-        # The next call without a time-out is unbounded, as requests has it: the body arrives.
-        body = read_capped(session.get(slow.url, stream=True), 1 << 20, Deadline(60))
+        client = Client()
+        with pytest.raises(RequestFailed):
+            client.get(slow.url, timeout=0.5).read_capped(1 << 20, Deadline(60))
+        # The next call without a time-out is unbounded: the body arrives.
+        body = client.get(slow.url).read_capped(1 << 20, Deadline(60))
         assert len(body) == 20
 
 

@@ -1,5 +1,5 @@
 """Arrows only downward: the core imports no face, no face imports the other, and
-check_registry never loads the web stack.
+check_registry never loads the web stack, nor requests/urllib3.
 
 The static half reads every import of the source tree with `ast` (top-level,
 function-local, under TYPE_CHECKING, relative, and importlib.import_module with
@@ -32,6 +32,8 @@ from tests.support.check import CHECK_REGISTRY, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_STACK = ("fastapi", "starlette", "uvicorn", "prometheus_client")
+# The probes' HTTP is http.client and ssl: importing requests alone costs ~3x the floor.
+HTTP_LIBRARIES = ("requests", "urllib3", "charset_normalizer", "idna", "certifi")
 # What each package may not import, directly or through a module it names.
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "registry_monitor": ("exporter", "checks", *WEB_STACK),  # the core
@@ -190,7 +192,9 @@ def standby_writing(
     return write_config(tmp_path / "standby.yaml", node)
 
 
-def test_the_check_path_never_loads_the_web_stack(standby_writing: Path, tmp_path: Path) -> None:
+def test_the_check_path_never_loads_the_web_stack_nor_requests(
+    standby_writing: Path, tmp_path: Path
+) -> None:
     for target in (*probe_catalog.NAMES, "all"):
         stdout, modules = check_path_modules(
             tmp_path, f"--config={standby_writing}", target, "-t", "20"
@@ -202,6 +206,10 @@ def test_the_check_path_never_loads_the_web_stack(standby_writing: Path, tmp_pat
             assert f"registry_monitor.verdicts.{name}" in modules, (target, name)
         web = sorted(m for m in modules if m.split(".")[0] in (*WEB_STACK, "exporter"))
         assert web == [], f"check_registry {target} loaded {web}"
+        if target in ("api", "all"):  # its HTTP went through http.client
+            assert {"registry_monitor.http", "http.client"} <= modules, target
+        heavy = sorted(m for m in modules if m.split(".")[0] in HTTP_LIBRARIES)
+        assert heavy == [], f"check_registry {target} loaded {heavy}"
 
 
 # What a check of a probe that does no I/O beyond this host must not load (a cached config,

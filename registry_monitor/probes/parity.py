@@ -25,12 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from registry_monitor import __version__
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
-from registry_monitor.http import describe_error, make_session, read_capped
+from registry_monitor.http import Client, RequestFailed
 from registry_monitor.probes.cert import CertProbe
 
 FORMAT = 1
@@ -221,7 +219,7 @@ class ParityProbe:
             if config.role == "standby" and config.active_exporter_url
             else None
         )
-        self.session = make_session(config.ca_file)
+        self.client = Client(config.ca_file)
 
     def describe(self, deadline: Deadline) -> NodeDescription:
         items: list[ParityItem] = []
@@ -258,25 +256,17 @@ class ParityProbe:
         if self.config.api_token:
             headers["Authorization"] = f"Bearer {self.config.api_token}"
         try:
-            resp = self.session.get(
-                self.url,
-                headers=headers,
-                timeout=deadline.io_timeout(10),
-                allow_redirects=False,
-                stream=True,
-            )
-            body = read_capped(resp, 1024 * 1024, deadline)
-        except requests.RequestException as exc:
-            raise ProbeFailed(
-                f"active exporter {self.url} unreachable: {describe_error(exc)}"
-            ) from None
-        if resp.status_code == 401:
+            resp = self.client.get(self.url, headers=headers, timeout=deadline.io_timeout(10))
+            body = resp.read_capped(1024 * 1024, deadline)
+        except RequestFailed as exc:
+            raise ProbeFailed(f"active exporter {self.url} unreachable: {exc}") from None
+        if resp.status == 401:
             raise ProbeFailed(
                 f"active exporter {self.url} refused the request (401): "
                 "set the same api_token on both"
             )
-        if resp.status_code != 200:
-            raise ProbeFailed(f"active exporter {self.url} answered HTTP {resp.status_code}")
+        if resp.status != 200:
+            raise ProbeFailed(f"active exporter {self.url} answered HTTP {resp.status}")
         try:
             doc = json.loads(body)
             described = parse_description(doc)

@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import requests
-
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
-from registry_monitor.http import describe_error, make_session, read_capped, redact_url
+from registry_monitor.http import BodyCut, Client, RequestFailed, Response, redact_url
 from registry_monitor.registry_api import DIGEST_HEADER, MANIFEST_ACCEPT, split_image
 
 INDEX_TYPES = frozenset(
@@ -48,6 +46,8 @@ FOREIGN_LAYER_TYPES = frozenset(
 )
 PLATFORM = ("linux", "amd64")
 CHUNK = 256 * 1024
+# Redirects are followed, as docker does (a blob sent to storage elsewhere), this many.
+MAX_REDIRECTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +165,7 @@ class PullProbe:
         self.max_manifest = config.max_body_bytes
         public_host = urlsplit(config.public_url).hostname or ""
         pin = (public_host, config.public_connect) if config.public_connect else None
-        self.session = make_session(config.ca_file, pin)
+        self.client = Client(config.ca_file, pin)
         self.runs = 0
 
     def __call__(self, deadline: Deadline) -> PullStatus:
@@ -234,17 +234,22 @@ class PullProbe:
             return result(False, error=str(exc), tag_missing=missing)
         return result(True)
 
-    def _get(self, url: str, what: str, deadline: Deadline, **kwargs: Any) -> requests.Response:
+    def _get(self, url: str, what: str, deadline: Deadline, accept: str = "*/*") -> Response:
         if deadline.expired():
             raise _PullFailed(f"{what}: not started before the probe's deadline")
         try:
-            resp = self.session.get(url, timeout=deadline.io_timeout(), stream=True, **kwargs)
-        except requests.RequestException as exc:
-            raise _PullFailed(f"{what}: {describe_error(exc)}") from None
-        if resp.status_code != 200:
+            resp = self.client.get(
+                url,
+                headers={"Accept": accept},
+                timeout=deadline.io_timeout(),
+                redirects=MAX_REDIRECTS,
+            )
+        except RequestFailed as exc:
+            raise _PullFailed(f"{what}: {exc}") from None
+        if resp.status != 200:
             resp.close()
-            reason = "not found" if resp.status_code == 404 else f"HTTP {resp.status_code}"
-            raise _PullFailed(f"{what}: {reason}", resp.status_code)
+            reason = "not found" if resp.status == 404 else f"HTTP {resp.status}"
+            raise _PullFailed(f"{what}: {reason}", resp.status)
         return resp
 
     def manifest(
@@ -252,13 +257,11 @@ class PullProbe:
     ) -> tuple[str, dict[str, Any]]:
         what = f"manifest {short(reference) if ':' in reference else reference}"
         url = f"{self.base}/v2/{quote(name, safe='/')}/manifests/{quote(reference, safe=':')}"
-        resp = self._get(url, what, deadline, headers={"Accept": MANIFEST_ACCEPT})
+        resp = self._get(url, what, deadline, accept=MANIFEST_ACCEPT)
         try:
-            body = read_capped(resp, self.max_manifest, deadline)
-        except ProbeFailed as exc:
+            body = resp.read_capped(self.max_manifest, deadline)
+        except (ProbeFailed, RequestFailed) as exc:
             raise _PullFailed(f"{what}: {exc}") from None
-        except requests.RequestException as exc:
-            raise _PullFailed(f"{what}: {describe_error(exc)}") from None
         budget.spend(len(body))
         actual = "sha256:" + hashlib.sha256(body).hexdigest()
         expected = reference if _sha256(reference) else resp.headers.get(DIGEST_HEADER)
@@ -285,13 +288,13 @@ class PullProbe:
     ) -> None:
         what = f"{what} {short(digest)}"
         url = f"{self.base}/v2/{quote(name, safe='/')}/blobs/{digest}"
-        # Redirects are followed, as docker does: a blob sent to unreachable storage fails here.
-        resp = self._get(url, what, deadline, allow_redirects=True)
+        # A blob redirected to unreachable storage fails here.
+        resp = self._get(url, what, deadline)
         hasher = hashlib.sha256()
         read = 0
         with resp:
             try:
-                for chunk in resp.iter_content(CHUNK):
+                for chunk in resp.iter_chunks(CHUNK):
                     budget.spend(len(chunk))
                     read += len(chunk)
                     if size is not None and read > size:
@@ -299,12 +302,12 @@ class PullProbe:
                     hasher.update(chunk)
                     if deadline.expired():
                         raise _PullFailed(f"{what}: still arriving at the probe's deadline")
-            except requests.exceptions.ChunkedEncodingError:
+            except BodyCut:
                 # nginx gave up mid-body (a temp file it cannot write, a proxy time-out)
                 ended = f" short of its {size} bytes" if size is not None else " early"
                 raise _PullFailed(f"{what}: connection broken, the body ended{ended}") from None
-            except requests.RequestException as exc:
-                raise _PullFailed(f"{what}: {describe_error(exc)} after {read} bytes") from None
+            except RequestFailed as exc:
+                raise _PullFailed(f"{what}: {exc} after {read} bytes") from None
         if size is not None and read != size:
             raise _PullFailed(f"{what}: {read} of {size} bytes arrived")
         actual = "sha256:" + hasher.hexdigest()

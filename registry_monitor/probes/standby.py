@@ -20,18 +20,15 @@ response arrived (this node's monotonic clock).
 
 from __future__ import annotations
 
-import contextlib
 import time
+import zlib
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-import requests
-import urllib3
-
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
-from registry_monitor.http import describe_error, make_session
+from registry_monitor.http import Client, RequestFailed, Response
 from registry_monitor.probes.divergence import DivergenceFinder, Divergent, DivergentTag
 from registry_monitor.probes.sync import STATE_FILE, SyncProbe, load_state
 from registry_monitor.probes.write import CANARY_DIGEST
@@ -212,7 +209,7 @@ class StandbyProbe:
         self.node = config.node
         self.canary = config.write_canary_repository
         self.max_bytes = config.inventory_max_bytes
-        self.session = make_session(config.ca_file)
+        self.client = Client(config.ca_file)
         self.scanner = scanner or Scanner(
             config.data_dir, config.node, config.role, config.stale_upload_seconds
         )
@@ -238,21 +235,15 @@ class StandbyProbe:
         if self.active is not None and self.etag:
             headers["If-None-Match"] = self.etag
         try:
-            resp = self.session.get(
-                url,
-                headers=headers,
-                stream=True,
-                timeout=deadline.io_timeout(10),
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise ProbeFailed(f"active exporter {url} unreachable: {describe_error(exc)}") from None
+            resp = self.client.get(url, headers=headers, timeout=deadline.io_timeout(10))
+        except RequestFailed as exc:
+            raise ProbeFailed(f"active exporter {url} unreachable: {exc}") from None
         arrived, arrived_at = time.monotonic(), time.time()
         with resp:
             age = _age_header(resp.headers.get("Age"))
-            if resp.status_code == 304 and self.active is not None:
+            if resp.status == 304 and self.active is not None:
                 inventory, how = self.active, "304 not modified"
-            elif resp.status_code == 200:
+            elif resp.status == 200:
                 inventory, how = self._read(resp, deadline), "200"
                 self.active, self.etag = inventory, resp.headers.get("ETag")
             else:
@@ -262,7 +253,7 @@ class StandbyProbe:
             age = max(0.0, arrived_at - inventory.generated_at)
         return inventory, how, age + (time.monotonic() - arrived)
 
-    def _read(self, resp: requests.Response, deadline: Deadline) -> Header:
+    def _read(self, resp: Response, deadline: Deadline) -> Header:
         """Check the body as it arrives and keep it as it came, for the comparisons
         until the next change (an unchanged inventory then costs a 304)."""
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
@@ -271,7 +262,7 @@ class StandbyProbe:
         body = Body()
 
         def chunks() -> Iterator[bytes]:
-            for chunk in resp.raw.stream(65536, decode_content=False):
+            for chunk in resp.iter_chunks(65536):  # as it came: gzip stays gzip
                 if deadline.expired():
                     raise ProbeFailed("active's inventory still arriving at the deadline")
                 body.append(chunk)
@@ -284,12 +275,8 @@ class StandbyProbe:
             )
         except InventoryError as exc:
             raise ProbeFailed(f"active's inventory rejected: {exc}") from None
-        except requests.RequestException as exc:
-            raise ProbeFailed(f"reading the active's inventory: {describe_error(exc)}") from None
-        except urllib3.exceptions.HTTPError as exc:  # resp.raw raises urllib3's own
-            raise ProbeFailed(
-                f"reading the active's inventory: {describe_error(requests.RequestException(exc))}"
-            ) from None
+        except RequestFailed as exc:
+            raise ProbeFailed(f"reading the active's inventory: {exc}") from None
         self.body, self.gzipped = body, encoding == "gzip"
         return header
 
@@ -368,14 +355,26 @@ class StandbyProbe:
         )
 
 
-def _refusal(url: str, resp: requests.Response) -> str:
-    if resp.status_code == 401:
+def _refusal(url: str, resp: Response) -> str:
+    if resp.status == 401:
         return f"active exporter {url} refused the request (401): set the same api_token on both"
-    if resp.status_code == 304:
+    if resp.status == 304:
         return f"active exporter {url} answered 304 to a request without If-None-Match"
-    text = ""
-    with contextlib.suppress(Exception):  # the body only decorates the message
-        text = resp.raw.read(300, decode_content=True).decode("utf-8", "replace").strip()
-    return f"active exporter {url} answered HTTP {resp.status_code}" + (
-        f": {text[:200]}" if text else ""
+    return f"active exporter {url} answered HTTP {resp.status}" + (
+        f": {text[:200]}" if (text := _error_text(resp)) else ""
     )
+
+
+def _error_text(resp: Response) -> str:
+    """The start of an error answer's body, unzipped if it came gzipped; "" if unreadable
+    (the body only decorates the message)."""
+    try:
+        raw = resp.read(4096)
+    except RequestFailed:
+        return ""
+    if resp.headers.get("Content-Encoding", "").strip().lower() == "gzip":
+        try:
+            raw = zlib.decompressobj(31).decompress(raw, 300)
+        except zlib.error:
+            return ""
+    return raw[:300].decode("utf-8", "replace").strip()

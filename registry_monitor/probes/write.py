@@ -14,15 +14,15 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urljoin
 
-import requests
-
-from registry_monitor.base import Deadline
+from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
-from registry_monitor.http import describe_error, make_session
+from registry_monitor.http import Client, RequestFailed, Response
 
 # Fixed content: the same digest every run, and recognisable on disk.
 CANARY_BLOB = b"registry-monitor write canary: a fixed blob, uploaded again and again\n"
 CANARY_DIGEST = "sha256:" + hashlib.sha256(CANARY_BLOB).hexdigest()
+# The registry's answers to a push are small (an error's JSON at most): read whole, to here.
+ANSWER_BYTES = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class WriteProbe:
     def __init__(self, config: Config) -> None:
         self.base = config.backend_url
         self.repository = config.write_canary_repository
-        self.session = make_session(config.ca_file)
+        self.client = Client(config.ca_file)
 
     def __call__(self, deadline: Deadline) -> WriteStatus:
         begin = time.monotonic()
@@ -58,32 +58,29 @@ class WriteProbe:
 
         start_url = f"{self.base}/v2/{quote(self.repository, safe='/')}/blobs/uploads/"
         try:
-            started = self.session.post(
-                start_url, timeout=deadline.io_timeout(), allow_redirects=False
-            )
-            started.close()
-            if started.status_code != 202 or "Location" not in started.headers:
-                return done(False, started.status_code, _refusal("starting an upload", started))
+            started = self.client.post(start_url, timeout=deadline.io_timeout())
+            body = started.read_capped(ANSWER_BYTES, deadline)
+            if started.status != 202 or "Location" not in started.headers:
+                return done(False, started.status, _refusal("starting an upload", started, body))
             location = urljoin(start_url, started.headers["Location"])
             joiner = "&" if "?" in location else "?"
             put_url = f"{location}{joiner}{urlencode({'digest': CANARY_DIGEST})}"
-            finished = self.session.put(
+            finished = self.client.put(
                 put_url,
-                data=CANARY_BLOB,
+                body=CANARY_BLOB,
                 headers={"Content-Type": "application/octet-stream"},
                 timeout=deadline.io_timeout(),
-                allow_redirects=False,
             )
-            finished.close()
-        except requests.RequestException as exc:
-            return done(False, None, describe_error(exc))
-        if finished.status_code != 201:
-            return done(False, finished.status_code, _refusal("completing the upload", finished))
+            body = finished.read_capped(ANSWER_BYTES, deadline)
+        except (RequestFailed, ProbeFailed) as exc:
+            return done(False, None, str(exc))
+        if finished.status != 201:
+            return done(False, finished.status, _refusal("completing the upload", finished, body))
         if finished.headers.get("Docker-Content-Digest", CANARY_DIGEST) != CANARY_DIGEST:
             return done(False, 201, "registry stored the canary under another digest")
         return done(True, 201)
 
 
-def _refusal(step: str, resp: requests.Response) -> str:
-    text = resp.text[:200].strip() if resp.headers.get("Content-Length", "0") != "0" else ""
-    return f"{step} answered HTTP {resp.status_code}" + (f": {text}" if text else "")
+def _refusal(step: str, resp: Response, body: bytes) -> str:
+    text = body[:200].decode("utf-8", "replace").strip()
+    return f"{step} answered HTTP {resp.status}" + (f": {text}" if text else "")
