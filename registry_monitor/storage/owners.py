@@ -50,6 +50,8 @@ class OwnerSweep:
     ) -> None:
         """budget_entries: the cap per run (0: off); share: of the units per run after the first."""
         self.data_dir = data_dir
+        # built once: a pass sweeps one unit per blob prefix and per repository
+        self._blobs, self._repos = blobs_root(data_dir), repositories_root(data_dir)
         self.user = user
         self.budget = budget_entries
         self.share = share
@@ -119,7 +121,7 @@ class OwnerSweep:
 
     def _sweep(self, unit: str, names: list[str]) -> tuple[int, list[str], int]:
         """(foreign entries, first few of them, entries looked at) of one unit."""
-        blobs, repos = blobs_root(self.data_dir), repositories_root(self.data_dir)
+        blobs, repos = self._blobs, self._repos
         if unit == "":
             docker = self.data_dir / "docker"
             tops = [self.data_dir, docker, docker / "registry", v2_root(self.data_dir)]
@@ -130,8 +132,8 @@ class OwnerSweep:
             return self._check([str(p) for p in tops], [])
         kind, _, name = unit.partition("/")
         if kind == "b":
-            return self._check([], [str(blobs / name)])
-        repo = repos / name
+            return self._check([], [f"{blobs}/{name}"])
+        repo = f"{repos}/{name}"
         try:
             with os.scandir(repo) as it:
                 own = [e.path for e in it if e.name.startswith("_")]
@@ -139,7 +141,7 @@ class OwnerSweep:
             return 0, [], 0
         # the repository directory and its own `_*` trees; nested repositories
         # below it are units of their own
-        return self._check([str(repo)], own)
+        return self._check([repo], own)
 
     def _check(self, roots: list[str], trees: list[str]) -> tuple[int, list[str], int]:
         count = seen = 0
