@@ -15,7 +15,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from registry_monitor.config import Config
@@ -89,11 +90,23 @@ def quiet_logging() -> None:
             root.addHandler(logging.NullHandler())
 
 
-# Each probe is built (its modules imported) in its own thread, one at a time: while
-# one imports, those already built wait on their sockets and subprocesses, so `all`
-# costs little more than its slowest probe. Imports under the GIL gain nothing from
-# running at once, and one at a time no two threads can meet in an import cycle.
-_BUILDING = threading.Lock()
+class Turns:
+    """Lets threads through one at a time, in the order of the numbers they were given."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def turn(self, number: int) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._next == number)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._next += 1
+                self._changed.notify_all()
 
 
 def collect(
@@ -103,18 +116,26 @@ def collect(
     readings: dict[str, Reading[Any]] = {}
     threads: dict[str, threading.Thread] = {}
     shared = Shared(config)
+    # Each probe is built (its modules imported) in its own thread, one at a time in the
+    # asked order, and runs as soon as it is built: while one imports, those already
+    # built wait on their sockets and subprocesses, so `all` costs little more than its
+    # slowest probe. Imports under the GIL gain nothing from running at once, and one at
+    # a time no two threads can meet in an import cycle.
+    turns = Turns()
 
-    def work(name: str) -> None:
+    def work(number: int, name: str) -> None:
         try:
-            with _BUILDING:
+            with turns.turn(number):
                 prepared = prepare(name, config, shared, deadline - time.monotonic(), minutes)
                 quiet_logging()
             readings[name] = prepared if isinstance(prepared, Reading) else prepared.run()
         except Exception as exc:  # a failure inside the plugin: this probe's UNKNOWN
             readings[name] = no_run(name, f"internal error: {exc!r}")
 
-    for name in names:
-        thread = threading.Thread(target=work, args=(name,), name=f"check-{name}", daemon=True)
+    for number, name in enumerate(names):
+        thread = threading.Thread(
+            target=work, args=(number, name), name=f"check-{name}", daemon=True
+        )
         thread.start()
         threads[name] = thread
     for thread in threads.values():

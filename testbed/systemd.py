@@ -10,7 +10,7 @@ machine booted that long ago.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
 import time
@@ -105,11 +105,11 @@ class FakeSystemd:
                     "the sync probe's state file)"
                 )
         # atomically: a systemctl run reading a half-written file would fail as systemd never does
-        path = self.state_dir / f"{unit}.json"
+        # marshal: the fake reads it without importing json (and re, and enum) on every run
+        path = self.state_dir / f"{unit}.marshal"
         temp = path.with_suffix(".tmp")
-        temp.write_text(
-            json.dumps({"properties": props, "unix": {k: v for k, v in times.items() if v}})
-        )
+        state = {"properties": props, "unix": {k: v for k, v in times.items() if v}}
+        temp.write_bytes(marshal.dumps(state))
         temp.replace(path)
 
     def hang(self, seconds: float = 3600) -> None:

@@ -11,16 +11,18 @@ shown, not judged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import Threshold, floor
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
-from registry_monitor.probes.api import ApiStatus, EndpointStatus
 from registry_monitor.probes.public_name import PublicName
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, ceiling_levels, failed
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.api import ApiStatus, EndpointStatus
 
 UP = floor(1)  # perfdata: an up flag below 1 is a problem
 
@@ -108,8 +110,8 @@ def judge_public_name(j: Judgement, name: PublicName) -> None:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status = reading.value
-    if not isinstance(status, ApiStatus):
+    status: ApiStatus | None = reading.value  # the probe's own type, or None
+    if status is None:
         return failed(reading)
     j = Judgement("api")
     for e in status.endpoints:

@@ -13,15 +13,17 @@ ones (judged later, in proportion). Intermediates are judged in days alone.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import Threshold, floor, parse_floor
 from registry_monitor.judgement.state import SEVERITY, State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict, unknown
-from registry_monitor.probes.cert import CertsStatus, CertStatus
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, failed, levels, refuse
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.cert import CertsStatus, CertStatus
 
 GOOD = floor(1)  # perfdata: a validity/match flag below 1 is a problem
 
@@ -132,8 +134,8 @@ def judge_key(j: Judgement, status: CertsStatus) -> None:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status = reading.value
-    if not isinstance(status, CertsStatus):
+    status: CertsStatus | None = reading.value  # the probe's own type, or None
+    if status is None:
         return failed(reading)
     if not status.certs:
         return unknown("cert", "no certificate to check: public_url is not https, cert_file null")

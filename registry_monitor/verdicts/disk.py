@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import Threshold, ceiling, floor, parse_floor, parse_range
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, UsageError, Verdict
-from registry_monitor.probes.disk import DiskUsage
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, failed, levels
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.disk import DiskUsage
 
 UNITS = ("percent", "bytes")
 BINARY = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -57,8 +59,8 @@ def human(size: float) -> str:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    d = reading.value
-    if not isinstance(d, DiskUsage):
+    d: DiskUsage | None = reading.value  # the probe's own type, or None
+    if d is None:
         return failed(reading)
     j = Judgement("disk")
     where = f"{d.mountpoint} ({d.fstype} {d.device})"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import floor
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
-from registry_monitor.probes.parity import ParityStatus
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, failed, refuse
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.parity import ParityStatus
 
 SAME = floor(1)
 
@@ -21,8 +23,8 @@ def thresholds(config: Config, options: Options) -> Limits:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status = reading.value
-    if not isinstance(status, ParityStatus) or (
+    status: ParityStatus | None = reading.value
+    if status is None or (
         reading.error and status.active is None and status.local.role == "standby"
     ):
         return failed(reading)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import floor
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict, unknown
-from registry_monitor.probes.pull import ImagePull, PullStatus
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, failed, refuse
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.pull import ImagePull, PullStatus
 
 UP = floor(1)
 
@@ -48,8 +50,8 @@ def judge_image(j: Judgement, status: PullStatus, i: ImagePull) -> None:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status = reading.value
-    if not isinstance(status, PullStatus):
+    status: PullStatus | None = reading.value  # the probe's own type, or None
+    if status is None:
         return failed(reading)
     if not status.images:
         return unknown("pull", "no canary_images configured: nothing to pull")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import floor
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.reading import Reading
-from registry_monitor.probes.services import ServicesStatus, UnitStatus
 from registry_monitor.verdicts import Limits, failed, refuse, when
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.services import ServicesStatus, UnitStatus
 
 ACTIVE = floor(1)  # perfdata: critical below 1 (not active)
 
@@ -38,8 +40,8 @@ def describe(u: UnitStatus) -> tuple[State, str]:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status = reading.value
-    if not isinstance(status, ServicesStatus):
+    status: ServicesStatus | None = reading.value  # the probe's own type, or None
+    if status is None:
         return failed(reading)
     j = Judgement("services")
     for u in status.units:

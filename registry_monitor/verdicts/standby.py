@@ -12,15 +12,17 @@ the lag: the first ten are named with repository, tag and push time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import Threshold, ceiling
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.reading import Reading
-from registry_monitor.probes.standby import StandbyStatus
 from registry_monitor.verdicts import Limits, ceiling_levels, failed, when
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.standby import StandbyStatus
 
 
 def thresholds(config: Config, options: Options) -> Limits:
@@ -29,8 +31,8 @@ def thresholds(config: Config, options: Options) -> Limits:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    s = reading.value
-    if not isinstance(s, StandbyStatus):
+    s: StandbyStatus | None = reading.value  # the probe's own type, or None
+    if s is None:
         return failed(reading)
     j = Judgement("standby")
     lag_limit = limits.get("lag", Threshold())

@@ -11,15 +11,17 @@ after a failover) are WARNING.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import Threshold, ceiling, parse_range
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.reading import Reading
-from registry_monitor.probes.storage import StorageStatus
 from registry_monitor.verdicts import Limits, failed, levels, refuse, when
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.storage import StorageStatus
 
 NONE = ceiling(0)  # a count that alerts above 0
 
@@ -46,8 +48,8 @@ def ago(unix: float) -> str:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status = reading.value
-    if not isinstance(status, StorageStatus):
+    status: StorageStatus | None = reading.value  # the probe's own type, or None
+    if status is None:
         return failed(reading)
     s, verify, owners = status.scan, status.verify, status.owners
     j = Judgement("storage")

@@ -16,15 +16,17 @@ every later run starts late, and the lag grows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import Threshold, ceiling, floor
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.reading import Reading
-from registry_monitor.probes.sync import SyncStatus
 from registry_monitor.verdicts import Limits, ceiling_levels, failed, when
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.sync import SyncStatus
 
 UP = floor(1)
 DOWN = ceiling(0)
@@ -37,8 +39,8 @@ def thresholds(config: Config, options: Options) -> Limits:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    s = reading.value
-    if not isinstance(s, SyncStatus):
+    s: SyncStatus | None = reading.value  # the probe's own type, or None
+    if s is None:
         return failed(reading)
     if s.role == "active":
         return _judge_active(s)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import Threshold, ceiling, floor, parse_range
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.reading import Reading
-from registry_monitor.probes.write import WriteStatus
 from registry_monitor.verdicts import Limits, failed, levels, refuse
+
+if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.write import WriteStatus
 
 UP = floor(1)
 
@@ -21,8 +23,8 @@ def thresholds(config: Config, options: Options) -> Limits:
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    w = reading.value
-    if not isinstance(w, WriteStatus):
+    w: WriteStatus | None = reading.value  # the probe's own type, or None
+    if w is None:
         return failed(reading)
     j = Judgement("write")
     j.perf("write_up", int(w.up), critical=UP, minimum=0, maximum=1)
