@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from registry_monitor.base import Deadline
 from registry_monitor.config import ConfigError, parse_config
 from registry_monitor.probes.parity import (
     NodeDescription,
     ParityItem,
     ParityMatch,
+    RegistryVersion,
     compare,
     description_json,
     file_digest,
@@ -106,3 +108,32 @@ def test_config_names_a_bad_declaration() -> None:
     text = str(err.value)
     assert "parity_ignore_lines.nginx: not a file named in parity_files" in text
     assert "parity_ignore_lines.htpasswd[0]: not a regular expression" in text
+
+
+def script(path: Path, body: str) -> str:
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_the_registry_version_as_the_binary_tells_it(tmp_path: Path) -> None:
+    binary = script(tmp_path / "registry", 'echo "$0 github.com/docker/distribution 2.8.2+ds1"')
+    assert RegistryVersion(binary).item(Deadline(10)) == ParityItem(
+        "registry_version", "version", "github.com/docker/distribution 2.8.2+ds1"
+    )
+    failing = script(tmp_path / "failing", "exit 3")
+    assert RegistryVersion(failing).item(Deadline(10)).error == f"{failing} --version exited 3"
+    missing = str(tmp_path / "missing")
+    assert RegistryVersion(missing).item(Deadline(10)).error == (
+        f"{missing} --version: [Errno 2] No such file or directory: '{missing}'"
+    )
+
+
+def test_a_registry_binary_that_hangs_is_cut_at_the_deadline(tmp_path: Path) -> None:
+    hanging = script(tmp_path / "hanging", "exec sleep 60")
+    run = RegistryVersion(hanging)
+    item = run.item(Deadline(0.3))
+    assert item.digest is None and item.error is not None
+    assert item.error.startswith(f"{hanging} --version: Command ")
+    assert "timed out" in item.error
+    assert run.process is not None and run.process.returncode is not None  # killed, reaped

@@ -105,30 +105,52 @@ def file_digest(path: Path, ignore: tuple[re.Pattern[str], ...]) -> ParityItem:
     return ParityItem("", "file", hashlib.sha256(b"".join(kept)).hexdigest(), None, dropped)
 
 
-def registry_version(binary: str, deadline: Deadline) -> ParityItem:
-    try:
-        done = subprocess.run(
-            [binary, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=deadline.io_timeout(10),
-            check=False,
+class RegistryVersion:
+    """`<registry binary> --version`, started at once and read when wanted: the binary
+    takes tens of milliseconds to start, which the rest of the description overlaps."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.process: subprocess.Popen[str] | None = None
+        self.failure: OSError | None = None
+        try:
+            self.process = subprocess.Popen(
+                [binary, "--version"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as exc:
+            self.failure = exc
+
+    def item(self, deadline: Deadline) -> ParityItem:
+        binary = self.binary
+        if self.process is None:
+            return ParityItem(
+                "registry_version", "version", None, f"{binary} --version: {self.failure}"
+            )
+        try:
+            stdout, _ = self.process.communicate(timeout=deadline.io_timeout(10))
+        except subprocess.TimeoutExpired as exc:
+            self.process.kill()
+            self.process.communicate()
+            return ParityItem("registry_version", "version", None, f"{binary} --version: {exc}")
+        if self.process.returncode != 0:
+            return ParityItem(
+                "registry_version",
+                "version",
+                None,
+                f"{binary} --version exited {self.process.returncode}",
+            )
+        # "<argv[0]> github.com/docker/distribution 2.8.2+ds1": the path is not the version
+        first, _, rest = stdout.strip().partition(" ")
+        version = (
+            rest
+            if first == binary or first.endswith("/" + Path(binary).name)
+            else first + " " + rest
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return ParityItem("registry_version", "version", None, f"{binary} --version: {exc}")
-    if done.returncode != 0:
-        return ParityItem(
-            "registry_version",
-            "version",
-            None,
-            f"{binary} --version exited {done.returncode}",
-        )
-    # "<argv[0]> github.com/docker/distribution 2.8.2+ds1": the path is not the version
-    first, _, rest = done.stdout.strip().partition(" ")
-    version = (
-        rest if first == binary or first.endswith("/" + Path(binary).name) else first + " " + rest
-    )
-    return ParityItem("registry_version", "version", version.strip()[:200])
+        return ParityItem("registry_version", "version", version.strip()[:200])
 
 
 def compare(mine: NodeDescription, theirs: NodeDescription) -> tuple[ParityMatch, ...]:
@@ -222,6 +244,7 @@ class ParityProbe:
         self.client = Client(config.ca_file)
 
     def describe(self, deadline: Deadline) -> NodeDescription:
+        version = RegistryVersion(self.config.registry_binary)  # runs while the rest is read
         items: list[ParityItem] = []
         for name, path in self.files.items():
             found = file_digest(path, self.ignore.get(name, ()))
@@ -246,7 +269,7 @@ class ParityProbe:
                     on_disk.error if not on_disk.fetched else None,
                 )
             )
-        items.append(registry_version(self.config.registry_binary, deadline))
+        items.append(version.item(deadline))
         items.append(ParityItem("exporter_version", "version", __version__))
         return NodeDescription(self.config.node, self.config.role, time.time(), tuple(items))
 
