@@ -1,9 +1,10 @@
-"""Certificate facts the cert probe needs beyond "the handshake verified".
+"""What the cert probe needs of TLS beyond "the handshake verified", by ssl alone.
 
 - the chain a TLS connection carries, as DER: the path OpenSSL verified (leaf
   to trust anchor) and all the server sent (leaf first), so the
   intermediates' expiry can be tracked apart from the leaf's;
-- whether a private key belongs to a certificate;
+- whether a private key belongs to a certificate (cryptography's key
+  parsers, imported only then);
 - whether a certificate's subjectAltNames cover a host name (RFC 6125: one
   wildcard, left-most label only), as its own finding, apart from "valid".
 """
@@ -13,8 +14,10 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from registry_monitor.certfacts import CertFacts
 
 
 def peer_chain(tls: ssl.SSLSocket, verified: bool) -> list[bytes]:
@@ -45,37 +48,17 @@ class KeyStatus:
         return {"matches": True, "mismatch": False}.get(self.state)
 
 
-def check_key(path: Path, cert: x509.Certificate | None) -> KeyStatus:
-    """Does the private key in path belong to cert? Unreadable is its own state."""
-    # Here, not at the top: the key parsers pull in much of cryptography (~20 ms),
-    # and only a configured cert_key_file needs them.
-    from cryptography.hazmat.primitives import serialization
-
+def check_key(path: Path, cert: bytes | None) -> KeyStatus:
+    """Does the private key in path belong to cert (DER)? Unreadable is its own state."""
     target = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         return KeyStatus(target, "not readable", f"cannot read: {exc.strerror or exc}")
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        # TypeError: encrypted; nginx could not read it either without a passphrase file
-        return KeyStatus(target, "not readable", f"no unencrypted PEM private key: {exc}")
-    if cert is None:
-        return KeyStatus(target, "no certificate to compare", "the certificate was not read")
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    der = serialization.Encoding.DER
-    mine = key.public_key().public_bytes(der, spki)
-    theirs = cert.public_key().public_bytes(der, spki)
-    return KeyStatus(target, "matches" if mine == theirs else "mismatch")
+    from registry_monitor.chain_verify import key_state
 
-
-def dns_names(cert: x509.Certificate) -> list[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return []
-    return [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
+    state, error = key_state(data, cert)
+    return KeyStatus(target, state, error)
 
 
 def name_covered(host: str, names: list[str]) -> bool:
@@ -91,12 +74,10 @@ def name_covered(host: str, names: list[str]) -> bool:
     return False
 
 
-def earliest_intermediate(
-    chain: list[x509.Certificate],
-) -> tuple[float, str] | None:
+def earliest_intermediate(chain: list[CertFacts]) -> tuple[float, str] | None:
     """(notAfter, subject) of the first of chain[1:] to expire, or None without any."""
     rest = chain[1:]
     if not rest:
         return None
-    first = min(rest, key=lambda c: c.not_valid_after_utc)
-    return first.not_valid_after_utc.timestamp(), first.subject.rfc4514_string()
+    first = min(rest, key=lambda c: c.not_after)
+    return first.not_after, first.subject
