@@ -1,8 +1,10 @@
 """The cert probe's judgements that take cryptography (some 40 ms of imports).
 
-Imported only when the probe needs them: to read and verify the
-certificate file, to verify a served chain OpenSSL refused, and to compare
-the private key with the certificate.
+Imported only when the probe needs them: to read a certificate file that is
+not byte for byte the chain OpenSSL just verified, to verify such a file or
+a served chain OpenSSL refused, and to read a private key OpenSSL could not
+settle (see registry_monitor.tls.check_key). A healthy steady run loads none
+of it.
 """
 
 from __future__ import annotations

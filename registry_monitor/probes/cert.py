@@ -19,8 +19,17 @@ subjectAltNames cover the public name is its own finding; and
 `cert_key_file`, nginx's private key, is compared with the certificate, "not
 readable" being a state of its own, never a mismatch.
 
-A certificate's fields come from registry_monitor.certfacts, which keeps
-them by the sha256 of its DER bytes (exact), read by cryptography once.
+A healthy steady run loads no cryptography (some 40 ms of imports):
+- a certificate's fields come from registry_monitor.certfacts, which keeps
+  them by the sha256 of its DER bytes (exact), read by cryptography once;
+- when cert_file's certificates are byte for byte the chain nginx sent and
+  OpenSSL verified in this run (same trust store, same name), the file is
+  valid by that verification, and its intermediates are that verified
+  path's; any difference, or no verified served chain, takes cryptography's
+  verifier as before;
+- OpenSSL loads cert_file with cert_key_file and compares them (as nginx
+  does at start); only what that cannot settle goes to cryptography (see
+  registry_monitor.tls.check_key).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from registry_monitor.tls import (
     earliest_intermediate,
     name_covered,
     peer_chain,
+    pem_certificates,
 )
 from registry_monitor.trust import trust_store
 
@@ -169,7 +179,11 @@ class CertProbe:
         key = None
         if self.key_file is not None:  # nginx's key belongs with the file it is configured with
             chain = chains.get("file") or chains.get("served")
-            key = check_key(self.key_file, chain[0] if chain else None)
+            leaf = chain[0] if chain else None
+            # OpenSSL may compare the pair itself when cert_file's first certificate, as it
+            # reads it, is that leaf
+            openssl_reads = "file_as_pem" in chains and self.cert_file is not None
+            key = check_key(self.key_file, leaf, self.cert_file if openssl_reads else None)
         result = CertsStatus(tuple(certs), matches, key)
         missing = [f"{c.source} {c.target}: {c.error}" for c in certs if not c.fetched]
         if missing:
@@ -260,12 +274,25 @@ class CertProbe:
         return _with_validity(self._with_intermediates(status, counted), error is None, error)
 
     def on_disk(self, path: Path, chains: dict[str, list[bytes]]) -> CertStatus:
-        """The file's leaf, judged. chains gets "file" (its certificates, as DER)."""
+        """The file's leaf, judged. chains gets "file" (its certificates, as DER) and
+        "file_as_pem" when ssl's own PEM decoding read the same (so OpenSSL's leaf is it)."""
         target = str(path)
         try:
             data = path.read_bytes()
         except OSError as exc:
             return CertStatus("file", target, error=f"cannot read: {exc.strerror or exc}")
+        plain = pem_certificates(data)
+        if (
+            plain is not None
+            and plain == chains.get("served")
+            and "verified" in chains
+            and isinstance(self.trust, str)  # the store cryptography would verify against
+        ):
+            # what OpenSSL verified in this run, for the same name against the same store
+            chains["file"] = chains["file_as_pem"] = plain
+            status = describe("file", target, self.facts(plain[0]), self.hostname)
+            intermediates = self._with_intermediates(status, chains["verified"][:-1])
+            return _with_validity(intermediates, True, None)
         from registry_monitor.chain_verify import pem_chain
 
         try:
@@ -273,6 +300,8 @@ class CertProbe:
         except ValueError:
             return CertStatus("file", target, error="no PEM certificate in file")
         chains["file"] = chain
+        if plain == chain:
+            chains["file_as_pem"] = plain
         return self.judged(describe("file", target, self.facts(chain[0]), self.hostname), chain)
 
     def _with_intermediates(self, status: CertStatus, chain: list[bytes]) -> CertStatus:
