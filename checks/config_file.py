@@ -50,13 +50,19 @@ def _inputs(raw: bytes) -> tuple[object, ...]:
     return (FORMAT, raw, *code, os.uname().nodename)  # the default node
 
 
-def cache_file(config_path: Path) -> Path | None:
+def cache_dir() -> Path | None:
+    """This user's cache directory of check_registry, or None without XDG_CACHE_HOME or HOME."""
     xdg, home = os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME")
     base = Path(xdg) if xdg else Path(home) / ".cache" if home else None
+    return None if base is None else base / "registry-monitor"
+
+
+def cache_file(config_path: Path) -> Path | None:
+    base = cache_dir()
     if base is None:
         return None
     name = quote(str(config_path.absolute()), safe="")
-    return base / "registry-monitor" / f"config-{name}.pickle"
+    return base / f"config-{name}.pickle"
 
 
 def _cached(cache: Path, inputs: tuple[object, ...]) -> Config | None:

@@ -38,6 +38,20 @@ def summarise(target: str, verdicts: list[Verdict]) -> tuple[State, str]:
     return overall(verdicts)
 
 
+# The probes that read certificates; what they read is kept between runs (certfacts)
+CERT_READERS = frozenset({"cert", "parity"})
+
+
+def keep_cert_facts(names: tuple[str, ...]) -> None:
+    """A certificate's fields, read once by cryptography, are kept in the user's cache
+    directory by the certificate's sha256, so that the next runs need no cryptography."""
+    directory = config_file.cache_dir() if CERT_READERS.intersection(names) else None
+    if directory is not None:
+        from registry_monitor import certfacts
+
+        certfacts.keep_on_disk(directory / "cert-facts.marshal")
+
+
 def check(args: arguments.Args, started: float) -> Answer:
     deadline = started + args.timeout
     answer = Answer(args.target, State.UNKNOWN, "", args.verbosity, config_path=args.config)
@@ -53,7 +67,7 @@ def check(args: arguments.Args, started: float) -> Answer:
     names = config.probes_for_role() if args.target == "all" else (args.target,)
     answer.limits = limits_for(names, config, args.options)
     answer.timeouts = {n: config.timeouts.of(n) for n in names}
-
+    keep_cert_facts(names)
     collection = collect(names, config, deadline, args.minutes)
     answer.readings = {n: collection.readings[n] for n in names if n in collection.readings}
     answer.verdicts = [judge(r, answer.limits[n]) for n, r in answer.readings.items()]
@@ -78,6 +92,7 @@ def check_failover(args: arguments.Args, config: Config, answer: Answer, deadlin
         )
         return answer
     answer.timeouts = {n: getattr(config.timeouts, n) for n in PROBES}
+    keep_cert_facts(PROBES)
     collection = collect(PROBES, config, deadline)
     answer.readings = {n: collection.readings[n] for n in PROBES if n in collection.readings}
     if collection.running:

@@ -1,20 +1,28 @@
-"""Certificate facts the cert probe needs beyond "the handshake verified".
+"""What the cert probe needs of TLS beyond "the handshake verified", by ssl alone.
 
 - the chain a TLS connection carries, as DER: the path OpenSSL verified (leaf
   to trust anchor) and all the server sent (leaf first), so the
   intermediates' expiry can be tracked apart from the leaf's;
-- whether a private key belongs to a certificate;
+- the certificates of a PEM file, as DER (ssl's own decoding), to compare
+  with what nginx serves;
+- whether a private key belongs to a certificate: OpenSSL's own check, the
+  one nginx makes when it starts; cryptography only for the outcomes that
+  check does not settle (an encrypted key, no key at all, a key of another
+  type), whose words the report keeps;
 - whether a certificate's subjectAltNames cover a host name (RFC 6125: one
   wildcard, left-most label only), as its own finding, apart from "valid".
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from registry_monitor.certfacts import CertFacts
 
 
 def peer_chain(tls: ssl.SSLSocket, verified: bool) -> list[bytes]:
@@ -45,37 +53,73 @@ class KeyStatus:
         return {"matches": True, "mismatch": False}.get(self.state)
 
 
-def check_key(path: Path, cert: x509.Certificate | None) -> KeyStatus:
-    """Does the private key in path belong to cert? Unreadable is its own state."""
-    # Here, not at the top: the key parsers pull in much of cryptography (~20 ms),
-    # and only a configured cert_key_file needs them.
-    from cryptography.hazmat.primitives import serialization
+def check_key(path: Path, cert: bytes | None, cert_file: Path | None = None) -> KeyStatus:
+    """Does the private key in path belong to cert (DER)? Unreadable is its own state.
 
+    cert_file, when given, is a PEM file whose first certificate is cert: OpenSSL then
+    loads the pair and compares them, as nginx does when it starts, which settles
+    "matches" and "mismatch" (a key of the certificate's type with other values). Any
+    other outcome (encrypted, not a key, a key of another type) is judged by
+    cryptography's key parsers, imported only then, whose words the report keeps.
+    """
     target = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         return KeyStatus(target, "not readable", f"cannot read: {exc.strerror or exc}")
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        # TypeError: encrypted; nginx could not read it either without a passphrase file
-        return KeyStatus(target, "not readable", f"no unencrypted PEM private key: {exc}")
-    if cert is None:
-        return KeyStatus(target, "no certificate to compare", "the certificate was not read")
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    der = serialization.Encoding.DER
-    mine = key.public_key().public_bytes(der, spki)
-    theirs = cert.public_key().public_bytes(der, spki)
-    return KeyStatus(target, "matches" if mine == theirs else "mismatch")
+    if cert is not None and cert_file is not None:
+        state = _openssl_pair(cert_file, path)
+        if state is not None:
+            return KeyStatus(target, state)
+    from registry_monitor.chain_verify import key_state
+
+    state, error = key_state(data, cert)
+    return KeyStatus(target, state, error)
 
 
-def dns_names(cert: x509.Certificate) -> list[str]:
+class _Encrypted(Exception):
+    pass
+
+
+def _no_password() -> bytes:
+    raise _Encrypted  # never OpenSSL's own prompt on a terminal
+
+
+def _openssl_pair(cert_file: Path, key_file: Path) -> str | None:
+    """ "matches" or "mismatch" as OpenSSL finds the pair; None when it cannot say."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return []
-    return [str(n) for n in san.value.get_values_for_type(x509.DNSName)]
+        ctx.load_cert_chain(cert_file, key_file, password=_no_password)
+    except ssl.SSLError as exc:
+        return "mismatch" if exc.reason == "KEY_VALUES_MISMATCH" else None
+    except Exception:  # encrypted, unreadable, gone: cryptography's words for it
+        return None
+    return "matches"
+
+
+_CERT_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", re.S)
+_OTHER_CERT_LABEL = re.compile(r"-----BEGIN (?:X509|TRUSTED) CERTIFICATE-----")
+_BASE64_BODY = re.compile(r"[A-Za-z0-9+/=\s]*")
+
+
+def pem_certificates(data: bytes) -> list[bytes] | None:
+    """The CERTIFICATE blocks of a PEM file, as DER, in order (ssl's decoding). None
+    when there is none, when a block's body is not plain base64, or when a certificate
+    block has another label (X509 or TRUSTED CERTIFICATE: read by OpenSSL or
+    cryptography, not here), so that a list is what both would read."""
+    text = data.decode("latin-1")
+    if _OTHER_CERT_LABEL.search(text):
+        return None
+    ders = []
+    for block in _CERT_BLOCK.findall(text):
+        body = block[len(ssl.PEM_HEADER) : -len(ssl.PEM_FOOTER)]
+        if not _BASE64_BODY.fullmatch(body):
+            return None
+        try:
+            ders.append(ssl.PEM_cert_to_DER_cert(block))
+        except ValueError:  # binascii.Error included
+            return None
+    return ders or None
 
 
 def name_covered(host: str, names: list[str]) -> bool:
@@ -91,12 +135,10 @@ def name_covered(host: str, names: list[str]) -> bool:
     return False
 
 
-def earliest_intermediate(
-    chain: list[x509.Certificate],
-) -> tuple[float, str] | None:
+def earliest_intermediate(chain: list[CertFacts]) -> tuple[float, str] | None:
     """(notAfter, subject) of the first of chain[1:] to expire, or None without any."""
     rest = chain[1:]
     if not rest:
         return None
-    first = min(rest, key=lambda c: c.not_valid_after_utc)
-    return first.not_valid_after_utc.timestamp(), first.subject.rfc4514_string()
+    first = min(rest, key=lambda c: c.not_after)
+    return first.not_after, first.subject

@@ -254,6 +254,8 @@ MAY_LOAD = {
         "registry_monitor.verdicts.cert",
         "registry_monitor.trust",
         "registry_monitor.tls",  # the chain a connection carries, the key
+        "registry_monitor.certfacts",  # a certificate's fields, kept by its hash
+        "registry_monitor.chain_verify",  # cryptography's judgements, when needed
         "cryptography",
         "typing_extensions",  # cryptography's
         "cffi",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import getpass
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -23,11 +24,14 @@ from pathlib import Path
 import pytest
 
 from registry_monitor import probe_catalog
+from testbed.certs import issue_via_intermediate
 from testbed.exporter import Exporter
 from testbed.images import Pusher
+from testbed.nginx import Nginx
 from testbed.registry import Registry
 from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
+from tests.conftest import REGISTRY_NAME
 from tests.support.check import CHECK_REGISTRY, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,3 +274,47 @@ def test_a_local_probes_check_loads_nothing_it_does_not_use(
         assert f"registry_monitor.probes.{probe}" in modules
         loaded = sorted(m for m in modules if m in never or m.split(".")[0] in never)
         assert loaded == [], f"check_registry {probe} loaded {loaded}"
+
+
+def test_a_healthy_cert_checks_next_run_loads_no_cryptography(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """nginx serving cert_file's chain (leaf and intermediate), cert_key_file its key: the
+    first run reads the certificates with cryptography and keeps their facts; the next
+    ones answer the same from what OpenSSL verified and the kept facts alone."""
+    chain = issue_via_intermediate(tmp_path / "live", REGISTRY_NAME, days=60, intermediate_days=90)
+    nginx = Nginx(
+        tmp_path / "nginx", registry.url, REGISTRY_NAME, chain.files.cert, chain.files.key
+    ).start()
+    config = write_config(
+        tmp_path / "cert.yaml",
+        {
+            "data_dir": str(registry.data_dir),
+            "public_url": f"https://{REGISTRY_NAME}",
+            "public_connect": nginx.connect,
+            "ca_file": str(chain.ca_file),
+            "cert_file": str(chain.files.cert),
+            "cert_key_file": str(chain.files.key),
+        },
+    )
+    try:
+        runs = [check_path_modules(tmp_path, f"--config={config}", "cert", "-v") for _ in "ab"]
+    finally:
+        nginx.stop()
+    (first, loaded_first), (second, loaded_second) = runs
+    figures = re.compile(r"\d+(\.\d+)?")  # the days left move on between the runs
+    assert figures.sub("N", first) == figures.sub("N", second)
+    lines = second.splitlines()
+    assert lines[0].startswith("REGISTRY CERT OK - served certificate valid, "), second
+    assert f"[OK] key {chain.files.key} matches {chain.files.cert}" in lines
+    assert f"[OK] nginx serves the certificate in {chain.files.cert}" in lines
+    expiring = "intermediate CN=Test Intermediate expires in"
+    assert [line.split(": ", 1)[0] for line in lines if expiring in line] == [
+        f"[OK] served certificate of {REGISTRY_NAME}:443",
+        f"[OK] {chain.files.cert}",
+    ]
+    assert "file_valid=1" in lines[0] and "key_matches=1" in lines[0]
+    assert "cryptography" in loaded_first  # real figures: the first run read them
+    assert "registry_monitor.probes.cert" in loaded_second
+    heavy = ("cryptography", "registry_monitor.chain_verify")
+    assert sorted(m for m in loaded_second if m.startswith(heavy)) == []

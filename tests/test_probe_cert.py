@@ -1,6 +1,8 @@
 """cert probe against the real registry serving TLS, with certificates made for each case."""
 
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -8,10 +10,11 @@ import pytest
 import trustme
 
 from registry_monitor.base import Deadline
+from registry_monitor.chain_verify import pem_chain
 from registry_monitor.config import Config
 from registry_monitor.probes.cert import CertProbe, CertsStatus
 from registry_monitor.probes.reading import Reading, run_probe
-from registry_monitor.tls import name_covered
+from registry_monitor.tls import check_key, name_covered, pem_certificates
 from testbed.certs import CertFiles, PlainCA, issue, issue_via_intermediate, now, self_signed
 from testbed.registry import Registry
 
@@ -317,3 +320,145 @@ def test_no_tls_at_all_is_a_tls_error(ca_file: Path, tmp_path: Path) -> None:
     assert detail and "[SSL" not in detail and "_ssl.c" not in detail, detail
     (served,) = r.value.certs
     assert (served.fetched, served.valid) == (False, None)
+
+
+# --- what a healthy run takes without cryptography, and where it still decides ----------
+
+
+def test_a_file_other_than_the_served_chain_is_judged_by_cryptography(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    """nginx serves a good certificate, the file holds an expired one: OpenSSL's
+    verification of the served chain says nothing of the file."""
+    good = issue(ca, tmp_path / "good", NAME, days=60)
+    expired = issue(ca, tmp_path / "old", NAME, not_before=now() - dt.timedelta(days=10), days=5)
+    r = probe(serve(good), ca_file, expired.cert)
+    served, on_disk = r.value.certs
+    assert (served.valid, served.error) == (True, None)
+    assert (on_disk.valid, on_disk.error, on_disk.fingerprint_sha256) == (
+        False,
+        "validation failed: cert is not valid at validation time",
+        expired.fingerprint_sha256,
+    )
+
+
+def test_a_file_with_more_than_the_served_chain_is_verified_on_its_own(
+    tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    """The served chain and the root after it: not byte for byte what was verified, so
+    cryptography verifies the file (and leaves the root out of the intermediates)."""
+    chain = issue_via_intermediate(tmp_path / "c", NAME, days=60, intermediate_days=30)
+    reg = serve(chain.files)
+    longer = tmp_path / "longer.crt"
+    longer.write_bytes(chain.files.cert.read_bytes() + chain.ca_file.read_bytes())
+    r = probe(reg, chain.ca_file, longer)
+    assert r.ok, r.error
+    served, on_disk = r.value.certs
+    for c in (served, on_disk):
+        assert (c.valid, c.error, c.chain_first_expiring) == (True, None, "CN=Test Intermediate")
+        assert c.chain_not_after == chain.intermediate_not_after.timestamp()
+    assert r.value.served_matches_file is True
+
+
+def test_pem_certificates_read_as_openssl_and_cryptography_would(
+    tmp_path: Path,
+) -> None:
+    chain = issue_via_intermediate(tmp_path / "c", NAME, days=60, intermediate_days=30)
+    pem = chain.files.cert.read_bytes()
+    ders = pem_certificates(pem)
+    assert ders is not None and ders == pem_chain(pem)
+    key = chain.files.key.read_bytes()
+    assert pem_certificates(key + b"\r\n" + pem.replace(b"\n", b"\r\n")) == ders
+    assert pem_certificates(key) is None
+    assert pem_certificates(b"") is None
+    # another label, or a body that is not plain base64: not read here
+    assert pem_certificates(pem.replace(b" CERTIFICATE-", b" X509 CERTIFICATE-", 2)) is None
+    assert pem_certificates(pem.replace(b"-----\nMII", b"-----\nMI*I", 1)) is None
+
+
+def key_files(ca: trustme.CA, cert: CertFiles, d: Path) -> dict[str, Path]:
+    """The keys a cert_key_file may hold, against cert (an EC key)."""
+    from cryptography.hazmat.primitives import serialization as s
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    d.mkdir()
+    pem, pkcs8 = s.Encoding.PEM, s.PrivateFormat.PKCS8
+    own = s.load_pem_private_key(cert.key.read_bytes(), None)
+    other = issue(ca, d / "other", NAME)
+    blobs = {
+        "own": cert.key.read_bytes(),
+        "own, after the certificate": cert.cert.read_bytes() + cert.key.read_bytes(),
+        "another EC key": other.key.read_bytes(),
+        "an RSA key": rsa.generate_private_key(65537, 2048).private_bytes(
+            pem, pkcs8, s.NoEncryption()
+        ),
+        "own, encrypted": own.private_bytes(pem, pkcs8, s.BestAvailableEncryption(b"secret")),
+        "another, encrypted (traditional)": ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            pem, s.PrivateFormat.TraditionalOpenSSL, s.BestAvailableEncryption(b"secret")
+        ),
+        "garbage": b"not a key\n",
+        "empty": b"",
+    }
+    files = {}
+    for i, (label, blob) in enumerate(blobs.items()):
+        files[label] = d / f"{i}.key"
+        files[label].write_bytes(blob)
+    return files
+
+
+KEY_STATES = {
+    "own": ("matches", None),
+    "own, after the certificate": ("matches", None),
+    "another EC key": ("mismatch", None),
+    "an RSA key": ("mismatch", None),
+    "own, encrypted": (
+        "not readable",
+        "no unencrypted PEM private key: Password was not given but private key is encrypted",
+    ),
+    "another, encrypted (traditional)": (
+        "not readable",
+        "no unencrypted PEM private key: Password was not given but private key is encrypted",
+    ),
+    "garbage": ("not readable", "no unencrypted PEM private key: Unable to load PEM file. "),
+    "empty": ("not readable", "no unencrypted PEM private key: Unable to load PEM file. "),
+}
+
+
+def test_openssl_and_cryptography_judge_every_key_alike(ca: trustme.CA, tmp_path: Path) -> None:
+    """OpenSSL's own comparison (cert_file given) and cryptography's (none): the same
+    state and words for each kind of key file; an encrypted key never prompts."""
+    cert = issue(ca, tmp_path / "c", NAME)
+    leaf = pem_chain(cert.cert.read_bytes())[0]
+    for label, path in key_files(ca, cert, tmp_path / "keys").items():
+        by_openssl = check_key(path, leaf, cert.cert)
+        by_cryptography = check_key(path, leaf, None)
+        assert by_openssl == by_cryptography, label
+        state, error = KEY_STATES[label]
+        assert by_openssl.state == state, label
+        assert (by_openssl.error or "")[: len(error or "")] == (error or ""), label
+        assert (by_openssl.error is None) == (error is None), label
+
+
+def test_a_key_that_matches_or_not_is_judged_without_cryptography(
+    ca: trustme.CA, tmp_path: Path
+) -> None:
+    cert = issue(ca, tmp_path / "c", NAME)
+    keys = key_files(ca, cert, tmp_path / "keys")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from registry_monitor.tls import check_key, pem_certificates\n"
+        "cert = Path(sys.argv[1])\n"
+        "leaf = pem_certificates(cert.read_bytes())[0]\n"
+        "print(check_key(Path(sys.argv[2]), leaf, cert).state,\n"
+        "      any(m.startswith('cryptography') for m in sys.modules))\n"
+    )
+    for label, loads in (("own", False), ("another EC key", False), ("an RSA key", True)):
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(cert.cert), str(keys[label])],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        assert done.stdout.split() == [KEY_STATES[label][0], str(loads)], label

@@ -18,11 +18,22 @@ raise a false alarm, as it did for blackbox_exporter's users); whether the
 subjectAltNames cover the public name is its own finding; and
 `cert_key_file`, nginx's private key, is compared with the certificate, "not
 readable" being a state of its own, never a mismatch.
+
+A healthy steady run loads no cryptography (some 40 ms of imports):
+- a certificate's fields come from registry_monitor.certfacts, which keeps
+  them by the sha256 of its DER bytes (exact), read by cryptography once;
+- when cert_file's certificates are byte for byte the chain nginx sent and
+  OpenSSL verified in this run (same trust store, same name), the file is
+  valid by that verification, and its intermediates are that verified
+  path's; any difference, or no verified served chain, takes cryptography's
+  verifier as before;
+- OpenSSL loads cert_file with cert_key_file and compares them (as nginx
+  does at start); only what that cannot settle goes to cryptography (see
+  registry_monitor.tls.check_key).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import ssl
 import time
@@ -30,26 +41,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import ExtendedKeyUsageOID
-from cryptography.x509.verification import (
-    Criticality,
-    ExtensionPolicy,
-    PolicyBuilder,
-    Store,
-    VerificationError,
-)
-
+from registry_monitor import certfacts
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.tls import (
     KeyStatus,
     check_key,
-    dns_names,
     earliest_intermediate,
     name_covered,
     peer_chain,
+    pem_certificates,
 )
 from registry_monitor.trust import trust_store
 
@@ -122,20 +123,19 @@ class CertsStatus:
         return "; ".join(parts)
 
 
-def describe(source: str, target: str, cert: x509.Certificate, host: str) -> CertStatus:
-    names = dns_names(cert)
+def describe(source: str, target: str, facts: certfacts.CertFacts, host: str) -> CertStatus:
     return CertStatus(
         source=source,
         target=target,
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        serial=format(cert.serial_number, "x"),
-        fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),
-        not_before=cert.not_valid_before_utc.timestamp(),
-        not_after=cert.not_valid_after_utc.timestamp(),
-        names=tuple(names),
+        subject=facts.subject,
+        issuer=facts.issuer,
+        serial=facts.serial,
+        fingerprint_sha256=facts.fingerprint,
+        not_before=facts.not_before,
+        not_after=facts.not_after,
+        names=facts.names,
         host=host,
-        name_matches=name_covered(host, names),
+        name_matches=name_covered(host, list(facts.names)),
     )
 
 
@@ -165,11 +165,11 @@ class CertProbe:
 
     def __call__(self, deadline: Deadline) -> CertsStatus:
         certs: list[CertStatus] = []
-        leaves: dict[str, x509.Certificate] = {}
+        chains: dict[str, list[bytes]] = {}
         if self.check_served:
-            certs.append(self.served(deadline, leaves))
+            certs.append(self.served(deadline, chains))
         if self.cert_file is not None:
-            certs.append(self.on_disk(self.cert_file, leaves))
+            certs.append(self.on_disk(self.cert_file, chains))
         served, on_disk = (
             next((c for c in certs if c.source == s), None) for s in ("served", "file")
         )
@@ -178,12 +178,20 @@ class CertProbe:
             matches = served.fingerprint_sha256 == on_disk.fingerprint_sha256
         key = None
         if self.key_file is not None:  # nginx's key belongs with the file it is configured with
-            key = check_key(self.key_file, leaves.get("file") or leaves.get("served"))
+            chain = chains.get("file") or chains.get("served")
+            leaf = chain[0] if chain else None
+            # OpenSSL may compare the pair itself when cert_file's first certificate, as it
+            # reads it, is that leaf
+            openssl_reads = "file_as_pem" in chains and self.cert_file is not None
+            key = check_key(self.key_file, leaf, self.cert_file if openssl_reads else None)
         result = CertsStatus(tuple(certs), matches, key)
         missing = [f"{c.source} {c.target}: {c.error}" for c in certs if not c.fetched]
         if missing:
             raise ProbeFailed("; ".join(missing), partial=result)
         return result
+
+    def facts(self, der: bytes) -> certfacts.CertFacts:
+        return certfacts.store().facts(der)
 
     def _context(self, verify: bool) -> ssl.SSLContext:
         if not verify:
@@ -224,10 +232,12 @@ class CertProbe:
             except OSError as exc:
                 raise _NotFetched(f"TLS handshake failed: {exc}") from None
 
-    def served(self, deadline: Deadline, leaves: dict[str, x509.Certificate]) -> CertStatus:
+    def served(self, deadline: Deadline, chains: dict[str, list[bytes]]) -> CertStatus:
         """One verifying handshake, as clients of nginx make it; only when it fails, a
         second one without verification fetches what the server sends, so that an
-        expired, self-signed or wrong-name certificate still shows its fields."""
+        expired, self-signed or wrong-name certificate still shows its fields.
+        chains gets "served" (what was sent) and, when it verified, "verified" (the path
+        OpenSSL verified, leaf to trust anchor), as DER."""
         reason = None
         try:
             sent, path = self._handshake(verify=True, deadline=deadline)
@@ -245,99 +255,61 @@ class CertProbe:
                 )
         if not sent:
             return CertStatus("served", self.served_target, error="no certificate presented")
-        chain = [x509.load_der_x509_certificate(der) for der in sent]
-        leaves["served"] = chain[0]
-        status = describe("served", self.served_target, chain[0], self.hostname)
+        chains["served"] = sent
+        status = describe("served", self.served_target, self.facts(sent[0]), self.hostname)
         if reason is not None:  # OpenSSL's reason: what clients of nginx are told
-            return _with_validity(self.judged(status, chain), False, reason)
+            return _with_validity(self.judged(status, sent), False, reason)
         # OpenSSL's own path, leaf to trust anchor: its intermediates are what clients rely on
-        verified = [x509.load_der_x509_certificate(der) for der in path]
-        return _with_validity(_with_intermediates(status, verified[:-1]), True, None)
+        chains["verified"] = path
+        return _with_validity(self._with_intermediates(status, path[:-1]), True, None)
 
-    def judged(self, status: CertStatus, chain: list[x509.Certificate]) -> CertStatus:
-        """status verified (leaf + intermediates, as a TLS server chain for the public
-        name), with the earliest expiry among the intermediates of the path that
-        verifies (trust anchor left out); all sent, self-signed roots left out, if none
-        does. One verification: it loads the CA bundle, and the chain's keys."""
-        try:
-            path = self._verify(chain)
-        except _Unverifiable as exc:
-            sent = [c for c in chain if c.issuer != c.subject or c is chain[0]]
-            return _with_validity(_with_intermediates(status, sent), False, str(exc))
-        return _with_validity(_with_intermediates(status, path[:-1]), True, None)
+    def judged(self, status: CertStatus, chain: list[bytes]) -> CertStatus:
+        """status verified by cryptography (leaf + intermediates, as a TLS server chain for
+        the public name), with the earliest expiry among the intermediates of the path
+        that verifies (trust anchor left out); all sent, self-signed roots left out, if
+        none does."""
+        from registry_monitor.chain_verify import judge_chain
 
-    def on_disk(self, path: Path, leaves: dict[str, x509.Certificate]) -> CertStatus:
+        counted, error = judge_chain(chain, self.hostname, self.trust)
+        return _with_validity(self._with_intermediates(status, counted), error is None, error)
+
+    def on_disk(self, path: Path, chains: dict[str, list[bytes]]) -> CertStatus:
+        """The file's leaf, judged. chains gets "file" (its certificates, as DER) and
+        "file_as_pem" when ssl's own PEM decoding read the same (so OpenSSL's leaf is it)."""
         target = str(path)
         try:
-            chain = x509.load_pem_x509_certificates(path.read_bytes())
+            data = path.read_bytes()
         except OSError as exc:
             return CertStatus("file", target, error=f"cannot read: {exc.strerror or exc}")
+        plain = pem_certificates(data)
+        if (
+            plain is not None
+            and plain == chains.get("served")
+            and "verified" in chains
+            and isinstance(self.trust, str)  # the store cryptography would verify against
+        ):
+            # what OpenSSL verified in this run, for the same name against the same store
+            chains["file"] = chains["file_as_pem"] = plain
+            status = describe("file", target, self.facts(plain[0]), self.hostname)
+            intermediates = self._with_intermediates(status, chains["verified"][:-1])
+            return _with_validity(intermediates, True, None)
+        from registry_monitor.chain_verify import pem_chain
+
+        try:
+            chain = pem_chain(data)
         except ValueError:
             return CertStatus("file", target, error="no PEM certificate in file")
-        leaves["file"] = chain[0]
-        return self.judged(describe("file", target, chain[0], self.hostname), chain)
+        chains["file"] = chain
+        if plain == chain:
+            chains["file_as_pem"] = plain
+        return self.judged(describe("file", target, self.facts(chain[0]), self.hostname), chain)
 
-    def _verify(self, chain: list[x509.Certificate]) -> list[x509.Certificate]:
-        roots_path = self.trust if isinstance(self.trust, str) else None
-        if roots_path is None:
-            raise _Unverifiable("no CA bundle to verify against")
-        try:
-            roots = x509.load_pem_x509_certificates(Path(roots_path).read_bytes())
-        except (OSError, ValueError) as exc:
-            raise _Unverifiable(f"cannot load CA bundle {roots_path}: {exc}") from None
-        # The served check is OpenSSL's (what clients of nginx do); this one is
-        # the Web PKI profile relaxed to judge a certificate by the same rules: a
-        # critical subjectAltName or extendedKeyUsage is accepted, and so is a
-        # certificate without AuthorityKeyIdentifier (common from internal CAs,
-        # which OpenSSL accepts). The name and the serverAuth purpose are checked.
-        ee_policy = (
-            ExtensionPolicy.webpki_defaults_ee()
-            .require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
-            .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_auth)
-            .may_be_present(x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None)
-        )
-        ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-            x509.AuthorityKeyIdentifier, Criticality.NON_CRITICAL, None
-        )
-        builder = (
-            PolicyBuilder()
-            .store(Store(roots))
-            .extension_policies(ee_policy=ee_policy, ca_policy=ca_policy)
-        )
-        try:
-            verifier = builder.build_server_verifier(_subject(self.hostname))
-            return list(verifier.verify(chain[0], chain[1:]))
-        except VerificationError as exc:
-            raise _Unverifiable(str(exc).split(" (encountered processing", 1)[0]) from None
-        except ValueError as exc:
-            raise _Unverifiable(f"cannot verify: {exc}") from None
-
-
-class _Unverifiable(Exception):
-    pass
-
-
-def _subject(host: str) -> x509.DNSName | x509.IPAddress:
-    """The name a client checks: an IP address in public_url matches an IP SAN, as in TLS."""
-    try:
-        return x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        return x509.DNSName(host)
-
-
-def _server_auth(
-    _policy: object, _cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None
-) -> None:
-    if eku is not None and ExtendedKeyUsageOID.SERVER_AUTH not in eku:
-        raise ValueError("extendedKeyUsage does not allow TLS server authentication")
-
-
-def _with_intermediates(status: CertStatus, chain: list[x509.Certificate]) -> CertStatus:
-    """status with the earliest expiry among chain[1:] (the leaf first), if any."""
-    earliest = earliest_intermediate(chain)
-    if earliest is None:
-        return status
-    return replace(status, chain_not_after=earliest[0], chain_first_expiring=earliest[1])
+    def _with_intermediates(self, status: CertStatus, chain: list[bytes]) -> CertStatus:
+        """status with the earliest expiry among chain[1:] (the leaf first), if any."""
+        earliest = earliest_intermediate([self.facts(der) for der in chain])
+        if earliest is None:
+            return status
+        return replace(status, chain_not_after=earliest[0], chain_first_expiring=earliest[1])
 
 
 def _ssl_text(exc: ssl.SSLError) -> str:
