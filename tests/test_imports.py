@@ -299,6 +299,7 @@ def test_a_healthy_cert_checks_next_run_loads_no_cryptography(
     )
     try:
         runs = [check_path_modules(tmp_path, f"--config={config}", "cert", "-v") for _ in "ab"]
+        parity, loaded_by_parity = check_path_modules(tmp_path, f"--config={config}", "parity")
     finally:
         nginx.stop()
     (first, loaded_first), (second, loaded_second) = runs
@@ -318,3 +319,7 @@ def test_a_healthy_cert_checks_next_run_loads_no_cryptography(
     assert "registry_monitor.probes.cert" in loaded_second
     heavy = ("cryptography", "registry_monitor.chain_verify")
     assert sorted(m for m in loaded_second if m.startswith(heavy)) == []
+    # parity fingerprints both certificates as the cert probe reads them, from the same facts
+    assert parity.startswith("REGISTRY PARITY "), parity
+    assert "registry_monitor.probes.parity" in loaded_by_parity
+    assert sorted(m for m in loaded_by_parity if m.startswith(heavy)) == []

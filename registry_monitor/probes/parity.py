@@ -249,8 +249,11 @@ class ParityProbe:
         for name, path in self.files.items():
             found = file_digest(path, self.ignore.get(name, ()))
             items.append(ParityItem(name, "file", found.digest, found.error, found.ignored_lines))
+        # one dict of chains, as the cert probe keeps it: a file that is the chain nginx
+        # served and OpenSSL verified is taken as read, without cryptography
+        chains: dict[str, list[bytes]] = {}
         if self.cert.check_served:
-            served = self.cert.served(deadline, {})
+            served = self.cert.served(deadline, chains)
             items.append(
                 ParityItem(
                     "cert_served",
@@ -260,7 +263,7 @@ class ParityProbe:
                 )
             )
         if self.config.cert_file is not None:
-            on_disk = self.cert.on_disk(self.config.cert_file, {})
+            on_disk = self.cert.on_disk(self.config.cert_file, chains)
             items.append(
                 ParityItem(
                     "cert_file",
