@@ -147,11 +147,11 @@ def test_check_never_writes_the_inventory_wire_form(
 ) -> None:
     """Only the exporter serves the inventory; the check must not pay for writing it."""
     from checks.plugin import run
-    from registry_monitor.storage import inventory
+    from registry_monitor.storage import inventory_wire
 
     def refuse(*args: object) -> None:
         raise AssertionError("the check wrote the inventory's wire form")
 
-    monkeypatch.setattr(inventory, "_write_wire", refuse)
+    monkeypatch.setattr(inventory_wire, "write_wire", refuse)
     result = run([f"--config={config(tmp_path, registry)}", "storage"])
     assert (result.exit_code, result.output.split(" - ")[0]) == (0, "REGISTRY STORAGE OK")

@@ -15,7 +15,7 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.storage import StorageProbe, StorageStatus
-from registry_monitor.storage.inventory import decode
+from registry_monitor.storage.inventory_wire import decode
 from registry_monitor.storage.spill import Spill
 from testbed.images import Pushed, Pusher
 from testbed.registry import Registry

@@ -22,6 +22,10 @@ MAX_STARTEDAT_BYTES = 256
 _LINK = re.compile(rb"sha256:([0-9a-f]{64})")
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
 _HEX = re.compile(r"[0-9a-f]{64}")
+# distribution's reference grammar: path components joined by "/", and tag names.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
+TAG_NAME = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 
 # Layers the registry never stores: fetched by clients from their `urls`.
 FOREIGN_LAYER_TYPES = frozenset(
@@ -68,6 +72,14 @@ def format_digest(digest: bytes) -> str:
 def is_hex_digest(name: str) -> bool:
     """A directory name that is a sha256 digest in the layout's lowercase hex."""
     return len(name) == 64 and _HEX.fullmatch(name) is not None
+
+
+def valid_repository(name: str) -> bool:
+    return len(name) <= 255 and REPOSITORY_NAME.fullmatch(name) is not None
+
+
+def valid_tag(name: str) -> bool:
+    return TAG_NAME.fullmatch(name) is not None
 
 
 def parse_link(data: bytes) -> bytes:

@@ -45,7 +45,6 @@ from datetime import datetime
 from pathlib import Path
 
 from registry_monitor.base import Deadline, ProbeFailed
-from registry_monitor.storage.inventory import valid_repository, valid_tag
 from registry_monitor.storage.layout import (
     DIGEST_SIZE,
     MAX_STARTEDAT_BYTES,
@@ -58,6 +57,8 @@ from registry_monitor.storage.layout import (
     read_link,
     read_manifest,
     repositories_root,
+    valid_repository,
+    valid_tag,
 )
 from registry_monitor.storage.manifests import ManifestCache
 from registry_monitor.storage.spill import Spill
