@@ -12,7 +12,7 @@ and runs on its own interval, never on a scrape; its inventory is what
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
@@ -23,8 +23,7 @@ from registry_monitor.storage.snapshot import StorageSnapshot
 from registry_monitor.storage.verify import BlobVerifier, VerifyStatus
 
 
-@dataclass(frozen=True)
-class StorageStatus:
+class StorageStatus(NamedTuple):
     scan: StorageSnapshot
     verify: VerifyStatus
     owners: OwnerStatus

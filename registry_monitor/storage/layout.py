@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 DIGEST_SIZE = 32
 LINK_SIZE = len("sha256:") + 2 * DIGEST_SIZE  # a link file is exactly this, no newline
@@ -115,8 +115,7 @@ def parse_digest(value: object) -> bytes:
     return bytes.fromhex(match.group(1))
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestRefs:
+class ManifestRefs(NamedTuple):
     """What a manifest needs present to be pulled."""
 
     kind: str  # docker-v2, docker-list, oci-manifest, oci-index, docker-v1

@@ -21,8 +21,8 @@ import pwd
 import stat
 import time
 from bisect import bisect_right
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from registry_monitor.base import Deadline
 from registry_monitor.storage.layout import blobs_root, repositories_root, v2_root
@@ -33,8 +33,7 @@ RESERVE_SECONDS = 0.5
 TIME_SHARE = 0.05  # of the probe's time-out: 12 s of the default 240
 
 
-@dataclass(frozen=True)
-class OwnerStatus:
+class OwnerStatus(NamedTuple):
     user: str | None
     checked: bool  # False: no user configured or no such user on this host
     foreign_files: int | None

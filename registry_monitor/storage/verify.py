@@ -23,9 +23,8 @@ import time
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from registry_monitor.base import Deadline
 from registry_monitor.storage.layout import (
@@ -44,8 +43,7 @@ TIME_SHARE = 0.05  # of the probe's time-out: 12 s of the default 240
 DROP_CACHE_FROM = 1024 * 1024  # smaller blobs (manifests, configs) stay cached
 
 
-@dataclass(frozen=True)
-class VerifyStatus:
+class VerifyStatus(NamedTuple):
     enabled: bool
     budget_bytes: int
     bytes_this_run: int
