@@ -248,6 +248,7 @@ NOT_LOADED: dict[str, tuple[str, ...]] = {
         "registry_monitor.storage.inventory_wire",  # only the exporter and the standby
         "hashlib",  # OpenSSL's sha256: only past the first MiB of blobs verified
         "_hashlib",
+        "datetime",  # only to read an upload's start time
     ),
 }
 
