@@ -10,8 +10,8 @@ and runs on its own interval, never on a scrape; its inventory is what
 /api/inventory serves to the standby.
 """
 
-from __future__ import annotations
-
+# Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
+# compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
 from typing import NamedTuple
 
 from registry_monitor.base import Deadline

@@ -7,8 +7,8 @@ bucket and the parsed manifests' references, no file is read again except to
 name a missing piece (rare) and to size reclaimable blobs.
 """
 
-from __future__ import annotations
-
+# Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
+# compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable

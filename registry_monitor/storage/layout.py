@@ -6,8 +6,8 @@ read is size-capped, so a garbage file costs an error, never the exporter's
 memory.
 """
 
-from __future__ import annotations
-
+# Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
+# compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
 import json
 import os
 import re

@@ -13,8 +13,8 @@ the probe's time-out (on a cold cache every lstat is a seek). The count is
 the sum of what each unit held when it was last swept.
 """
 
-from __future__ import annotations
-
+# Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
+# compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
 import math
 import os
 import pwd

@@ -6,8 +6,8 @@ changed; the inventory (complete tags and blobs) is the content the standby
 compares. Its wire form is written only where it is served (the exporter).
 """
 
-from __future__ import annotations
-
+# Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
+# compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
 import time
 from typing import NamedTuple
 
