@@ -249,6 +249,28 @@ def test_files_of_another_owner_are_counted(registry: Registry, images: dict[str
     assert o.passes_completed == 1
 
 
+def test_foreign_files_in_blob_directories_are_counted_as_they_appear(
+    registry: Registry, images: dict[str, Pushed]
+) -> None:
+    """Each run sees the blob directories there are then: one made after the first run
+    (by hand, here by another user) is swept by the next."""
+    data = blob_dir(registry, images["base"].blobs[0]) / "data"
+    os.chown(data, 54321, 54321)
+    p = probe(registry, owner_check_period_seconds=1)  # every unit every run
+    first = run(p).owners
+    assert (first.foreign_files, first.examples) == (
+        1,
+        (f"{data.relative_to(registry.data_dir)} (uid 54321)",),
+    )
+    buckets = registry.v2 / "blobs" / "sha256"
+    new = next(buckets / f"{b:02x}" for b in range(256) if not (buckets / f"{b:02x}").exists())
+    new.mkdir()
+    os.chown(new, 54322, 54322)
+    second = run(p).owners
+    assert second.foreign_files == 2
+    assert f"{new.relative_to(registry.data_dir)} (uid 54322)" in second.examples
+
+
 def test_owner_check_skipped_without_that_user(
     registry: Registry, images: dict[str, Pushed]
 ) -> None:
