@@ -21,7 +21,7 @@ import requests
 
 from bench.harness import peak_rss_mb, pid_of, stack
 from bench.proxy import counting_proxy
-from registry_monitor.storage.inventory import MEDIA_TYPE
+from registry_monitor.storage.inventory_wire import MEDIA_TYPE
 
 KB = 1024
 

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from registry_monitor.probes.reading import Reading
-from registry_monitor.storage.inventory import MEDIA_TYPE
+from registry_monitor.storage.inventory_wire import MEDIA_TYPE
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

@@ -1,4 +1,10 @@
-"""Readings as plain JSON values for /api/status and check_registry --json."""
+"""Readings as plain JSON values for /api/status and check_registry --json.
+
+A record (a dataclass, or a NamedTuple: cheaper to define, for the types a
+one-shot check loads) becomes an object of its fields in their order. A
+value with a `json_fields()` method gives its own fields (to leave out
+internal data too large to show).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,10 @@ def jsonable(value: Any) -> Any:
             for f in dataclasses.fields(value)
             if f.metadata.get("json", True)  # False: internal data, too large to show
         }
+    if hasattr(value, "json_fields") and not isinstance(value, type):
+        return jsonable(value.json_fields())
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):  # a NamedTuple
+        return jsonable(value._asdict())
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import time
@@ -13,7 +14,7 @@ import pytest
 
 from testbed.images import Pushed, Pusher
 from testbed.registry import Registry
-from tests.support.check import run_check, write_config
+from tests.support.check import run_check, run_raw, write_config
 
 REPO = "toolforge/python311"
 
@@ -147,11 +148,79 @@ def test_check_never_writes_the_inventory_wire_form(
 ) -> None:
     """Only the exporter serves the inventory; the check must not pay for writing it."""
     from checks.plugin import run
-    from registry_monitor.storage import inventory
+    from registry_monitor.storage import inventory_wire
 
     def refuse(*args: object) -> None:
         raise AssertionError("the check wrote the inventory's wire form")
 
-    monkeypatch.setattr(inventory, "_write_wire", refuse)
+    monkeypatch.setattr(inventory_wire, "write_wire", refuse)
     result = run([f"--config={config(tmp_path, registry)}", "storage"])
     assert (result.exit_code, result.output.split(" - ")[0]) == (0, "REGISTRY STORAGE OK")
+
+
+def test_the_reading_in_json_has_every_figure_and_no_inventory(
+    registry: Registry, pushed: Pushed, tmp_path: Path
+) -> None:
+    """--json shows the reading's records as objects of their fields, in order; the
+    inventory (internal, as large as the registry) is left out."""
+    done = run_raw(f"--config={config(tmp_path, registry)}", "storage", "--json")
+    value = json.loads(done.stdout)["probes"][0]["reading"]["value"]
+    size = sum(p.stat().st_size for p in (registry.v2 / "blobs").rglob("data"))
+    scan = value["scan"]
+    assert list(scan) == [
+        "started_at",
+        "finished_at",
+        "repositories",
+        "tags",
+        "manifests",
+        "blobs",
+        "blob_bytes",
+        "last_push",
+        "uploads_active",
+        "uploads_stale",
+        "dangling_references",
+        "dangling_examples",
+        "reclaimable_blobs",
+        "reclaimable_bytes",
+        "notes",
+        "stats",
+    ]
+    assert {k: scan[k] for k in ("repositories", "tags", "manifests", "blobs", "blob_bytes")} == {
+        "repositories": 1,
+        "tags": 1,
+        "manifests": 1,
+        "blobs": 3,
+        "blob_bytes": size,
+    }
+    assert (scan["dangling_examples"], scan["notes"]) == ([], [])
+    stats = dict(scan["stats"], seconds=None)
+    assert stats == {
+        "seconds": None,
+        "incremental": False,
+        "changed": True,
+        "buckets_listed": 3,
+        "repositories_listed": 1,
+        "tag_links_read": 1,
+        "manifests_parsed": 1,
+    }
+    assert value["verify"] == {
+        "enabled": True,
+        "budget_bytes": 256 * 1024 * 1024,
+        "bytes_this_run": size,
+        "blobs_this_run": 3,
+        "verified_bytes_total": size,
+        "verified_blobs_total": 3,
+        "failures_total": 0,
+        "passes_completed": 1,
+        "position": None,
+        "recent_failures": [],
+    }
+    assert dict(value["owners"], entries_this_run=None) == {
+        "user": getpass.getuser(),
+        "checked": True,
+        "foreign_files": 0,
+        "examples": [],
+        "entries_this_run": None,
+        "passes_completed": 1,
+        "note": None,
+    }

@@ -244,7 +244,16 @@ NOT_LOADED: dict[str, tuple[str, ...]] = {
     "disk": (*LOCAL_NEVER, "hashlib", "zlib", "registry_monitor.systemd", "psutil"),
     "services": (*LOCAL_NEVER, "hashlib", "zlib", "psutil"),
     "sync": (*LOCAL_NEVER, "hashlib", "zlib", "psutil"),
-    "storage": (*LOCAL_NEVER, "psutil", "subprocess", "registry_monitor.systemd"),
+    "storage": (
+        *LOCAL_NEVER,
+        "psutil",
+        "subprocess",
+        "registry_monitor.systemd",
+        "registry_monitor.storage.inventory_wire",  # only the exporter and the standby
+        "hashlib",  # OpenSSL's sha256: only past the first MiB of blobs verified
+        "_hashlib",
+        "datetime",  # only to read an upload's start time
+    ),
 }
 
 

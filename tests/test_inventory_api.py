@@ -10,7 +10,7 @@ import requests
 
 from exporter.inventory_api import accepts_gzip, etag_matches, inventory_response
 from registry_monitor.probes.reading import Reading
-from registry_monitor.storage.inventory import MEDIA_TYPE, decode
+from registry_monitor.storage.inventory_wire import MEDIA_TYPE, decode
 from testbed.exporter import Exporter
 from testbed.images import Pusher
 from testbed.registry import Registry

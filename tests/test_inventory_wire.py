@@ -8,14 +8,8 @@ from array import array
 
 import pytest
 
-from registry_monitor.storage.inventory import (
-    DigestSet,
-    Inventory,
-    InventoryError,
-    RepoTags,
-    build_inventory,
-    decode,
-)
+from registry_monitor.storage.inventory import DigestSet, Inventory, RepoTags, build_inventory
+from registry_monitor.storage.inventory_wire import InventoryError, decode
 from registry_monitor.storage.layout import digest_key
 
 

@@ -15,8 +15,9 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.storage import StorageProbe, StorageStatus
-from registry_monitor.storage.inventory import decode
+from registry_monitor.storage.inventory_wire import decode
 from registry_monitor.storage.spill import Spill
+from registry_monitor.storage.verify import Sha256
 from testbed.images import Pushed, Pusher
 from testbed.registry import Registry
 from testbed.waiting import wait_until
@@ -248,6 +249,28 @@ def test_files_of_another_owner_are_counted(registry: Registry, images: dict[str
     assert o.passes_completed == 1
 
 
+def test_foreign_files_in_blob_directories_are_counted_as_they_appear(
+    registry: Registry, images: dict[str, Pushed]
+) -> None:
+    """Each run sees the blob directories there are then: one made after the first run
+    (by hand, here by another user) is swept by the next."""
+    data = blob_dir(registry, images["base"].blobs[0]) / "data"
+    os.chown(data, 54321, 54321)
+    p = probe(registry, owner_check_period_seconds=1)  # every unit every run
+    first = run(p).owners
+    assert (first.foreign_files, first.examples) == (
+        1,
+        (f"{data.relative_to(registry.data_dir)} (uid 54321)",),
+    )
+    buckets = registry.v2 / "blobs" / "sha256"
+    new = next(buckets / f"{b:02x}" for b in range(256) if not (buckets / f"{b:02x}").exists())
+    new.mkdir()
+    os.chown(new, 54322, 54322)
+    second = run(p).owners
+    assert second.foreign_files == 2
+    assert f"{new.relative_to(registry.data_dir)} (uid 54322)" in second.examples
+
+
 def test_owner_check_skipped_without_that_user(
     registry: Registry, images: dict[str, Pushed]
 ) -> None:
@@ -293,6 +316,39 @@ def test_verification_keeps_to_its_byte_budget_and_resumes(registry: Registry) -
     assert [v.blobs_this_run for v in runs] == [0, 0, 1]
     assert [v.passes_completed for v in runs] == [0, 0, 1]
     assert runs[-1].failures_total == 0
+
+
+def test_the_first_mib_is_hashed_without_openssl_the_rest_with_it() -> None:
+    """The interpreter's own sha256 while the first bytes last (a one-shot check of a
+    small registry never loads OpenSSL), OpenSSL's for every blob after that."""
+    hashes = Sha256(builtin_bytes=100)
+    states = [hashes.new(60), hashes.new(40), hashes.new(1), hashes.new(0)]
+    assert [type(h).__module__ == "_hashlib" for h in states] == [False, False, True, True]
+    assert type(Sha256(builtin_bytes=100).new(101)).__module__ == "_hashlib"
+    for h in states:
+        h.update(b"layer")
+    assert {h.hexdigest() for h in states} == {hashlib.sha256(b"layer").hexdigest()}
+
+
+def test_large_blobs_are_verified_across_runs(registry: Registry) -> None:
+    """Past the first MiB, OpenSSL's sha256; a blob's hash state is kept from run to run
+    and a corrupt large blob is named."""
+    pusher = Pusher(registry.url)
+    good = bytes(range(256)) * (3 << 12)  # 3 MiB
+    bad = b"\x01" * (2 << 20)
+    good_digest = pusher.push_blob("toolforge/big", good)
+    bad_digest = pusher.push_blob("toolforge/big", bad)
+    (blob_dir(registry, bad_digest) / "data").write_bytes(b"\x02" + bad[1:])
+    actual = hashlib.sha256(b"\x02" + bad[1:]).hexdigest()
+    p = probe(registry, verify_bytes_per_scan=2 << 20, verify_period_seconds=1)
+    first = run(p).verify
+    assert p.verifier.current is not None  # a blob in progress, hashed by OpenSSL
+    assert type(p.verifier.current[2]).__module__ == "_hashlib"
+    runs = [first, *(run(p).verify for _ in range(2))]
+    assert [v.bytes_this_run for v in runs] == [2 << 20, 2 << 20, 1 << 20]
+    assert (runs[-1].verified_blobs_total, runs[-1].passes_completed) == (1, 1)
+    assert runs[-1].recent_failures == (f"{bad_digest}: content hashes to sha256:{actual}",)
+    assert good_digest != bad_digest
 
 
 def test_missing_data_dir_fails_the_probe(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from registry_monitor.storage.inventory import decode
+from registry_monitor.storage.inventory_wire import decode
 from testbed.exporter import Exporter
 from testbed.images import DOCKER_MANIFEST
 from testbed.waiting import wait_until

@@ -32,13 +32,12 @@ from registry_monitor.http import Client, RequestFailed, Response
 from registry_monitor.probes.divergence import DivergenceFinder, Divergent, DivergentTag
 from registry_monitor.probes.sync import STATE_FILE, SyncProbe, load_state
 from registry_monitor.probes.write import CANARY_DIGEST
-from registry_monitor.storage.inventory import (
+from registry_monitor.storage.inventory import Inventory, RepoTags
+from registry_monitor.storage.inventory_wire import (
     MEDIA_TYPE,
     Body,
     Header,
-    Inventory,
     InventoryError,
-    RepoTags,
     decode_into,
 )
 from registry_monitor.storage.layout import digest_key, parse_digest

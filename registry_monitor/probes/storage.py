@@ -10,9 +10,9 @@ and runs on its own interval, never on a scrape; its inventory is what
 /api/inventory serves to the standby.
 """
 
-from __future__ import annotations
-
-from dataclasses import dataclass
+# Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
+# compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
+from typing import NamedTuple
 
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
@@ -23,8 +23,7 @@ from registry_monitor.storage.snapshot import StorageSnapshot
 from registry_monitor.storage.verify import BlobVerifier, VerifyStatus
 
 
-@dataclass(frozen=True)
-class StorageStatus:
+class StorageStatus(NamedTuple):
     scan: StorageSnapshot
     verify: VerifyStatus
     owners: OwnerStatus

@@ -7,12 +7,12 @@ bucket and the parsed manifests' references, no file is read again except to
 name a missing piece (rare) and to size reclaimable blobs.
 """
 
-from __future__ import annotations
-
+# Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
+# compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from registry_monitor.storage.inventory import RepoTags
 from registry_monitor.storage.layout import (
@@ -28,8 +28,7 @@ from registry_monitor.storage.walk import MAX_INDEX_DEPTH, UNSETTLED, Repo, Tree
 EXAMPLES = 10
 
 
-@dataclass(frozen=True)
-class Completeness:
+class Completeness(NamedTuple):
     dangling: int  # tags and revisions whose manifest is not complete
     examples: tuple[str, ...]
     complete_tags: dict[str, RepoTags]  # by repository: only the complete tags

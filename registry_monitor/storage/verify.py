@@ -12,20 +12,26 @@ the hash state is kept). So a multi-gigabyte layer never turns one run into a
 disk-saturating read, and every blob is checked in turn. The pages of large
 blobs are dropped from the page cache afterwards (POSIX_FADV_DONTNEED), so the
 check does not evict what the registry serves.
+
+The first MiB a process hashes goes through the interpreter's own sha256, the
+rest through OpenSSL's (hashlib), loaded then: loading OpenSSL costs ~3 ms, a
+tenth of a one-shot check's start, where a small registry's blobs hash in far
+less; OpenSSL's is ~7x faster on bulk data (1.7 against 0.25 GB/s on a CPU with
+SHA extensions), which the rolling check over a whole registry needs.
 """
 
-from __future__ import annotations
-
-import hashlib
+# Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
+# compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
+import functools
+import importlib
 import math
 import os
 import time
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from registry_monitor.base import Deadline
 from registry_monitor.storage.layout import (
@@ -42,10 +48,10 @@ EXAMPLES = 10
 RESERVE_SECONDS = 1.0  # leave the rest of the probe this much of its deadline
 TIME_SHARE = 0.05  # of the probe's time-out: 12 s of the default 240
 DROP_CACHE_FROM = 1024 * 1024  # smaller blobs (manifests, configs) stay cached
+BUILTIN_HASH_BYTES = 1024 * 1024  # hashed by the interpreter's sha256 before OpenSSL's loads
 
 
-@dataclass(frozen=True)
-class VerifyStatus:
+class VerifyStatus(NamedTuple):
     enabled: bool
     budget_bytes: int
     bytes_this_run: int
@@ -58,6 +64,38 @@ class VerifyStatus:
     recent_failures: tuple[str, ...]
 
 
+@functools.cache
+def _builtin_sha256() -> Callable[[], Any] | None:
+    """The interpreter's own sha256 (a private module: `_sha2` from 3.12, `_sha256`
+    before), or None if this build has none."""
+    for name in ("_sha2", "_sha256"):
+        try:
+            constructor: Callable[[], Any] = importlib.import_module(name).sha256
+        except (ImportError, AttributeError):
+            continue
+        return constructor
+    return None
+
+
+class Sha256:
+    """New sha256 states: the interpreter's own for blobs while the first
+    `builtin_bytes` last, OpenSSL's (hashlib) for every blob after that."""
+
+    def __init__(self, builtin_bytes: int = BUILTIN_HASH_BYTES) -> None:
+        self.builtin_left = builtin_bytes
+
+    def new(self, size: int) -> Any:
+        """A state to hash a blob of `size` bytes with."""
+        builtin = _builtin_sha256() if size <= self.builtin_left else None
+        if builtin is not None:
+            self.builtin_left -= size
+            return builtin()
+        import hashlib  # loads OpenSSL
+
+        self.builtin_left = -1  # OpenSSL's from now on, even for an empty blob: it is loaded
+        return hashlib.sha256()
+
+
 class BlobVerifier:
     def __init__(self, data_dir: Path, budget_bytes: int, share: float = 1.0) -> None:
         """budget_bytes: the cap per run (0: off); share: of the tree per run after the first."""
@@ -66,7 +104,9 @@ class BlobVerifier:
         self.share = share
         self.runs = 0
         self.cursor: bytes | None = None  # the last blob finished
-        self.current: tuple[bytes, int, Any] | None = None  # (digest, offset, hash state)
+        # (digest, offset, hash state: None until the blob's size is known)
+        self.current: tuple[bytes, int, Any] | None = None
+        self.hashes = Sha256()
         self.bytes_total = 0
         self.blobs_total = 0
         self.failures_total = 0
@@ -116,9 +156,9 @@ class BlobVerifier:
                         self.cursor = None
                         self.passes += 1
                     break
-                self.current = (digest, 0, hashlib.sha256())
+                self.current = (digest, 0, None)
             digest, offset, state = self.current
-            read, finished = self._hash(digest, offset, state, budget, in_time)
+            read, finished, state = self._hash(digest, offset, state, budget, in_time)
             budget -= read
             done_bytes += read
             if not finished:
@@ -153,16 +193,19 @@ class BlobVerifier:
 
     def _hash(
         self, digest: bytes, offset: int, state: Any, budget: int, in_time: Callable[[], bool]
-    ) -> tuple[int, str]:
-        """(bytes read, outcome): "" = not finished, "ok", "gone", or what is wrong."""
+    ) -> tuple[int, str, Any]:
+        """(bytes read, outcome, hash state): outcome "" = not finished, "ok", "gone", or
+        what is wrong. A state of None is made here, once the blob's size is known."""
         try:
             fd = os.open(blob_data_path(self.blobs, digest), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return 0, "gone"  # removed since the scan (GC, rsync --delete): not corruption
+            return 0, "gone", state  # removed since the scan (GC, rsync --delete): not corruption
         except OSError as exc:
-            return 0, f"unreadable: {exc.strerror or exc}"
+            return 0, f"unreadable: {exc.strerror or exc}", state
         read = 0
         try:
+            if state is None:
+                state = self.hashes.new(os.fstat(fd).st_size)
             os.posix_fadvise(fd, offset, 0, os.POSIX_FADV_SEQUENTIAL)
             os.lseek(fd, offset, os.SEEK_SET)
             while read < budget and in_time():
@@ -170,13 +213,13 @@ class BlobVerifier:
                 if not data:
                     actual = state.hexdigest()
                     if actual == digest.hex():
-                        return read, "ok"
-                    return read, f"content hashes to sha256:{actual}"
+                        return read, "ok", state
+                    return read, f"content hashes to sha256:{actual}", state
                 state.update(data)
                 read += len(data)
-            return read, ""
+            return read, "", state
         except OSError as exc:
-            return read, f"read error: {exc.strerror or exc}"
+            return read, f"read error: {exc.strerror or exc}", state
         finally:
             if offset + read >= DROP_CACHE_FROM:
                 os.posix_fadvise(fd, offset, read, os.POSIX_FADV_DONTNEED)

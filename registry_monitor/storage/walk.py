@@ -41,11 +41,9 @@ import zlib
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 from registry_monitor.base import Deadline, ProbeFailed
-from registry_monitor.storage.inventory import valid_repository, valid_tag
 from registry_monitor.storage.layout import (
     DIGEST_SIZE,
     MAX_STARTEDAT_BYTES,
@@ -58,6 +56,8 @@ from registry_monitor.storage.layout import (
     read_link,
     read_manifest,
     repositories_root,
+    valid_repository,
+    valid_tag,
 )
 from registry_monitor.storage.manifests import ManifestCache
 from registry_monitor.storage.spill import Spill
@@ -83,6 +83,8 @@ def _keys_of(digests: bytes) -> array[int]:
 
 def parse_startedat(data: bytes) -> float | None:
     """An upload's `startedat` (RFC 3339, as the registry writes it) as unix time."""
+    from datetime import datetime  # ~1 ms of start-up: only for a registry with uploads
+
     try:
         text = data.decode("ascii").strip()
         return datetime.fromisoformat(text).timestamp() if text else None
@@ -238,12 +240,18 @@ class Tree:
     def _scan_blobs(self, deadline: Deadline, slices: int, deep: int) -> tuple[bool, bool]:
         """(changed, some blob removed) after bringing every bucket up to date."""
         changed = removed = False
+        listed = self._bucket_names()
         for b in range(256):
             if deadline.expired():
                 raise ProbeFailed("storage scan ran out of time while listing blobs")
-            path = f"{self.blobs_dir}/{b:02x}"
+            name = f"{b:02x}"
+            path = f"{self.blobs_dir}/{name}"
             old = self.buckets[b]
-            key, same = self._unchanged(path, old.key if b % slices != deep else None)
+            old_key = old.key if b % slices != deep else None
+            if listed is not None and name not in listed:
+                key, same = ABSENT, old_key == ABSENT  # what a stat would have found
+            else:
+                key, same = self._unchanged(path, old_key)
             if same:
                 continue
             new = self._read_bucket(path, b, key) if key != ABSENT else NO_BUCKET
@@ -260,6 +268,18 @@ class Tree:
             self.spill = Spill()
             self.buckets = [self._respill(bucket) for bucket in self.buckets]
         return changed, removed
+
+    def _bucket_names(self) -> set[str] | None:
+        """The entries of blobs/sha256/: one listing saves a failed stat for each bucket
+        a young registry does not have yet. None when it cannot be listed: then each
+        bucket is stat'ed (and an error there is reported as ever)."""
+        try:
+            with os.scandir(self.blobs_dir) as it:
+                return {entry.name for entry in it}
+        except (FileNotFoundError, NotADirectoryError):
+            return set()  # no bucket can be there
+        except OSError:
+            return None
 
     def _respill(self, bucket: Bucket) -> Bucket:
         if bucket.spill is None:
