@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Self, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 from registry_monitor import __version__
@@ -49,6 +49,24 @@ from registry_monitor.trust import trust_store
 USER_AGENT = f"registry-monitor/{__version__}"
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 DRAIN_BYTES = 65536  # a body this small is read to its end on close, to keep the connection
+
+
+class _ClosedOnExit:
+    """`with` closes it, whatever ends the block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class RequestFailed(Exception):
@@ -238,7 +256,7 @@ def _exchange_reason(exc: BaseException) -> str:
     return f"connection failed: {type(exc).__name__}: {str(exc)[:200]}"
 
 
-class Response:
+class Response(_ClosedOnExit):
     """Status and headers of an answer; its body is read on demand, within the call's time.
 
     Closing it reads the rest of a small body (so the connection serves the next
@@ -298,19 +316,8 @@ class Response:
             if self._connection.response is self._raw:  # not yet serving another request
                 self._connection.close()
 
-    def __enter__(self) -> Response:
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class Client:
+class Client(_ClosedOnExit):
     """HTTP for one probe, used from one thread at a time: see the module's text.
 
     `pin` = (host name, "HOST:PORT"): requests to that name connect to HOST:PORT.
@@ -438,17 +445,6 @@ class Client:
             raise RequestFailed(_exchange_reason(exc)) from None
         connection.response = raw
         return Response(raw, connection, url)
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _default_port(scheme: str) -> int:
