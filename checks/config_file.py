@@ -6,7 +6,9 @@ the rest of a disk check) for a small file that seldom changes. So the
 validated Config is kept in a cache file of the user's own (`$XDG_CACHE_HOME`
 or `~/.cache`, `registry-monitor/`), pickled, beside everything it was
 validated from: the config file's exact bytes, the source of the modules that
-define and check a Config, and the host name (the default `node`). A run
+read, define and check a Config, the versions of PyYAML, msgspec, Python and
+this program (registry_monitor/provenance.py), and the host name (the default
+`node`). A run
 whose inputs are all the same takes the Config from there; any other parses
 and validates the file. Comparing bytes, not time stamps, makes the cache
 exact: no clock tick, copy, rsync or upgrade can make it serve a stale Config.
@@ -25,7 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from registry_monitor import config as config_module
-from registry_monitor import probe_catalog
+from registry_monitor import probe_catalog, provenance
 from registry_monitor.config import (
     Config,
     load_config,
@@ -37,17 +39,24 @@ from registry_monitor.config import (
 FORMAT = 2
 
 
+def validating_sources() -> list[str]:
+    """The project's modules a validated Config follows from: its types, the catalog they
+    are built from, the validation, and the file and YAML reading."""
+    here = Path(config_module.__file__).parent
+    names = ("config.py", "config_validation.py", "config_file.py", "config_yaml.py")
+    return [probe_catalog.__file__, *(str(here / name) for name in names)]
+
+
+# The libraries that parse and validate: (package, distribution)
+VALIDATING_LIBRARIES = [("yaml", "PyYAML"), ("msgspec", "msgspec")]
+
+
 def _inputs(raw: bytes) -> tuple[object, ...]:
-    """Everything a validated Config follows from, to compare with what made the cached one."""
-    sources = [config_module.__file__, probe_catalog.__file__]
-    sources.append(str(Path(config_module.__file__).with_name("config_validation.py")))
-    code = []
-    for source in sources:
-        try:
-            code.append(Path(source).read_bytes())
-        except OSError:
-            code.append(b"")  # no source beside the bytecode: compared as such
-    return (FORMAT, raw, *code, os.uname().nodename)  # the default node
+    """Everything a validated Config follows from, to compare with what made the cached one:
+    the file's bytes, the code and libraries that read it, and the host name (the default
+    node)."""
+    code = provenance.identity(validating_sources(), VALIDATING_LIBRARIES)
+    return (FORMAT, raw, *code, os.uname().nodename)
 
 
 def cache_dir() -> Path | None:

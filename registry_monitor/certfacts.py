@@ -30,6 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from registry_monitor import provenance
+
 FORMAT = 1
 MAX_ENTRIES = 64
 PRUNE_DAYS = 30
@@ -73,7 +75,17 @@ def read_facts(der: bytes) -> CertFacts:
     )
 
 
-# On disk: (FORMAT, {fingerprint: (subject, issuer, serial, not_before, not_after, names,
+def made_by() -> str:
+    """What the facts on disk were read by, as a digest: this module (read_facts) and
+    cryptography, whose version may word a name differently; a file made by others is
+    read as empty."""
+    import hashlib
+
+    made = (FORMAT, *provenance.identity([__file__], [("cryptography", "cryptography")]))
+    return hashlib.sha256(repr(made).encode()).hexdigest()
+
+
+# On disk: (made_by(), {fingerprint: (subject, issuer, serial, not_before, not_after, names,
 # day last used)}), days counted from the epoch.
 _Row = tuple[str, str, str, float, float, tuple[str, ...], int]
 
@@ -141,7 +153,7 @@ class FactsStore:
             return {}
         finally:
             os.close(fd)
-        if not (isinstance(doc, tuple) and len(doc) == 2 and doc[0] == FORMAT):
+        if not (isinstance(doc, tuple) and len(doc) == 2 and doc[0] == made_by()):
             return {}
         if not isinstance(doc[1], dict):
             return {}
@@ -161,7 +173,7 @@ class FactsStore:
         self._rows = recent
         if self.path is None:
             return
-        data = marshal.dumps((FORMAT, self._rows))
+        data = marshal.dumps((made_by(), self._rows))
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

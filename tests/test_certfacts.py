@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from registry_monitor import certfacts
+from registry_monitor import certfacts, provenance
 from registry_monitor.certfacts import FactsStore, fingerprint, read_facts
 from registry_monitor.chain_verify import pem_chain
 from testbed.certs import issue, issue_via_intermediate
@@ -31,7 +31,7 @@ def two(ca: trustme.CA, tmp_path: Path) -> tuple[bytes, bytes]:
 
 def plant(path: Path, rows: dict[str, tuple[object, ...]]) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.write_bytes(marshal.dumps((certfacts.FORMAT, rows)))
+    path.write_bytes(marshal.dumps((certfacts.made_by(), rows)))
     path.chmod(0o600)
 
 
@@ -54,7 +54,7 @@ def test_facts_are_cryptographys_reading_and_kept_in_a_private_file(
     # a new process: the file answers, by the same key
     assert FactsStore(path).facts(b) == facts
     kind, rows = marshal.loads(path.read_bytes())
-    assert (kind, sorted(rows)) == (certfacts.FORMAT, sorted([fingerprint(a), fingerprint(b)]))
+    assert (kind, sorted(rows)) == (certfacts.made_by(), sorted([fingerprint(a), fingerprint(b)]))
 
 
 def test_the_key_is_the_certificates_own_hash(two: tuple[bytes, bytes], tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_a_file_not_trusted_or_not_read_is_no_cache(
     elif flaw == "garbled":
         path.write_bytes(planted.read_bytes()[:-9])
     elif flaw == "other-format":
-        path.write_bytes(marshal.dumps((certfacts.FORMAT + 1, {fingerprint(b): wrong(1e9)})))
+        path.write_bytes(marshal.dumps(("made by another version", {fingerprint(b): wrong(1e9)})))
     else:  # a row of the wrong shape: a serial as a number
         plant(path, {fingerprint(b): (*wrong(1e9)[:2], 1, *wrong(1e9)[3:])})
     assert FactsStore(path, clock=lambda: 1e9).facts(b) == read_facts(b)
@@ -123,3 +123,30 @@ def test_no_writable_directory_no_file_and_still_the_facts(
     store = FactsStore(blocked / "registry-monitor" / "facts")
     assert store.facts(a) == read_facts(a)
     assert sorted(os.listdir(tmp_path)) == ["a", "b", "file-not-dir"]
+
+
+@pytest.mark.parametrize("change", ["this module", "cryptography"])
+def test_facts_read_by_other_code_are_read_again(
+    two: tuple[bytes, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """A new release of this module or of cryptography may word a name differently: facts
+    kept by another are not served, even for a certificate in daily use."""
+    a, _ = two
+    path = tmp_path / "facts.marshal"
+    plant(path, {fingerprint(a): wrong(1e9)})
+    assert FactsStore(path, clock=lambda: 1e9).facts(a).subject == wrong(1e9)[0]  # read: served
+    plant(path, {fingerprint(a): wrong(1e9)})
+    if change == "this module":
+        copy = tmp_path / "certfacts.py"
+        copy.write_bytes(Path(certfacts.__file__).read_bytes() + b"\n# the next release\n")
+        monkeypatch.setattr(certfacts, "__file__", str(copy))
+    else:
+        real = provenance.library_version
+        monkeypatch.setattr(
+            provenance,
+            "library_version",
+            lambda package, dist: (
+                "cryptography-99.0" if package == "cryptography" else real(package, dist)
+            ),
+        )
+    assert FactsStore(path, clock=lambda: 1e9).facts(a) == read_facts(a)

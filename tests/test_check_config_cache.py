@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from checks import config_file
+from registry_monitor import provenance
 from registry_monitor.config import Config, ConfigError
 
 
@@ -39,26 +40,59 @@ def plant(cache: Path, inputs: tuple[object, ...], config: object) -> None:
     cache.write_bytes(pickle.dumps((inputs, config)))
 
 
-def test_a_change_of_the_validating_code_or_host_name_validates_again(
-    tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_key_names_every_module_that_reads_and_validates() -> None:
+    here = Path(config_file.config_module.__file__).parent
+    assert sorted(
+        Path(p).relative_to(here).as_posix() for p in config_file.validating_sources()
+    ) == [
+        "config.py",
+        "config_file.py",
+        "config_validation.py",
+        "config_yaml.py",
+        "probe_catalog.py",
+    ]
+    assert [d for _, d in config_file.VALIDATING_LIBRARIES] == ["PyYAML", "msgspec"]
+
+
+@pytest.mark.parametrize("change", ["a validating module", "a library", "the host name"])
+def test_a_change_of_what_validated_it_validates_again(
+    tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch, change: str
 ) -> None:
+    """A Config validated before an upgrade of the code or of msgspec, or under another
+    host name (the default node), is not served: the file is validated again."""
     path = tmp_path / "c.yaml"
     path.write_text("role: standby\n")
-    inputs = config_file._inputs(b"role: standby\n")
+    copy = tmp_path / "config_validation.py"
+    copy.write_bytes(Path(config_file.validating_sources()[2]).read_bytes())
+    sources = [
+        *config_file.validating_sources()[:2],
+        str(copy),
+        *config_file.validating_sources()[3:],
+    ]
+    monkeypatch.setattr(config_file, "validating_sources", lambda: sources)
+    config_file.load(path)  # cached as validated by the code and libraries of now
     cache = config_file.cache_file(path)
     assert cache is not None
-    cache.parent.mkdir(mode=0o700, parents=True)
-    # as written by another version of config.py: not used
-    older = (*inputs[:2], b"# another version\n", *inputs[3:])
-    plant(cache, older, Config(node="old", role="standby"))
-    cache.chmod(0o600)
-    real = os.uname()
-    assert config_file.load(path).node == real.nodename
-    # the default node is the host name: renaming the host validates again
-    renamed = os.uname_result((real.sysname, "renamed", real.release, real.version, real.machine))
-    monkeypatch.setattr(os, "uname", lambda: renamed)
-    assert config_file.load(path).node == "renamed"
-    assert pickle.loads(cache.read_bytes())[0][-1] == "renamed"
+    inputs = pickle.loads(cache.read_bytes())[0]
+    plant(cache, inputs, Config(node="planted", role="standby"))
+    assert config_file.load(path).node == "planted"  # the same inputs: served
+    if change == "a validating module":
+        copy.write_bytes(copy.read_bytes() + b"\n# the next release\n")
+    elif change == "a library":
+        real = provenance.library_version
+        monkeypatch.setattr(
+            provenance,
+            "library_version",
+            lambda package, dist: "msgspec-9.9.9" if package == "msgspec" else real(package, dist),
+        )
+    else:
+        real_name = os.uname()
+        renamed = os.uname_result(
+            (real_name.sysname, "renamed", real_name.release, real_name.version, real_name.machine)
+        )
+        monkeypatch.setattr(os, "uname", lambda: renamed)
+    expected = "renamed" if change == "the host name" else os.uname().nodename
+    assert config_file.load(path).node == expected
 
 
 def test_any_change_to_the_file_is_read(tmp_path: Path, cache_home: Path) -> None:

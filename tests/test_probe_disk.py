@@ -49,12 +49,14 @@ def test_the_mount_table_is_read_as_getmntent_reads_it(tmp_path: Path) -> None:
         "/dev/vdc /srv/registry\\040data ext4 rw 0 0\n"
         "tmpfs /srv/registry\\040data tmpfs rw 0 0\n"
         "odd\\134name /srv/reg tmpfs rw 0 0\n"
+        "/dev/vdd /srv/nbsp\u00a0here\u2028too xfs rw 0 0\n"
         "short line\n"
     )
     assert mounts(table)[2:] == [
         ("/srv/registry data", "/dev/vdc", "ext4"),
         ("/srv/registry data", "tmpfs", "tmpfs"),
         ("/srv/reg", "odd\\name", "tmpfs"),
+        ("/srv/nbsp\u00a0here\u2028too", "/dev/vdd", "xfs"),  # no Unicode splitting
     ]
     assert find_mount("/srv/registry data/docker", table) == (
         "/srv/registry data",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -129,10 +130,14 @@ def test_the_registry_version_as_the_binary_tells_it(tmp_path: Path) -> None:
     )
 
 
-def test_a_registry_binary_that_hangs_is_cut_at_the_deadline(tmp_path: Path) -> None:
-    hanging = script(tmp_path / "hanging", "exec sleep 60")
+@pytest.mark.parametrize("body", ["exec sleep 60", "sleep 60"])
+def test_a_registry_binary_that_hangs_is_cut_at_the_deadline(tmp_path: Path, body: str) -> None:
+    """Cut at the deadline, its children too: a wrapper script's `sleep` holds the pipes."""
+    hanging = script(tmp_path / "hanging", body)
     run = RegistryVersion(hanging)
+    began = time.monotonic()
     item = run.item(Deadline(0.3))
+    assert time.monotonic() - began < 30  # not the 60 s its child sleeps
     assert item.digest is None and item.error is not None
     assert item.error.startswith(f"{hanging} --version: Command ")
     assert "timed out" in item.error

@@ -54,20 +54,24 @@ class DiskUsage:
 
 
 MOUNTS = Path("/proc/self/mounts")
-_ESCAPED = re.compile(r"\\([0-7]{3})")
+_ESCAPED = re.compile(rb"\\([0-7]{3})")
 
 
-def _unescape(field: str) -> str:
+def _unescape(field: bytes) -> str:
     """A mount table field as it is: the kernel writes space, tab, newline and backslash
-    as \\ooo (getmntent(3) decodes them the same way)."""
-    return _ESCAPED.sub(lambda m: chr(int(m[1], 8)), field) if "\\" in field else field
+    as \\ooo (getmntent(3) decodes them the same way); other bytes are as they are."""
+    if b"\\" in field:
+        field = _ESCAPED.sub(lambda m: bytes([int(m[1], 8)]), field)
+    return os.fsdecode(field)
 
 
 def mounts(table: Path = MOUNTS) -> list[tuple[str, str, str]]:
-    """(mountpoint, device, fstype) of every mount in the table, in its order."""
+    """(mountpoint, device, fstype) of every mount in the table, in its order. Lines and
+    fields are split as the kernel writes them, on newlines and single spaces only: a
+    mount point may hold any other byte, Unicode spaces included."""
     found = []
-    for line in table.read_text(encoding="utf-8", errors="surrogateescape").splitlines():
-        fields = line.split()
+    for line in table.read_bytes().split(b"\n"):
+        fields = line.split(b" ")
         if len(fields) >= 3:
             device, mountpoint, fstype = (_unescape(f) for f in fields[:3])
             found.append((mountpoint, device, fstype))

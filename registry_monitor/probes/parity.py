@@ -16,9 +16,12 @@ alike, so everything else in that file still has to match.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -120,6 +123,7 @@ class RegistryVersion:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                start_new_session=True,  # a group of its own: a time-out kills all of it
             )
         except OSError as exc:
             self.failure = exc
@@ -133,8 +137,14 @@ class RegistryVersion:
         try:
             stdout, _ = self.process.communicate(timeout=deadline.io_timeout(10))
         except subprocess.TimeoutExpired as exc:
-            self.process.kill()
-            self.process.communicate()
+            # a wrapper script's children hold the pipes open too: kill them all, then
+            # only reap (reading the pipes to their end could wait on a child still there)
+            with contextlib.suppress(OSError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            for pipe in (self.process.stdout, self.process.stderr):
+                if pipe is not None:
+                    pipe.close()
             return ParityItem("registry_version", "version", None, f"{binary} --version: {exc}")
         if self.process.returncode != 0:
             return ParityItem(
