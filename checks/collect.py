@@ -141,4 +141,5 @@ def collect(
     for thread in threads.values():
         thread.join(max(0.0, deadline - time.monotonic()))
     running = tuple(name for name, thread in threads.items() if thread.is_alive())
-    return Collection({k: v for k, v in readings.items() if k not in running}, running)
+    done = readings.copy()  # one step under the GIL: late threads may still be adding
+    return Collection({k: v for k, v in done.items() if k not in running}, running)
