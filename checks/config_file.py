@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import stat
 from pathlib import Path
 from urllib.parse import quote
 
 from registry_monitor import config as config_module
-from registry_monitor import probe_catalog, provenance
+from registry_monitor import private_file, probe_catalog, provenance
 from registry_monitor.config import (
+    MAX_CONFIG_BYTES,
     Config,
     load_config,
     parse_document,
@@ -74,22 +74,20 @@ def cache_file(config_path: Path) -> Path | None:
     return base / f"config-{name}.pickle"
 
 
+# The cache holds the config file's bytes (at most MAX_CONFIG_BYTES), the sources it
+# was validated by and the Config: anything past this is not one of ours.
+MAX_CACHE_BYTES = 4 * MAX_CONFIG_BYTES
+
+
 def _cached(cache: Path, inputs: tuple[object, ...]) -> Config | None:
     """The Config validated from `inputs`, if the cache holds it; else None."""
-    try:
-        fd = os.open(cache, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
+    data = private_file.read(cache, MAX_CACHE_BYTES)
+    if data is None:
         return None
     try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022 or not stat.S_ISREG(st.st_mode):
-            return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            entry = pickle.load(f)  # noqa: S301 - our own file, checked above
+        entry = pickle.loads(data)  # noqa: S301 - ours, private_file checked who wrote it
     except Exception:  # garbled or from another version: as if there were none
         return None
-    finally:
-        os.close(fd)
     if (
         isinstance(entry, tuple)
         and len(entry) == 2
@@ -101,16 +99,8 @@ def _cached(cache: Path, inputs: tuple[object, ...]) -> Config | None:
 
 
 def _remember(cache: Path, inputs: tuple[object, ...], config: Config) -> None:
-    data = pickle.dumps((inputs, config), protocol=pickle.HIGHEST_PROTOCOL)
-    try:
-        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        tmp.replace(cache)
-    except OSError:
-        pass  # no cache then; the next run parses again
+    # if writing fails, there is no cache: the next run validates again
+    private_file.write(cache, pickle.dumps((inputs, config), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def load(path: Path | None) -> Config:

@@ -20,17 +20,14 @@ most recently used), so the file cannot grow without bound.
 
 from __future__ import annotations
 
-import contextlib
 import marshal
-import os
-import stat
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from registry_monitor import provenance
+from registry_monitor import private_file, provenance
 
 FORMAT = 1
 MAX_ENTRIES = 64
@@ -137,22 +134,13 @@ class FactsStore:
     def _read(self) -> dict[str, _Row]:
         if self.path is None:
             return {}
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
+        data = private_file.read(self.path, MAX_FILE_BYTES)
+        if data is None:
             return {}
         try:
-            st = os.fstat(fd)
-            if st.st_uid != os.geteuid() or st.st_mode & 0o022 or not stat.S_ISREG(st.st_mode):
-                return {}
-            if st.st_size > MAX_FILE_BYTES:
-                return {}
-            with os.fdopen(os.dup(fd), "rb") as f:
-                doc = marshal.loads(f.read(MAX_FILE_BYTES + 1))  # noqa: S302 - ours, checked above
+            doc = marshal.loads(data)  # noqa: S302 - ours, private_file checked who wrote it
         except Exception:  # garbled or from another version: as if there were none
             return {}
-        finally:
-            os.close(fd)
         if not (isinstance(doc, tuple) and len(doc) == 2 and doc[0] == made_by()):
             return {}
         if not isinstance(doc[1], dict):
@@ -174,16 +162,7 @@ class FactsStore:
         if self.path is None:
             return
         data = marshal.dumps((made_by(), self._rows))
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}")
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            tmp.replace(self.path)
-        except OSError:  # no file then; the next run reads the certificates again
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+        private_file.write(self.path, data)  # if it fails, the next run reads them again
 
 
 _store = FactsStore()
