@@ -66,19 +66,29 @@ def check(args: arguments.Args, started: float) -> Answer:
         return check_failover(args, config, answer, deadline)
     names = config.probes_for_role() if args.target == "all" else (args.target,)
     answer.limits = limits_for(names, config, args.options)
+    finished = run_probes(names, config, args, answer, deadline)
+    answer.verdicts = [judge(r, answer.limits[n]) for n, r in answer.readings.items()]
+    if finished:
+        answer.state, answer.summary = summarise(args.target, answer.verdicts)
+    return answer
+
+
+def run_probes(
+    names: tuple[str, ...], config: Config, args: arguments.Args, answer: Answer, deadline: float
+) -> bool:
+    """The probes' readings into answer; False, with the time-out as its summary, when some
+    were still running at the deadline."""
     answer.timeouts = {n: config.timeouts.of(n) for n in names}
     keep_cert_facts(names)
     collection = collect(names, config, deadline, args.minutes)
     answer.readings = {n: collection.readings[n] for n in names if n in collection.readings}
-    answer.verdicts = [judge(r, answer.limits[n]) for n, r in answer.readings.items()]
     if collection.running:
         answer.waiting_for = collection.running
         answer.summary = (
             f"timed out after {args.timeout:g}s waiting for {', '.join(collection.running)}"
         )
-        return answer
-    answer.state, answer.summary = summarise(args.target, answer.verdicts)
-    return answer
+        return False
+    return True
 
 
 def check_failover(args: arguments.Args, config: Config, answer: Answer, deadline: float) -> Answer:
@@ -91,15 +101,7 @@ def check_failover(args: arguments.Args, config: Config, answer: Answer, deadlin
             f"failover readiness is judged on the standby; this node has role {config.role}"
         )
         return answer
-    answer.timeouts = {n: getattr(config.timeouts, n) for n in PROBES}
-    keep_cert_facts(PROBES)
-    collection = collect(PROBES, config, deadline)
-    answer.readings = {n: collection.readings[n] for n in PROBES if n in collection.readings}
-    if collection.running:
-        answer.waiting_for = collection.running
-        answer.summary = (
-            f"timed out after {args.timeout:g}s waiting for {', '.join(collection.running)}"
-        )
+    if not run_probes(PROBES, config, args, answer, deadline):
         return answer
     verdict = judge_readiness(judge_failover(config, answer.readings))
     answer.verdicts = [verdict]
