@@ -54,6 +54,20 @@ def repositories_root(data_dir: Path) -> Path:
     return v2_root(data_dir) / "repositories"
 
 
+def blob_bucket_names(blobs: str) -> set[str] | None:
+    """The entries of blobs/sha256/ (the two-hex-digit buckets): one listing saves a failed
+    stat for each bucket a young registry does not have yet. An empty set when the
+    directory is absent (no bucket can be there); None when it cannot be listed (then
+    each bucket is stat'ed, and an error there reported as ever)."""
+    try:
+        with os.scandir(blobs) as it:
+            return {entry.name for entry in it}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    except OSError:
+        return None
+
+
 def blob_data_path(blobs: str, digest: bytes) -> str:
     """`blobs/sha256/<hex[0:2]>/<hex>/data` under the blobs root given as a string."""
     hexd = digest.hex()

@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from registry_monitor.base import Deadline
-from registry_monitor.storage.layout import blobs_root, repositories_root, v2_root
+from registry_monitor.storage.layout import (
+    blob_bucket_names,
+    blobs_root,
+    repositories_root,
+    v2_root,
+)
 from registry_monitor.storage.scan import Scanner
 
 EXAMPLES = 10
@@ -89,7 +94,7 @@ class OwnerSweep:
         stop = time.monotonic() + TIME_SHARE * deadline.seconds
         want = len(units) if not self.runs else math.ceil(min(1.0, self.share) * len(units))
         self.runs += 1
-        listed = self._blob_dir_names()
+        listed = blob_bucket_names(str(self._blobs))
         while (
             entries < self.budget
             and swept < want
@@ -118,18 +123,6 @@ class OwnerSweep:
             self.cursor = None
         note = None if self.passes else "first pass over the tree not finished yet"
         return self._status(True, entries, note)
-
-    def _blob_dir_names(self) -> set[str] | None:
-        """The entries of blobs/sha256/: one listing saves a failed lstat for each blob
-        directory a young registry does not have yet. None when it cannot be listed:
-        then each is lstat'ed."""
-        try:
-            with os.scandir(self._blobs) as it:
-                return {entry.name for entry in it}
-        except (FileNotFoundError, NotADirectoryError):
-            return set()
-        except OSError:
-            return None
 
     def _sweep(
         self, unit: str, names: list[str], listed: set[str] | None

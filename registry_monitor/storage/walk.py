@@ -48,6 +48,7 @@ from registry_monitor.storage.layout import (
     DIGEST_SIZE,
     MAX_STARTEDAT_BYTES,
     LayoutError,
+    blob_bucket_names,
     blob_data_path,
     blobs_root,
     digest_key,
@@ -240,7 +241,7 @@ class Tree:
     def _scan_blobs(self, deadline: Deadline, slices: int, deep: int) -> tuple[bool, bool]:
         """(changed, some blob removed) after bringing every bucket up to date."""
         changed = removed = False
-        listed = self._bucket_names()
+        listed = blob_bucket_names(str(self.blobs_dir))
         for b in range(256):
             if deadline.expired():
                 raise ProbeFailed("storage scan ran out of time while listing blobs")
@@ -268,18 +269,6 @@ class Tree:
             self.spill = Spill()
             self.buckets = [self._respill(bucket) for bucket in self.buckets]
         return changed, removed
-
-    def _bucket_names(self) -> set[str] | None:
-        """The entries of blobs/sha256/: one listing saves a failed stat for each bucket
-        a young registry does not have yet. None when it cannot be listed: then each
-        bucket is stat'ed (and an error there is reported as ever)."""
-        try:
-            with os.scandir(self.blobs_dir) as it:
-                return {entry.name for entry in it}
-        except (FileNotFoundError, NotADirectoryError):
-            return set()  # no bucket can be there
-        except OSError:
-            return None
 
     def _respill(self, bucket: Bucket) -> Bucket:
         if bucket.spill is None:
