@@ -20,6 +20,7 @@ most recently used), so the file cannot grow without bound.
 
 from __future__ import annotations
 
+import functools
 import marshal
 import threading
 import time
@@ -113,6 +114,10 @@ class FactsStore:
         self._loaded = path is None
         self._lock = threading.Lock()  # `all` runs the cert and parity probes at once
 
+    @functools.cached_property
+    def _made_by(self) -> str:
+        return made_by()  # once for the read and the save of a run
+
     def facts(self, der: bytes) -> CertFacts:
         key = fingerprint(der)
         today = int(self.clock() // 86400)
@@ -141,7 +146,7 @@ class FactsStore:
             doc = marshal.loads(data)  # noqa: S302 - ours, private_file checked who wrote it
         except Exception:  # garbled or from another version: as if there were none
             return {}
-        if not (isinstance(doc, tuple) and len(doc) == 2 and doc[0] == made_by()):
+        if not (isinstance(doc, tuple) and len(doc) == 2 and doc[0] == self._made_by):
             return {}
         if not isinstance(doc[1], dict):
             return {}
@@ -161,7 +166,7 @@ class FactsStore:
         self._rows = recent
         if self.path is None:
             return
-        data = marshal.dumps((made_by(), self._rows))
+        data = marshal.dumps((self._made_by, self._rows))
         private_file.write(self.path, data)  # if it fails, the next run reads them again
 
 
