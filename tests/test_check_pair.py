@@ -229,7 +229,8 @@ def test_standby_behind_is_judged_by_its_lag(
     pair.pusher.push_image("toolforge/python311", "latest")
     pair.synced()
     pair.pusher.push_image("toolforge/node18", "latest")
-    pushed_at = pair.tag_mtime("toolforge/node18", "latest")
+    # two minutes ago: a lag of whole seconds must not round to 0 on a fast machine
+    pushed_at = pair.backdate_tag("toolforge/node18", "latest", 120)
     active = active_exporter(pair, start_exporter)
     config = standby_of(pair, active, tmp_path)
 

@@ -7,6 +7,8 @@ registries and adds what a deployed node has around them (nginx, exporters).
 from __future__ import annotations
 
 import getpass
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,9 +54,17 @@ class Pair:
     def systemd_of(self, role: str) -> FakeSystemd:
         return self.active_systemd if role == "active" else self.sync.systemd
 
+    def tag_link(self, repo: str, tag: str) -> Path:
+        return self.active.v2 / "repositories" / repo / "_manifests/tags" / tag / "current/link"
+
     def tag_mtime(self, repo: str, tag: str) -> float:
-        link = self.active.v2 / "repositories" / repo / "_manifests/tags" / tag / "current/link"
-        return link.stat().st_mtime
+        return self.tag_link(repo, tag).stat().st_mtime
+
+    def backdate_tag(self, repo: str, tag: str, seconds: float) -> float:
+        """Make the tag's push `seconds` older (a lag that no fast machine rounds to 0)."""
+        when = time.time() - seconds
+        os.utime(self.tag_link(repo, tag), (when, when))
+        return when
 
     def synced(self, subpath: str = "") -> None:
         done = self.sync.run(subpath)
