@@ -170,7 +170,7 @@ class Config:
         default_factory=lambda: {
             "registry_config": Path("/etc/docker/registry/config.yml"),
             "nginx_site": Path("/etc/nginx/sites-enabled/registry"),
-            "htpasswd": Path("/etc/nginx/registry.htpasswd"),
+            "htpasswd": Path("/etc/nginx/htpasswd.registry"),
         }
     )
     parity_ignore_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)

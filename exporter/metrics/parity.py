@@ -19,9 +19,11 @@ def render(reading: Reading[ParityStatus]) -> Iterator[Metric]:
         "parity_match",
         "1 if the item (a file's sha256 after parity_ignore_lines, a certificate's fingerprint, "
         "a version) is the same on this standby as on the active; 0 if it differs or cannot be "
-        "compared.",
+        "compared; no series for an item a node may not read (the reading says how to grant it).",
         ["item"],
     )
     for m in status.matches:
+        if not m.compared:
+            continue
         match.add_metric([m.item], flag(m.match))
     yield match

@@ -36,6 +36,13 @@ from registry_monitor.probes.cert import CertProbe
 
 FORMAT = 1
 MAX_FILE_BYTES = 16 * 1024 * 1024
+# A file this user may not read (puppet's htpasswd.registry is www-data's, 0440): not a
+# fault of the file, so the item is left uncompared and said so, never a warning.
+UNREADABLE = "not readable by "
+GRANT = (
+    "grant read through puppet (a POSIX ACL or a group; docs/deployment.md) "
+    "or leave it out of parity_files"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,7 @@ class ParityMatch:
     item: str
     match: bool
     reason: str | None = None  # why not, for people
+    compared: bool = True  # False: a side may not read the file; neither match nor mismatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +82,7 @@ class ParityStatus:
 
     @property
     def mismatches(self) -> tuple[ParityMatch, ...]:
-        return tuple(m for m in self.matches if not m.match)
+        return tuple(m for m in self.matches if not m.match and m.compared)
 
     def summary(self) -> str:
         if self.active is None:
@@ -86,11 +94,27 @@ class ParityStatus:
         return "; ".join(f"{m.item} differs: {m.reason}" for m in self.mismatches)
 
 
+def _user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
+
+
+def unreadable(item: ParityItem) -> bool:
+    """Whether the item is a file its node's exporter may not read (see UNREADABLE)."""
+    return item.error is not None and item.error.startswith(UNREADABLE)
+
+
 def file_digest(path: Path, ignore: tuple[re.Pattern[str], ...]) -> ParityItem:
     """sha256 of the file's lines that no ignore pattern matches (the whole bytes if none)."""
     try:
         with path.open("rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
+    except PermissionError:
+        return ParityItem("", "file", None, f"{UNREADABLE}{_user()}: {path}; {GRANT}")
     except OSError as exc:
         return ParityItem("", "file", None, f"cannot read {path}: {exc.strerror or exc}")
     if len(data) > MAX_FILE_BYTES:
@@ -174,6 +198,9 @@ def compare(mine: NodeDescription, theirs: NodeDescription) -> tuple[ParityMatch
             out.append(ParityMatch(name, False, f"not described by the active {theirs.node}"))
         elif a is None:
             out.append(ParityMatch(name, False, "not described here (parity_files differ?)"))
+        elif unreadable(a) or unreadable(b):
+            where = f"here: {a.error}" if unreadable(a) else f"on the active: {b.error}"
+            out.append(ParityMatch(name, False, f"not compared, {where}", compared=False))
         elif a.error or b.error:
             where = f"here: {a.error}" if a.error else f"on the active: {b.error}"
             out.append(ParityMatch(name, False, f"cannot compare, {where}"))

@@ -12,7 +12,14 @@ from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, failed, refuse
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
-    from registry_monitor.probes.parity import ParityStatus
+    from registry_monitor.probes.parity import ParityItem, ParityStatus
+
+
+def unreadable(item: ParityItem) -> bool:
+    from registry_monitor.probes.parity import unreadable as not_readable
+
+    return not_readable(item)
+
 
 SAME = floor(1)
 
@@ -31,7 +38,8 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     j = Judgement("parity")
     if status.active is None:  # the active describes itself for the standby
         for item in status.local.items:
-            if item.error and item.kind == "cert":  # the cert probe's to judge
+            if item.error and (item.kind == "cert" or unreadable(item)):
+                # the cert probe's to judge; or a file this user may not read, said so
                 j.add(State.OK, f"{item.item}: not described ({item.error})")
             elif item.error:
                 j.add(State.WARNING, f"{item.item}: {item.error} (the standby cannot compare it)")
@@ -41,7 +49,11 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     for m in status.matches:
         if m.match:
             j.add(State.OK, f"{m.item} as on {status.active.node}")
+        elif not m.compared:
+            j.add(State.OK, f"{m.item} {m.reason}")
+            continue
         else:
             j.add(State.WARNING, f"{m.item} differs from {status.active.node}: {m.reason}")
         j.perf(f"{m.item}_match", int(m.match), warning=SAME, minimum=0, maximum=1)
-    return j.verdict(f"{len(status.matches)} items as on {status.active.node}")
+    compared = sum(m.compared for m in status.matches)
+    return j.verdict(f"{compared} items as on {status.active.node}")
