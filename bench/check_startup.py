@@ -155,7 +155,7 @@ def main() -> int:
         registry = Registry(work / "registry", tls=(cert.cert, cert.key)).start()
         backend = Registry(work / "backend", data_dir=registry.data_dir).start()
         systemd = FakeSystemd(work / "systemd")
-        for unit in ("docker-registry.service", "nginx.service"):
+        for unit in ("docker-registry.service", "nginx.service", "rsync.service"):
             systemd.set_unit(unit, started_at=time.time() - 5)
         now = time.time()
         SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", Path(".")).record(

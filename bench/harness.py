@@ -76,7 +76,7 @@ def stack(size: str, extra_config: dict[str, Any] | None = None) -> Iterator[Sta
     with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as tmp:
         work = Path(tmp)
         systemd = FakeSystemd(work / "systemd")
-        for unit in ("docker-registry.service", "nginx.service"):
+        for unit in ("docker-registry.service", "nginx.service", "rsync.service"):
             systemd.set_unit(unit, started_at=time.time() - 5)
         registry = Registry(work / "registry", data_dir=data).start()
         config = {

@@ -112,6 +112,7 @@ class Demo:
         cert = self.cert  # one certificate for the public name on both nodes, as acme-chief does
         self.rsyncd = RsyncDaemon(self.root / "rsyncd", self.registry.data_dir).start()
         self.stoppers.append(self.rsyncd)
+        self.systemd.set_unit("rsync.service", "active")  # the active's daemon, as on the hosts
         standby = Registry(self.root / "standby").start()
         self.stoppers.append(standby)
         nginx = Nginx(

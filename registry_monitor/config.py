@@ -114,6 +114,16 @@ class AccessLog:
     manifest_p95_seconds: Levels = Levels(warning=2, critical=5)
 
 
+# The units each role runs, as puppet's registry profile declares them
+# (modules/profile/manifests/toolforge/docker/registry.pp): docker-registry and nginx on
+# both; on the active, rsync::quickdatacopy's source side includes rsync::server, the
+# rsync daemon the standby pulls from (modules/rsync/manifests/quickdatacopy.pp).
+ROLE_SERVICES: dict[str, tuple[str, ...]] = {
+    "active": ("docker-registry.service", "nginx.service", "rsync.service"),
+    "standby": ("docker-registry.service", "nginx.service"),
+}
+
+
 def _default_node() -> str:
     return os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
@@ -123,7 +133,8 @@ class Config:
     node: Annotated[str, Meta(min_length=1)] = field(default_factory=_default_node)
     role: Role = "active"
     data_dir: Path = Path("/srv/registry")
-    services: tuple[str, ...] = ("docker-registry.service", "nginx.service")
+    # null: the role's (ROLE_SERVICES); the active also serves the standby's rsync module
+    services: tuple[str, ...] | None = None
     sync_unit: str = "rsync-docker-registry-sync.service"
     systemctl: str = "systemctl"
     backend_url: str = "http://127.0.0.1:5000"
@@ -185,6 +196,11 @@ class Config:
         problems = problems_of(self)
         if problems:
             raise ValueError("\n".join(problems))
+
+    @property
+    def watched_services(self) -> tuple[str, ...]:
+        """The units the services probe watches: `services`, or the role's when unset."""
+        return self.services if self.services is not None else ROLE_SERVICES[self.role]
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some keys changed (and checked again)."""

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import trustme
 
+from registry_monitor.config import ROLE_SERVICES
 from testbed.certs import CertFiles, issue, write_ca
 from testbed.exporter import Exporter
 from testbed.images import Pusher
@@ -166,7 +167,7 @@ class HealthyPair:
         self.started.append(nginx.start())
         (workdir / "htpasswd").write_text(HTPASSWD)
         systemd = FakeSystemd(workdir / "systemd")
-        for unit in ("docker-registry.service", "nginx.service"):
+        for unit in ROLE_SERVICES[role]:
             systemd.set_unit(unit, "active", started_at=systemd.ago(3600))
         return Node(name, role, registry, nginx, systemd)
 

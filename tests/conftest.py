@@ -131,6 +131,7 @@ def registry_node(
     nginx = front
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
+    systemd.set_unit("rsync.service")  # the active's rsync daemon, the standby's source
     Pusher(registry.url).push_image(*CANARY_IMAGE.split(":"))
     htpasswd = tmp_path / "htpasswd"
     htpasswd.write_text("builder:$apr1$testbed$0000000000000000000000\n")

@@ -203,6 +203,7 @@ def test_run_time_out_in_all_names_only_the_stuck_probes(
 ) -> None:
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
+    systemd.set_unit("rsync.service")
     # -t 6: time enough for the other probes on a loaded machine; the api probe's own
     # time-out is cut to end inside it, so the probes reading the stuck cert_file (cert,
     # and parity for its fingerprint) are the ones left running

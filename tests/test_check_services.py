@@ -8,9 +8,13 @@ from pathlib import Path
 from testbed.systemd import FakeSystemd
 from tests.support.check import run_check, write_config
 
+TWO_UNITS = ["docker-registry.service", "nginx.service"]  # the role's default is another test's
+
 
 def config(tmp_path: Path, **extra: object) -> Path:
-    return write_config(tmp_path / "config.yaml", {"data_dir": str(tmp_path), **extra})
+    return write_config(
+        tmp_path / "config.yaml", {"data_dir": str(tmp_path), "services": TWO_UNITS, **extra}
+    )
 
 
 def test_all_units_active(systemd: FakeSystemd, tmp_path: Path) -> None:

@@ -9,7 +9,11 @@ def test_defaults_describe_the_toolforge_pair() -> None:
     c = Config(node="n")
     assert c.role == "active"
     assert c.data_dir == Path("/srv/registry")
-    assert c.services == ("docker-registry.service", "nginx.service")
+    assert c.watched_services == ("docker-registry.service", "nginx.service", "rsync.service")
+    assert Config(node="n", role="standby").watched_services == (
+        "docker-registry.service",
+        "nginx.service",
+    )
     assert c.sync_unit == "rsync-docker-registry-sync.service"
     assert c.backend_url == "http://127.0.0.1:5000"
     assert c.public_url == "https://docker-registry.tools.wmflabs.org"

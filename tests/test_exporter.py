@@ -26,6 +26,7 @@ Start = Callable[..., Exporter]
 def healthy(registry: Registry, systemd: FakeSystemd) -> Registry:
     systemd.set_unit("docker-registry.service", started_at=time.time() - 30)
     systemd.set_unit("nginx.service", started_at=time.time() - 30)
+    systemd.set_unit("rsync.service", started_at=time.time() - 30)
     Pusher(registry.url).push_image("toolforge-base", "latest")
     return registry
 

@@ -29,6 +29,7 @@ Start = Callable[..., Exporter]
 def units(systemd: FakeSystemd) -> FakeSystemd:
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
+    systemd.set_unit("rsync.service")
     return systemd
 
 

@@ -263,6 +263,7 @@ def test_a_local_probes_check_loads_nothing_it_does_not_use(
     Pusher(registry.url).push_image("base", "latest")
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
+    systemd.set_unit("rsync.service")
     sync_unit.record(0, systemd.ago(30), systemd.ago(20))
     node = {
         "data_dir": str(registry.data_dir),

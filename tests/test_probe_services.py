@@ -12,7 +12,8 @@ from testbed.systemd import FakeSystemd
 
 
 def probe(**kw: object) -> ServicesProbe:
-    return ServicesProbe(Config(**kw))  # type: ignore[arg-type]
+    units = ("docker-registry.service", "nginx.service")  # the role's default: test_config.py
+    return ServicesProbe(Config(**{"services": units, **kw}))  # type: ignore[arg-type]
 
 
 def test_active_and_failed_units(systemd: FakeSystemd) -> None:

@@ -89,6 +89,7 @@ def test_exporter_without_privileges_or_write_access(base: Path, ca: trustme.CA)
     systemd = FakeSystemd(base / "systemd")
     systemd.set_unit("docker-registry.service")
     systemd.set_unit("nginx.service")
+    systemd.set_unit("rsync.service")
     wrapper = drop_privileges(gid, systemd.systemctl)  # a script as registry-exporter is
     stop: list[Registry | Exporter] = []
     try:

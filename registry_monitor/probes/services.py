@@ -70,7 +70,7 @@ class ServicesProbe:
     name = "services"
 
     def __init__(self, config: Config) -> None:
-        self.units = config.services
+        self.units = config.watched_services
         self.systemctl = config.systemctl
 
     def __call__(self, deadline: Deadline) -> ServicesStatus:
