@@ -61,4 +61,11 @@ def render(reading: Reading[SyncStatus]) -> Iterator[Metric]:
         "then lost on an exporter restart: the reason is in /api/status).",
     )
     saved.add_metric([], flag(s.state_note is None))
-    yield from (running, timer, saved)
+    failed = gauge(
+        "sync_unit_failed",
+        "1 if systemd records the sync unit as failed (what a generic failed-unit alert sees): "
+        "without SuccessExitStatus=24 a run exiting 24 is failed here but a success in "
+        "sync_last_success_timestamp_seconds, which the alerts use.",
+    )
+    failed.add_metric([], flag(s.active_state == "failed"))
+    yield from (running, timer, saved, failed)
