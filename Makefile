@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Real daemons the tests and the demo start on loopback (never as system services);
-# chromium loads the status page headless in its test.
+# chromium loads the status page headless in its test; debootstrap and systemd-container
+# build and boot the real hosts (tests/test_real_host*.py, root only).
 APT_PACKAGES := docker-registry nginx-light rsync prometheus prometheus-alertmanager \
-	icinga2-bin monitoring-plugins-basic prometheus-node-exporter python3-venv chromium
+	icinga2-bin monitoring-plugins-basic prometheus-node-exporter python3-venv chromium \
+	debootstrap systemd-container
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint pytest deps venv bench clean alerts-check dashboards deb deb-test deb-deps requirements \
