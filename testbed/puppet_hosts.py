@@ -15,7 +15,7 @@ from pathlib import Path
 
 import trustme
 
-from testbed.certs import issue
+from testbed.certs import CertFiles, issue
 from testbed.realhost import Host
 
 PUBLIC_NAME = "docker-registry.tools.wmflabs.org"
@@ -160,6 +160,27 @@ WantedBy=multi-user.target
 
 
 @dataclass(frozen=True)
+class PairSecrets:
+    """What hiera and acme-chief give both nodes alike: the push user's password hash
+    (docker::password_hash) and the one certificate for the public name."""
+
+    htpasswd: str
+    cert: CertFiles
+    ca: trustme.CA
+
+    @classmethod
+    def make(cls, ca: trustme.CA, workdir: Path) -> PairSecrets:
+        hashed = subprocess.run(
+            ["openssl", "passwd", "-apr1", secrets.token_hex(8)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        cert = issue(ca, workdir / "cert", PUBLIC_NAME, stem="ec-prime256v1")
+        return cls(f"{PUSH_USER}:{hashed}", cert, ca)
+
+
+@dataclass(frozen=True)
 class Node:
     host: Host
     role: str
@@ -168,8 +189,7 @@ class Node:
 
 def lay_out(
     node: Node,
-    ca: trustme.CA,
-    workdir: Path,
+    given: PairSecrets,
     *,
     peers: dict[str, str],
     active: str | None = None,
@@ -205,21 +225,12 @@ def lay_out(
         ]
     )
     # modules/docker/manifests/registry/web.pp: the password file, then the site
-    hashed = subprocess.run(
-        ["openssl", "passwd", "-apr1", secrets.token_hex(8)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
     host.write(
-        "/etc/nginx/htpasswd.registry",
-        f"{PUSH_USER}:{hashed}",
-        owner="www-data:www-data",
-        mode=0o440,
+        "/etc/nginx/htpasswd.registry", given.htpasswd, owner="www-data:www-data", mode=0o440
     )
     write_site(host, push_open=push_open)
     host.run(["rm", "-f", "/etc/nginx/sites-enabled/default"])  # nginx::site purges others
-    write_certs(host, ca, workdir, key_group)
+    write_certs(host, given, key_group)
     if node.role == "active" and standby is not None:
         host.write("/etc/rsyncd.conf", RSYNCD_MODULE.format(title=SYNC_TITLE, standby=standby))
         host.systemctl("enable", "--now", "rsync.service")
@@ -250,15 +261,15 @@ def write_site(host: Host, *, push_open: bool = False) -> None:
     )
 
 
-def write_certs(host: Host, ca: trustme.CA, workdir: Path, key_group: str) -> None:
+def write_certs(host: Host, given: PairSecrets, key_group: str) -> None:
     """modules/acme_chief/manifests/cert.pp: /etc/acmecerts root 0755; the certificate's
     tree root-owned, group key_group, mode 0640 recursively (directories 0750: puppet adds
     the search bit where it gives read); `live` pointing at the current directory."""
-    made = issue(ca, workdir / "cert", PUBLIC_NAME, stem="ec-prime256v1")
+    made = given.cert
     current = f"/etc/acmecerts/{CERT_NAME}/{secrets.token_hex(6)}"
     chained = made.cert.read_bytes()
     leaf = chained.split(b"-----END CERTIFICATE-----", 1)[0] + b"-----END CERTIFICATE-----\n"
-    chain = chained[len(leaf) :].lstrip(b"\n") or ca.cert_pem.bytes()
+    chain = chained[len(leaf) :].lstrip(b"\n") or given.ca.cert_pem.bytes()
     files = {
         "ec-prime256v1.chained.crt": chained,
         "ec-prime256v1.crt": leaf,

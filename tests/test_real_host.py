@@ -14,18 +14,13 @@ import pytest
 
 from testbed import installed
 from testbed.realhost import Host
-from tests.support.realhosts import TOKEN, RealNode, booted, require_root_and_tools
+from tests.support.realhosts import TOKEN, RealNode, booted, deb  # noqa: F401
 
-pytestmark = pytest.mark.realhost
+# a host boots, installs and starts in about a minute; more on a loaded machine
+pytestmark = [pytest.mark.realhost, pytest.mark.timeout(900)]
 
 CANARY = "toolforge-python311-sssd-base:latest"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def deb() -> Path:
-    require_root_and_tools()
-    return installed.built_package()
 
 
 def push(host: Host, image: str, url: str = "http://127.0.0.1:5000") -> None:
@@ -44,7 +39,7 @@ def push(host: Host, image: str, url: str = "http://127.0.0.1:5000") -> None:
 
 
 @pytest.fixture(scope="module")
-def active(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:
+def active(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNode]:  # noqa: F811
     with booted(tmp_path_factory.mktemp("realhost"), deb, ("active",)) as (node,):
         push(node.host, CANARY)
         installed.configure(node.host, node.config)

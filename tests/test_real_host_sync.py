@@ -15,10 +15,10 @@ import pytest
 from testbed import installed
 from testbed.puppet_hosts import SYNC_UNIT
 from tests.support.metrics import value
-from tests.support.realhosts import RealNode, booted
-from tests.test_real_host import deb  # noqa: F401  (the session's package)
+from tests.support.realhosts import RealNode, booted, deb  # noqa: F401  (the session's .deb)
 
-pytestmark = pytest.mark.realhost
+# a host boots, installs and starts in about a minute; more on a loaded machine
+pytestmark = [pytest.mark.realhost, pytest.mark.timeout(900)]
 
 TIMER = SYNC_UNIT.removesuffix(".service") + ".timer"
 FAST_TIMER = "[Timer]\nOnCalendar=\nOnActiveSec=1s\nOnUnitInactiveSec=2s\nAccuracySec=1ms\n"

@@ -34,6 +34,13 @@ def require_root_and_tools() -> None:
         pytest.skip(f"real hosts need {', '.join(missing)} (make deps installs them)")
 
 
+@pytest.fixture(scope="session")
+def deb() -> Path:
+    """The package every real host installs, built once per session (testbed/installed.py)."""
+    require_root_and_tools()
+    return installed.built_package()
+
+
 @dataclass
 class RealNode:
     host: Host
@@ -84,6 +91,7 @@ def booted(
     hosts: list[Host] = []
     try:
         ca = trustme.CA()
+        given = puppet_hosts.PairSecrets.make(ca, workdir)
         names = {"active": ACTIVE, "standby": STANDBY}
         addresses = network.addresses or ["127.0.0.1"] * len(roles)
         peers = (
@@ -99,8 +107,7 @@ def booted(
             node = puppet_hosts.Node(host, role, addresses[i])
             puppet_hosts.lay_out(
                 node,
-                ca,
-                workdir / role,
+                given,
                 peers=peers,
                 active=ACTIVE,
                 standby=STANDBY,
