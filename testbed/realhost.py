@@ -152,7 +152,8 @@ class Host:
                 ["systemctl", "is-system-running", "--wait"], check=False, timeout=BOOT_TIMEOUT
             )
             state = done.stdout.strip()
-            if state or time.monotonic() > deadline:
+            # "offline": asked before systemd marked itself booted (/run/systemd/system)
+            if state not in ("", "offline") or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
         if state != "running":
