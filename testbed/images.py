@@ -30,11 +30,15 @@ class Pushed:
 
 
 class Pusher:
-    def __init__(self, base_url: str, verify: str | bool = True) -> None:
+    def __init__(
+        self, base_url: str, verify: str | bool = True, auth: tuple[str, str] | None = None
+    ) -> None:
+        """auth: basic auth for every request, as a builder pushes through nginx."""
         self.base = base_url.rstrip("/")
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.verify = verify
+        self.session.auth = auth
 
     def push_blob(self, repository: str, data: bytes) -> str:
         digest = digest_of(data)

@@ -38,6 +38,9 @@ http {{
         client_max_body_size 0;
         chunked_transfer_encoding on;
         location /v2/ {{
+            # as puppet's site (modules/docker/templates/registry-nginx.conf.erb): reads
+            # anonymous, every other method behind basic auth
+            {limit_except}
             proxy_pass {upstream};
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -52,6 +55,13 @@ http {{
 """
 
 
+LIMIT_EXCEPT = """limit_except GET HEAD OPTIONS {{
+                auth_basic "docker-registry";
+                auth_basic_user_file {htpasswd};
+            }}"""
+PUSH_USER, PUSH_PASSWORD = "builder", "testbed-push-password"
+
+
 class Nginx:
     """nginx terminating TLS for `name` on 127.0.0.1:port and proxying /v2/ to upstream."""
 
@@ -63,9 +73,14 @@ class Nginx:
         cert: Path,
         key: Path,
         log_format: str | None = None,
+        push_open: bool = False,
     ) -> None:
-        """log_format: None (no access log), "combined" or "registry_monitor" (docs/traffic.md)."""
+        """log_format: None (no access log), "combined" or "registry_monitor" (docs/traffic.md).
+        push_open: without limit_except, anyone may push (the fault the api probe finds)."""
         self.workdir = workdir
+        self.push_open = push_open
+        self.credentials = (PUSH_USER, PUSH_PASSWORD)  # what a builder pushes with
+        self.htpasswd = workdir / "htpasswd.registry"
         self.log_format = log_format
         self.access_log = workdir / "access.log"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -74,6 +89,7 @@ class Nginx:
         self.cert, self.key = cert, key
         self.upstream = upstream
         self.config_path = workdir / "nginx.conf"
+        self.htpasswd.write_text(f"{PUSH_USER}:{{PLAIN}}{PUSH_PASSWORD}\n")
         self.write_config()
         self.daemon = Daemon(
             [NGINX_BIN, "-p", str(workdir), "-c", str(self.config_path)],
@@ -90,6 +106,7 @@ class Nginx:
                 cert=self.cert,
                 key=self.key,
                 upstream=self.upstream,
+                limit_except="" if self.push_open else LIMIT_EXCEPT.format(htpasswd=self.htpasswd),
                 # started as root, workers would run as nobody, who cannot reopen logs
                 # under the tests' private temporary directories (USR1)
                 user="user root root;" if os.geteuid() == 0 else "",

@@ -136,7 +136,11 @@ class HealthyPair:
         self._client_pulls()
 
     def _client(self, node: Node) -> Pusher:
-        return Pusher(f"https://{PUBLIC_NAME}:{node.nginx.port}", verify=str(self.ca_file))
+        return Pusher(
+            f"https://{PUBLIC_NAME}:{node.nginx.port}",
+            verify=str(self.ca_file),
+            auth=node.nginx.credentials,
+        )
 
     def _client_push(self) -> None:
         """Through the active's nginx: a push (asking first for a blob it lacks: HEAD 404)."""

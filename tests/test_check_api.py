@@ -60,8 +60,10 @@ def test_healthy_registry_through_nginx(
         f"[OK] backend canary {CANARY} present ({pushed.digest})",
         f"[OK] public https://{NAME}/v2/ answered HTTP 200",
         "[OK] public catalog: 1 repository",
+        f"[OK] public https://{NAME}: anonymous push refused (HTTP 401)",
         f"[OK] public canary {CANARY} present ({pushed.digest})",
     ]
+    assert run.perf("anonymous_push_refused").value == 1
     for endpoint in ("backend", "public"):
         assert run.perf(f"{endpoint}_up").value == 1
         assert run.perf(f"{endpoint}_repositories").value == 1

@@ -47,7 +47,9 @@ def front(registry: Registry, ca: trustme.CA, ca_file: Path, tmp_path: Path) -> 
         tmp_path / "nginx", registry.url, NAME, cert.cert, cert.key, log_format="registry_monitor"
     ).start()
     try:
-        client = Pusher(f"https://127.0.0.1:{nginx.port}", verify=str(ca_file))
+        client = Pusher(
+            f"https://127.0.0.1:{nginx.port}", verify=str(ca_file), auth=nginx.credentials
+        )
         config = Config(
             access_log=AccessLog(path=nginx.access_log, format="registry_monitor"),
             state_dir=tmp_path / "state",

@@ -46,6 +46,15 @@ def render(reading: Reading[ApiStatus]) -> Iterator[Metric]:
         for m in e.manifests:
             manifest.add_metric([e.endpoint, m.image], flag(m.up))
     yield from (up, duration, code, cat_up, cat_repos, cat_pages, cat_duration, manifest)
+    pushes = [e.anonymous_push for e in status.endpoints if e.anonymous_push is not None]
+    if pushes and pushes[0].refused is not None:
+        refused = gauge(
+            "anonymous_push_refused",
+            "1 if an anonymous POST /v2/<write canary>/blobs/uploads/ through public_url was "
+            "refused (401/403), 0 if accepted (anyone can push); absent when neither.",
+        )
+        refused.add_metric([], flag(pushes[0].refused))
+        yield refused
     name = status.public_name
     if name is None:
         return

@@ -3,7 +3,8 @@
 For each endpoint (backend_url, public_url): `GET /v2/` (200 or 401 is up,
 with the API version header the registry always sends), the whole catalog
 walked page by page through `Link` headers, and a `HEAD` of each canary
-image's manifest. All bodies are size-capped and the walk is bounded.
+image's manifest. All bodies are size-capped and the walk is bounded. On
+public_url also an anonymous push, which must be refused (anonymous_push.py).
 
 The endpoints are checked side by side, each on its own client with the
 whole deadline: a backend that hangs or drips its answer is down with the
@@ -21,6 +22,7 @@ from urllib.parse import quote, urlsplit
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed, redact_url
+from registry_monitor.probes.anonymous_push import AnonymousPush, try_anonymous_push
 from registry_monitor.probes.public_name import RESOLVE_SECONDS, PublicName, resolve
 from registry_monitor.registry_api import (
     API_VERSION_HEADER,
@@ -59,6 +61,7 @@ class EndpointStatus:
     error: str | None
     catalog: CatalogStatus | None
     manifests: tuple[ManifestStatus, ...]
+    anonymous_push: AnonymousPush | None = None  # public only: must be refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,14 @@ class ApiProbe:
         manifests = tuple(
             self.head_manifest(client, base, img, deadline) for img in self.config.canary_images
         )
-        return EndpointStatus(endpoint, shown, up, resp.status, duration, error, catalog, manifests)
+        pushed = (
+            try_anonymous_push(client, base, self.config.write_canary_repository, deadline)
+            if up and endpoint == "public"
+            else None
+        )
+        return EndpointStatus(
+            endpoint, shown, up, resp.status, duration, error, catalog, manifests, pushed
+        )
 
     def walk_catalog(self, client: Client, base: str, deadline: Deadline) -> CatalogStatus:
         url: str | None = f"{base}/v2/_catalog?n={self.config.catalog_page_size}"

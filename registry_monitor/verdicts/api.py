@@ -22,6 +22,7 @@ from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, ceiling_levels, failed
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
+    from registry_monitor.probes.anonymous_push import AnonymousPush
     from registry_monitor.probes.api import ApiStatus, EndpointStatus
 
 UP = floor(1)  # perfdata: an up flag below 1 is a problem
@@ -65,12 +66,40 @@ def judge_endpoint(j: Judgement, e: EndpointStatus, latency: Threshold) -> None:
             j.add(State.CRITICAL, f"{name} catalog failed: {c.error}")
         j.perf(f"{name}_catalog_up", int(c.up), critical=UP, minimum=0, maximum=1)
         j.perf(f"{name}_repositories", c.repositories, minimum=0)
+    if e.anonymous_push is not None:
+        judge_anonymous_push(j, e.anonymous_push, e.url)
     for m in e.manifests:
         if m.up:
             j.add(State.OK, f"{name} canary {m.image} present ({m.digest})")
         else:
             j.add(State.WARNING, f"{name} canary {m.image} missing ({m.error})")
         j.perf(f"{name}_canary_{m.image}", int(m.up), warning=UP, minimum=0, maximum=1)
+
+
+def judge_anonymous_push(j: Judgement, push: AnonymousPush, url: str) -> None:
+    """Refused (401/403) is OK; accepted is CRITICAL: anyone can write to the registry."""
+    if push.refused:
+        j.add(State.OK, f"public {url}: anonymous push refused (HTTP {push.status_code})")
+    elif push.refused is False:
+        cancelled = {True: "cancelled", False: "NOT cancelled"}.get(bool(push.cancelled))
+        j.add(
+            State.CRITICAL,
+            f"public {url}: an anonymous push was accepted (HTTP {push.status_code}; the "
+            f"upload it opened {cancelled}): anyone can write to the registry; nginx's "
+            "limit_except is missing",
+        )
+    else:
+        j.add(
+            State.WARNING,
+            f"public {url}: cannot tell if anonymous pushes are refused: {push.error}",
+        )
+    j.perf(
+        "anonymous_push_refused",
+        None if push.refused is None else int(push.refused),
+        critical=UP,
+        minimum=0,
+        maximum=1,
+    )
 
 
 def judge_public_name(j: Judgement, name: PublicName) -> None:
