@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed import installed
+from testbed import installed, puppet_hosts
 from testbed.realhost import Host
 from tests.support.realhosts import TOKEN, RealNode, booted, deb  # noqa: F401
 
@@ -20,6 +20,7 @@ from tests.support.realhosts import TOKEN, RealNode, booted, deb  # noqa: F401
 pytestmark = [pytest.mark.realhost, pytest.mark.timeout(900)]
 
 CANARY = "toolforge-python311-sssd-base:latest"
+PUBLIC_URL = f"https://{puppet_hosts.PUBLIC_NAME}"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -111,3 +112,25 @@ def test_a_healthy_active_is_ok_everywhere(active: RealNode) -> None:
     code, text = active.check("all")
     assert not_ok(active) == {}
     assert (code, installed.api_status(active.host, token=TOKEN)["state"]) == (0, "OK"), text
+
+
+def test_anonymous_pushes_refused_until_limit_except_is_gone(active: RealNode) -> None:
+    """The api check through the public name on the site puppet renders, then on the site
+    with limit_except removed (the fault), then restored."""
+    refused = f"[OK] public {PUBLIC_URL}: anonymous push refused (HTTP 401)"
+    code, text = active.check("api", "-v")
+    assert (code, refused in text.splitlines()) == (0, True), text
+    puppet_hosts.write_site(active.host, push_open=True)
+    active.host.systemctl("reload", "nginx.service")
+    try:
+        code, text = active.check("api")
+        assert (code, text.split(" | ")[0]) == (
+            2,
+            f"REGISTRY API CRITICAL - public {PUBLIC_URL}: an anonymous push was accepted "
+            "(HTTP 202; the upload it opened cancelled): anyone can write to the registry; "
+            "nginx's limit_except is missing",
+        )
+    finally:
+        puppet_hosts.write_site(active.host)
+        active.host.systemctl("reload", "nginx.service")
+    assert active.check("api")[0] == 0

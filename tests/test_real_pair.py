@@ -16,7 +16,7 @@ from testbed import installed
 from testbed.puppet_hosts import SYNC_UNIT
 from tests.support.metrics import value
 from tests.support.realhosts import RealNode, booted, deb  # noqa: F401  (the session's .deb)
-from tests.test_real_host import CANARY, push
+from tests.test_real_host import CANARY, PUBLIC_URL, push
 
 # a host boots, installs and starts in about a minute; more on a loaded machine
 pytestmark = [pytest.mark.realhost, pytest.mark.timeout(900)]
@@ -113,3 +113,14 @@ def test_a_push_on_the_standby_is_divergent(pair: list[RealNode]) -> None:
         standby.host.systemctl("start", TIMER)
     # the real rsync --delete of the next run erases it, as on the hosts
     standby_reading(standby, lambda v: v["divergent_tags"] == 0, "the divergent tag erased")
+
+
+def test_both_nodes_refuse_anonymous_pushes_and_serve_anonymous_pulls(
+    pair: list[RealNode],
+) -> None:
+    for node in pair:
+        code, text = node.check("api", "-v")
+        lines = text.splitlines()
+        assert code == 0, text
+        assert f"[OK] public {PUBLIC_URL}: anonymous push refused (HTTP 401)" in lines
+        assert any(line.startswith(f"[OK] public canary {CANARY} present") for line in lines)
