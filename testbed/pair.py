@@ -41,7 +41,10 @@ HTPASSWD = "builder:$apr1$testbed$0000000000000000000000\n"
 # Lines of each node's files that name its own ports and directories: declared, not drift.
 PARITY_IGNORE_LINES = {
     "registry_config": [r"^\s*(addr|rootdirectory):"],
-    "nginx_site": [r"^\s*(listen|pid|error_log|access_log|\w+_temp_path|proxy_pass)\s"],
+    # each node's own working directory (on the hosts these paths are the same)
+    "nginx_site": [
+        r"^\s*(listen|pid|error_log|access_log|\w+_temp_path|proxy_pass|auth_basic_user_file)\s"
+    ],
 }
 
 

@@ -197,7 +197,7 @@ class Host:
             )
         return run
 
-    def in_network(self, argv: Sequence[str], timeout: float = 120) -> list[str]:
+    def in_network(self, argv: Sequence[str]) -> list[str]:
         """argv prefixed to run a program of this machine inside the host's network only."""
         return ["ip", "netns", "exec", Path(self.netns).name, *argv]
 
