@@ -5,7 +5,9 @@ and puts every other method behind basic auth (`limit_except GET HEAD OPTIONS`);
 registry itself has no auth. That one block is all that keeps strangers from writing,
 so an anonymous `POST /v2/<canary repository>/blobs/uploads/` (the first step of any
 push) must be refused with 401 or 403. Should it be accepted (202), the upload it
-opened is cancelled at once (`DELETE` of its Location), so the check leaves nothing.
+opened is cancelled at once (`DELETE` of its Location), so the check leaves nothing
+but the empty hash state registry 2.8 keeps until its upload purger runs. Not tried
+when public_url is backend_url: there is no front there to refuse anything.
 """
 
 from __future__ import annotations

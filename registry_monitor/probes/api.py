@@ -157,8 +157,8 @@ class ApiProbe:
         )
         pushed = (
             try_anonymous_push(client, base, self.config.write_canary_repository, deadline)
-            if up and endpoint == "public"
-            else None
+            if up and endpoint == "public" and base != self.config.backend_url
+            else None  # a public_url that is the backend itself has no front to refuse it
         )
         return EndpointStatus(
             endpoint, shown, up, resp.status, duration, error, catalog, manifests, pushed
