@@ -40,8 +40,8 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 # fault of the file, so the item is left uncompared and said so, never a warning.
 UNREADABLE = "not readable by "
 GRANT = (
-    "grant read through puppet (a POSIX ACL or a group; docs/deployment.md) "
-    "or leave it out of parity_files"
+    "grant read with a group, e.g. SupplementaryGroups=www-data in a drop-in for "
+    "registry-exporter.service (docs/configuration.md), or leave it out of parity_files"
 )
 
 
