@@ -109,8 +109,9 @@ def check_failover(args: arguments.Args, config: Config, answer: Answer, deadlin
     return answer
 
 
-def run(argv: list[str]) -> Result:
-    started = time.monotonic()
+def run(argv: list[str], started: float | None = None) -> Result:
+    """The plugin's answer; -t runs from `started` (a time.monotonic() value, default now)."""
+    started = time.monotonic() if started is None else started
     as_json = "--json" in argv
     answer = Answer(arguments.target_hint(argv), State.UNKNOWN, "")
     try:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from registry_monitor import regular_file
+
 if TYPE_CHECKING:
     from registry_monitor.certfacts import CertFacts
 
@@ -64,7 +66,7 @@ def check_key(path: Path, cert: bytes | None, cert_file: Path | None = None) -> 
     """
     target = str(path)
     try:
-        data = path.read_bytes()
+        data = regular_file.read_all(path, regular_file.MAX_PEM_BYTES)
     except OSError as exc:
         return KeyStatus(target, "not readable", f"cannot read: {exc.strerror or exc}")
     if cert is not None and cert_file is not None:

@@ -107,7 +107,7 @@ def test_standby_without_its_active_is_unknown(tmp_path: Path) -> None:
     ("make", "expected"),
     [
         (lambda d: d / "absent.yaml", "{p}: cannot read config file: No such file or directory"),
-        (lambda d: d, "{p}: cannot read config file: Is a directory"),
+        (lambda d: d, "{p}: cannot use config file: is a directory, not a regular file"),
         (
             lambda d: write_text(d / "bad.yaml", "role: [unclosed\n"),
             "{p}: not valid YAML: while parsing a flow sequence",

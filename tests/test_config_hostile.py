@@ -114,7 +114,7 @@ def test_credentials_deep_in_a_bad_value_are_not_echoed(tmp_path: Path) -> None:
 def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     fifo = tmp_path / "config.fifo"
     os.mkfifo(fifo)
-    assert_refused_in_one_short_line(fifo, "not a regular file")
+    assert_refused_in_one_short_line(fifo, "is a FIFO, not a regular file")
 
 
 def test_many_bad_keys_are_listed_up_to_a_bound(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_a_device_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_directory_is_refused(tmp_path: Path) -> None:
-    assert_refused_in_one_short_line(tmp_path, "Is a directory")
+    assert_refused_in_one_short_line(tmp_path, "is a directory, not a regular file")
 
 
 @pytest.mark.parametrize("opening", ["[", "{a: "])

@@ -212,6 +212,27 @@ def test_garbage_cert_file(ca_file: Path, tmp_path: Path) -> None:
     assert r.error == f"file {bad}: no PEM certificate in file"
 
 
+def test_a_fifo_as_the_cert_file_or_ca_bundle_is_refused_at_once(
+    ca_file: Path, tmp_path: Path
+) -> None:
+    import os
+
+    from registry_monitor.probes.reading import ProbeRunner
+
+    fifo = tmp_path / "cert.fifo"
+    os.mkfifo(fifo)
+    config = Config(public_url="http://plain.test", ca_file=ca_file, cert_file=fifo)
+    r = ProbeRunner(CertProbe(config), timeout=5).run()  # a blocked open() would time out
+    assert r.error == f"file {fifo}: cannot read: is a FIFO, not a regular file"
+    assert check_key(fifo, None).error == "cannot read: is a FIFO, not a regular file"
+    from registry_monitor.chain_verify import judge_chain
+
+    leaf = pem_chain(ca_file.read_bytes())
+    assert judge_chain(leaf, NAME, str(fifo))[1] == (
+        f"cannot load CA bundle {fifo}: is a FIFO, not a regular file"
+    )
+
+
 # --- key, chain and name: what a failover needs of the certificate --------------------
 
 
@@ -257,7 +278,7 @@ def test_key_not_readable_is_not_a_mismatch(
         "not readable",
         None,
         False,
-        "cannot read: Is a directory",
+        "cannot read: is a directory, not a regular file",
     )
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from registry_monitor import certfacts
+from registry_monitor import certfacts, regular_file
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.tls import (
@@ -278,7 +278,7 @@ class CertProbe:
         "file_as_pem" when ssl's own PEM decoding read the same (so OpenSSL's leaf is it)."""
         target = str(path)
         try:
-            data = path.read_bytes()
+            data = regular_file.read_all(path, regular_file.MAX_PEM_BYTES)
         except OSError as exc:
             return CertStatus("file", target, error=f"cannot read: {exc.strerror or exc}")
         plain = pem_certificates(data)

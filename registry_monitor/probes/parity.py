@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry_monitor import __version__
+from registry_monitor import __version__, regular_file
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed
@@ -89,8 +89,7 @@ class ParityStatus:
 def file_digest(path: Path, ignore: tuple[re.Pattern[str], ...]) -> ParityItem:
     """sha256 of the file's lines that no ignore pattern matches (the whole bytes if none)."""
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+        data = regular_file.read_bytes(path, MAX_FILE_BYTES)
     except OSError as exc:
         return ParityItem("", "file", None, f"cannot read {path}: {exc.strerror or exc}")
     if len(data) > MAX_FILE_BYTES:

@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from registry_monitor import regular_file
+
 DIGEST_SIZE = 32
 LINK_SIZE = len("sha256:") + 2 * DIGEST_SIZE  # a link file is exactly this, no newline
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the registry's own limit on a manifest PUT is 4 MiB
@@ -106,9 +108,18 @@ def parse_link(data: bytes) -> bytes:
     return bytes.fromhex(match.group(1).decode())
 
 
+def _open_regular(path: str, follow: bool = True) -> tuple[int, os.stat_result]:
+    """A descriptor of the regular file at path; a FIFO or device planted in the data
+    directory is LayoutError at once, never a scan blocked in open()."""
+    try:
+        return regular_file.open_fd(path, follow)
+    except regular_file.NotRegularFile as exc:
+        raise LayoutError(exc.strerror) from None
+
+
 def read_link(path: str) -> bytes:
     """Read and parse a link file; at most LINK_SIZE + 1 bytes are read."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd, _ = _open_regular(path, follow=False)
     try:
         data = os.read(fd, LINK_SIZE + 1)
     finally:
@@ -206,9 +217,9 @@ def read_manifest(path: str) -> ManifestRefs:
     Reads ask for the size fstat gives (plus one byte, to see growth), never for
     the cap: a 4 MiB request per 1 KiB manifest would churn the allocator.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd, info = _open_regular(path)
     try:
-        size = os.fstat(fd).st_size
+        size = info.st_size
         if size > MAX_MANIFEST_BYTES:
             raise LayoutError(f"a {size} byte blob is too large to be a manifest")
         data = os.read(fd, size + 1)
