@@ -73,6 +73,8 @@ def remove(path: Path) -> str | None:
     """Remove the state file (a fresh start next time); a note when it is there still."""
     try:
         path.unlink(missing_ok=True)
+    except NotADirectoryError:
+        return None  # state_dir is a file: no state file there to remove
     except OSError as exc:
         return f"cannot remove state file {path}: {exc.strerror or exc}"
     return None
