@@ -24,6 +24,7 @@ FULL = {
     "steady": ["-m", "bench.steady", "--seconds", "300", "toolforge"],
     "idle_connections": ["-m", "bench.idle_connections", "0", "100", "300", "1000", "3000"],
     "traffic": ["-m", "bench.traffic", "--seconds", "60"],
+    "rotation": ["-m", "bench.rotation", "--seconds", "30"],
     "pull": ["-m", "bench.pull", "--layer-mib", "64", "--layers", "3", "--runs", "3"],
 }
 QUICK = {
@@ -34,6 +35,7 @@ QUICK = {
     "steady": ["-m", "bench.steady", "--seconds", "60", "toolforge"],
     "idle_connections": ["-m", "bench.idle_connections", "--requests", "50", "0", "300", "1000"],
     "traffic": ["-m", "bench.traffic", "--seconds", "20", "--million", "250000"],
+    "rotation": ["-m", "bench.rotation", "--seconds", "15"],
     "pull": ["-m", "bench.pull", "--layer-mib", "16", "--layers", "2", "--runs", "1"],
 }
 

@@ -153,3 +153,41 @@ def test_check_registry_answers_within_t_with_a_fifo_as_its_config_cache(
     run = run_check(config, "disk", "-t", "5", timeout=30, env=env)
     assert (run.exit_code, run.text) == (3, f"data directory {tmp_path / 'gone'} does not exist")
     assert cache.is_file()  # the validated config replaced the FIFO
+
+
+def test_a_fifo_put_in_place_of_a_followed_log_is_named_and_left_for_the_next_file(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("")
+    runner = traffic_probe(tmp_path, log)
+    assert runner.run().ok
+    with log.open("a") as f:
+        f.write(line(1))
+    log.rename(tmp_path / "access.log.1")
+    os.mkfifo(log)
+    reading = runner.run()
+    assert reading.ok, reading.error
+    assert reading.value.counts.lines_parsed == 1  # the old file, read to its end
+    assert reading.value.note == f"access log {log} is a FIFO, not a regular file"
+    log.unlink()
+    log.write_text(line(2) + line(3))
+    reading = runner.run()
+    assert (reading.value.counts.lines_parsed, reading.value.note) == (3, None)
+
+
+def test_a_fifo_at_a_private_files_temporary_name_fails_the_write_at_once(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    from registry_monitor import private_file
+
+    target = tmp_path / "cache" / "cert-facts.marshal"
+    target.parent.mkdir(mode=0o700)
+    os.mkfifo(target.with_name(f"{target.name}.{os.getpid()}"))
+    writer = threading.Thread(target=private_file.write, args=(target, b"x"), daemon=True)
+    writer.start()
+    writer.join(10)
+    assert not writer.is_alive()  # a blocked open() of the FIFO would still be waiting
+    assert private_file.read(target, 10) is None  # nothing written: the next run computes

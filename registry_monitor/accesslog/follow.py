@@ -301,6 +301,12 @@ class Follower:
             st = None  # gone: keep the old one open, wait for the path to return
         if st is not None and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
             return False
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            # a FIFO or directory put in its place: never opened; the old file meanwhile
+            batch.note = (
+                f"access log {self.path} {regular_file.refusal(self.path, st.st_mode).strerror}"
+            )
+            return False
         deleted_quiet = (
             mine.st_nlink == 0 and not grew and time.time() - mine.st_mtime >= DELETED_QUIET_SECONDS
         )
@@ -308,7 +314,7 @@ class Follower:
             if deleted_quiet:
                 self._give_up_deleted(batch)
             return False  # renamed, nginx not yet reopened: it still writes the old file
-        nxt = self._next_file(mine)
+        nxt = self._next_file(mine, batch)
         if nxt is None:
             return False
         # the writer has moved on: what it appended to the old file before that, first
@@ -322,7 +328,7 @@ class Follower:
         batch.rotations += 1
         return True
 
-    def _next_file(self, mine: os.stat_result) -> _Open | None:
+    def _next_file(self, mine: os.stat_result, batch: Batch) -> _Open | None:
         identity = (mine.st_dev, mine.st_ino)
         siblings = self._siblings()
         own = [key for key, _, st in siblings if (st.st_dev, st.st_ino) == identity]
@@ -336,11 +342,12 @@ class Follower:
             if key > after and path.name != self.path.name and (st.st_dev, st.st_ino) != identity
         )
         for candidate in [*(path for _, path in rotated), self.path]:
-            opened = _open_file(candidate)[0]
+            opened, why = _open_file(candidate)
             if opened is not None and (opened.device, opened.inode) != identity:
                 return opened
             if opened is not None:
                 opened.file.close()
+        batch.note = why or None  # the path names a FIFO, say: keep the old file meanwhile
         return None
 
     def _give_up_deleted(self, batch: Batch) -> None:
