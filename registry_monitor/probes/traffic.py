@@ -84,9 +84,9 @@ class TrafficProbe:
 
         batch = self.follower.read(deadline, consume)
         run.skip(batch.overlong)
-        if batch.countable:
+        if batch.countable:  # else the follower reads them again from the saved position
             self.tally.merge(run)
-        self.rotations += batch.rotations
+            self.rotations += batch.rotations
         if self.tally.last_line_time is None and self._mtime is None:
             with contextlib.suppress(OSError):
                 self._mtime = self.access_log.path.stat().st_mtime
