@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -109,6 +110,21 @@ def test_delete_and_recreate_between_reads_reads_the_deleted_file_to_its_end(
     writer.write(5)
     batch = f.read()
     assert (numbers(batch.lines), batch.rotations) == (list(range(5, 15)), 1)
+
+
+def test_copytruncate_reads_the_rest_from_the_copy_then_the_truncated_file(log: Path) -> None:
+    writer, f = Writer(log), follower(log)
+    f.read()
+    writer.write(30)  # more than a file's first bytes: what tells the copy
+    assert numbers(f.read().lines) == list(range(1, 31))
+    writer.write(5)  # after the last read, before the copy: only the copy has them
+    shutil.copyfile(log, log.with_name("access.log.1"))  # logrotate's copytruncate
+    os.truncate(log, 0)
+    writer.write(4)  # O_APPEND: from the truncated file's start
+    batch = f.read()
+    assert (numbers(batch.lines), batch.rotations) == (list(range(31, 40)), 1)
+    writer.write(1)
+    assert numbers(f.read().lines) == [40]
 
 
 class AtTheEnd(Deadline):

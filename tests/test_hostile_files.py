@@ -191,3 +191,25 @@ def test_a_fifo_at_a_private_files_temporary_name_fails_the_write_at_once(
     writer.join(10)
     assert not writer.is_alive()  # a blocked open() of the FIFO would still be waiting
     assert private_file.read(target, 10) is None  # nothing written: the next run computes
+
+
+def test_check_registry_traffic_refuses_a_fifo_as_the_log(tmp_path: Path) -> None:
+    import threading
+
+    from registry_monitor.accesslog.window import read_window
+    from registry_monitor.base import Deadline, ProbeFailed
+
+    fifo = tmp_path / "access.log"
+    os.mkfifo(fifo)
+    failed: list[str] = []
+
+    def window() -> None:
+        try:
+            read_window(fifo, "registry_monitor", 5, time.time(), Deadline(5))
+        except ProbeFailed as exc:
+            failed.append(str(exc))
+
+    reader = threading.Thread(target=window, daemon=True)
+    reader.start()
+    reader.join(10)
+    assert failed == [f"cannot read access log {fifo}: is a FIFO, not a regular file"]

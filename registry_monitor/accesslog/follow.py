@@ -56,6 +56,7 @@ HEAD_BYTES = 64  # enough to tell two log files apart: the first line's time sta
 CHUNK_BYTES = 256 * 1024
 MAX_LINE = 16 * 1024
 DELETED_QUIET_SECONDS = 60.0  # a deleted file unwritten this long is closed
+LISTING_TRIES = 10  # listings of the rotated files taken while logrotate renames them
 # a rotated sibling's suffix: `.1`, `-20261206`, `.2026-12-06` (not `.gz`, `.bak`)
 _ROTATED_SUFFIX = re.compile(r"[._-][0-9][0-9._-]*")
 
@@ -195,9 +196,11 @@ class Follower:
         self._discarding = bool(state.get("discarding"))
         return True
 
-    def _siblings(self) -> list[tuple[tuple[int, int, str], Path, os.stat_result]]:
+    def _siblings(self) -> tuple[list[tuple[tuple[int, int, str], Path, os.stat_result]], bool]:
         """The file at the path and its rotated siblings, regular files, with their order
-        key: last written first, on a tie `.2` before `.1` before the path itself."""
+        key (last written first; on a tie `.2` before `.1` before the path itself), and
+        whether the listing held still (no name gone before its stat: logrotate may be
+        shifting `.1` to `.2` right now)."""
         try:
             names = [
                 p
@@ -209,19 +212,22 @@ class Follower:
                 )
             ]
         except OSError:
-            return []
-        found = []
+            return [], True
+        found, settled = [], True
         for sibling in names:
             try:
                 st = sibling.stat()
+            except FileNotFoundError:
+                settled = False
+                continue
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
                 found.append((_order(self.path.name, sibling.name, st), sibling, st))
-        return found
+        return found, settled
 
     def _rotated_sibling(self, device: int, inode: int) -> _Open | None:
-        for _, sibling, st in self._siblings():
+        for _, sibling, st in self._siblings()[0]:
             if (st.st_dev, st.st_ino) == (device, inode):
                 return _open_file(sibling)[0]
         return None
@@ -281,16 +287,43 @@ class Follower:
     # -- rotation ---------------------------------------------------------------------
 
     def _check_truncated(self, batch: Batch) -> None:
-        """copytruncate: shorter than what was read, or other first bytes."""
+        """copytruncate: shorter than what was read, or other first bytes. The rest of
+        what was there is in logrotate's copy, if one beside it has the same first bytes
+        and reaches the offset: read on in the copy, then the truncated file from its
+        start; without a copy, the truncated file from its start."""
         assert self._open is not None
         size = os.fstat(self._open.file.fileno()).st_size
         head = _pread(self._open.file, len(self._open.head), 0) if self._open.head else b""
-        if size < self._open.offset or head != self._open.head:
-            self._open.offset = 0
-            self._open.file.seek(0)
-            self._open.head = _pread(self._open.file, HEAD_BYTES, 0)
-            self._pending, self._discarding = "", False
-            batch.rotations += 1
+        if size >= self._open.offset and head == self._open.head:
+            return
+        copy = self._copy_of(self._open)
+        if copy is not None:
+            self.close()
+            self._open = copy  # the same bytes: the partial line and offset carry on
+            copy.file.seek(copy.offset)
+            return
+        self._open.offset = 0
+        self._open.file.seek(0)
+        self._open.head = _pread(self._open.file, HEAD_BYTES, 0)
+        self._pending, self._discarding = "", False
+        batch.rotations += 1
+
+    def _copy_of(self, truncated: _Open) -> _Open | None:
+        if len(truncated.head) < HEAD_BYTES:
+            return None  # too little to tell a copy from another file
+        for _, path, st in self._siblings()[0]:
+            if path.name == self.path.name or st.st_size < truncated.offset:
+                continue
+            if (st.st_dev, st.st_ino) == (truncated.device, truncated.inode):
+                continue
+            opened, _why = _open_file(path)
+            if opened is None:
+                continue
+            if _pread(opened.file, HEAD_BYTES, 0) == truncated.head:
+                opened.offset, opened.head = truncated.offset, truncated.head
+                return opened
+            opened.file.close()
+        return None
 
     def _switch_if_rotated(self, batch: Batch, deadline: Deadline | None, grew: bool) -> bool:
         """True when the next file was taken up (read it in the same call): the oldest
@@ -331,24 +364,37 @@ class Follower:
         return True
 
     def _next_file(self, mine: os.stat_result, batch: Batch) -> _Open | None:
+        """The oldest rotated file written after the open one, else the file at the path."""
         identity = (mine.st_dev, mine.st_ino)
-        siblings = self._siblings()
-        own = [key for key, _, st in siblings if (st.st_dev, st.st_ino) == identity]
-        # a deleted file has no name: order it by its last write alone
-        after = own[0] if own else (mine.st_mtime_ns, -(1 << 62), "")
-        # rotated files written after the open one, oldest first; the file at the path
-        # comes last whatever its time (a second writer may touch the old one after it)
-        rotated = sorted(
-            (key, path)
-            for key, path, st in siblings
-            if key > after and path.name != self.path.name and (st.st_dev, st.st_ino) != identity
-        )
-        for candidate in [*(path for _, path in rotated), self.path]:
-            opened, why = _open_file(candidate)
-            if opened is not None and (opened.device, opened.inode) != identity:
-                return opened
-            if opened is not None:
-                opened.file.close()
+        for _ in range(LISTING_TRIES):
+            siblings, settled = self._siblings()
+            own = [key for key, _, st in siblings if (st.st_dev, st.st_ino) == identity]
+            # a deleted file has no name: order it by its last write alone
+            after = own[0] if own else (mine.st_mtime_ns, -(1 << 62), "")
+            # the file at the path comes last whatever its time (a second writer may
+            # touch the old one after it)
+            rotated = sorted(
+                (key, path, (st.st_dev, st.st_ino))
+                for key, path, st in siblings
+                if key > after
+                and path.name != self.path.name
+                and (st.st_dev, st.st_ino) != identity
+            )
+            if rotated:
+                _, path, listed = rotated[0]
+                opened, _why = _open_file(path)
+                if opened is not None and (opened.device, opened.inode) == listed:
+                    return opened
+                if opened is not None:
+                    opened.file.close()
+                continue  # renamed or gone since the listing: list again
+            if settled:
+                break
+        opened, why = _open_file(self.path)
+        if opened is not None and (opened.device, opened.inode) != identity:
+            return opened
+        if opened is not None:
+            opened.file.close()
         batch.note = why or None  # the path names a FIFO, say: keep the old file meanwhile
         return None
 
