@@ -96,6 +96,26 @@ def test_many_renames_between_two_reads_lose_and_double_nothing(log: Path) -> No
     assert got == list(range(1, writer.written + 1))
 
 
+def test_behind_by_rotations_before_nginx_reopened_reads_them_all(log: Path) -> None:
+    """Renamed twice, the second time not yet reopened (no file at the path): the rotated
+    files are read in order, and the newest, still written, is followed."""
+    writer, f = Writer(log), follower(log)
+    f.read()
+    writer.write(3)
+    writer.rename_rotate()
+    writer.reopen()
+    writer.write(3)
+    writer.rename_rotate()
+    writer.write(3)
+    batch = f.read()
+    assert (numbers(batch.lines), batch.rotations) == (list(range(1, 10)), 1)
+    writer.write(1)
+    writer.reopen()
+    writer.write(1)
+    batch = f.read()
+    assert (numbers(batch.lines), batch.rotations) == ([10, 11], 1)
+
+
 def test_delete_and_recreate_between_reads_reads_the_deleted_file_to_its_end(
     log: Path,
 ) -> None:

@@ -18,8 +18,9 @@ Invariants:
   it before reopening is read too. While the new file is still empty, the old
   one is followed (nginx has not reopened yet).
 - copytruncate: the file shrinks below the offset, or its first bytes change
-  (truncated and refilled past the offset between two reads): read it again
-  from the start.
+  (truncated and refilled past the offset between two reads): the rest is read
+  from logrotate's copy (a rotated sibling with the same first bytes reaching
+  the offset), then the truncated file from its start.
 - A file that disappears (or is missing at the start) is waited for; the
   one that comes back is read from its start. A deleted file that nobody has
   written for DELETED_QUIET_SECONDS is closed, so its disk space is freed.
@@ -327,30 +328,30 @@ class Follower:
 
     def _switch_if_rotated(self, batch: Batch, deadline: Deadline | None, grew: bool) -> bool:
         """True when the next file was taken up (read it in the same call): the oldest
-        rotated file written after the open one, else the one at the path."""
+        rotated file written after the open one, else the one at the path once it has
+        lines (until then nginx may still write the old one)."""
         assert self._open is not None
         mine = os.fstat(self._open.file.fileno())
         try:
-            st = self.path.stat()
+            st: os.stat_result | None = self.path.stat()
         except OSError:
-            st = None  # gone: keep the old one open, wait for the path to return
+            st = None  # gone: rotated files after the old one, or wait for the path
         if st is not None and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
             return False
         if st is not None and not stat.S_ISREG(st.st_mode):
-            # a FIFO or directory put in its place: never opened; the old file meanwhile
+            # a FIFO or directory put in its place: never opened
             batch.note = (
                 f"access log {self.path} {regular_file.refusal(self.path, st.st_mode).strerror}"
             )
-            return False
+            st = None
         deleted_quiet = (
             mine.st_nlink == 0 and not grew and time.time() - mine.st_mtime >= DELETED_QUIET_SECONDS
         )
-        if st is None or (st.st_size == 0 and not deleted_quiet):
-            if deleted_quiet:
-                self._give_up_deleted(batch)
-            return False  # renamed, nginx not yet reopened: it still writes the old file
-        nxt = self._next_file(mine, batch)
+        path_ready = st is not None and (st.st_size > 0 or deleted_quiet)
+        nxt = self._next_file(mine, batch, path_ready)
         if nxt is None:
+            if deleted_quiet and st is None:
+                self._give_up_deleted(batch)
             return False
         # the writer has moved on: what it appended to the old file before that, first
         self._drain(batch, deadline)
@@ -363,8 +364,9 @@ class Follower:
         batch.rotations += 1
         return True
 
-    def _next_file(self, mine: os.stat_result, batch: Batch) -> _Open | None:
-        """The oldest rotated file written after the open one, else the file at the path."""
+    def _next_file(self, mine: os.stat_result, batch: Batch, path_ready: bool) -> _Open | None:
+        """The oldest rotated file written after the open one, else the file at the path
+        if it is ready to be taken up."""
         identity = (mine.st_dev, mine.st_ino)
         for _ in range(LISTING_TRIES):
             siblings, settled = self._siblings()
@@ -390,12 +392,14 @@ class Follower:
                 continue  # renamed or gone since the listing: list again
             if settled:
                 break
+        if not path_ready:
+            return None
         opened, why = _open_file(self.path)
         if opened is not None and (opened.device, opened.inode) != identity:
             return opened
         if opened is not None:
             opened.file.close()
-        batch.note = why or None  # the path names a FIFO, say: keep the old file meanwhile
+        batch.note = why or None  # gone or replaced since its stat: the old file meanwhile
         return None
 
     def _give_up_deleted(self, batch: Batch) -> None:
