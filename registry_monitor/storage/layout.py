@@ -108,18 +108,20 @@ def parse_link(data: bytes) -> bytes:
     return bytes.fromhex(match.group(1).decode())
 
 
-def _open_regular(path: str, follow: bool = True) -> tuple[int, os.stat_result]:
+def _open_regular(
+    path: str, follow: bool = True, blocking: bool = True
+) -> tuple[int, os.stat_result]:
     """A descriptor of the regular file at path; a FIFO or device planted in the data
     directory is LayoutError at once, never a scan blocked in open()."""
     try:
-        return regular_file.open_fd(path, follow)
+        return regular_file.open_fd(path, follow, blocking)
     except regular_file.NotRegularFile as exc:
         raise LayoutError(exc.strerror) from None
 
 
 def read_link(path: str) -> bytes:
     """Read and parse a link file; at most LINK_SIZE + 1 bytes are read."""
-    fd, _ = _open_regular(path, follow=False)
+    fd, _ = _open_regular(path, follow=False, blocking=False)  # one read of 73 bytes
     try:
         data = os.read(fd, LINK_SIZE + 1)
     finally:

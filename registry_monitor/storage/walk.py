@@ -468,7 +468,7 @@ class Tree:
                 continue
             when: float | None = None
             try:
-                fd, _ = regular_file.open_fd(f"{entry.path}/startedat")
+                fd, _ = regular_file.open_fd(f"{entry.path}/startedat", blocking=False)
                 try:
                     when = parse_startedat(os.read(fd, MAX_STARTEDAT_BYTES))
                 finally:
