@@ -25,6 +25,7 @@ FULL = {
     "idle_connections": ["-m", "bench.idle_connections", "0", "100", "300", "1000", "3000"],
     "traffic": ["-m", "bench.traffic", "--seconds", "60"],
     "rotation": ["-m", "bench.rotation", "--seconds", "30"],
+    "slow_lines": ["-m", "bench.slow_lines"],
     "pull": ["-m", "bench.pull", "--layer-mib", "64", "--layers", "3", "--runs", "3"],
 }
 QUICK = {
@@ -36,6 +37,7 @@ QUICK = {
     "idle_connections": ["-m", "bench.idle_connections", "--requests", "50", "0", "300", "1000"],
     "traffic": ["-m", "bench.traffic", "--seconds", "20", "--million", "250000"],
     "rotation": ["-m", "bench.rotation", "--seconds", "15"],
+    "slow_lines": ["-m", "bench.slow_lines", "--lines", "10000"],
     "pull": ["-m", "bench.pull", "--layer-mib", "16", "--layers", "2", "--runs", "1"],
 }
 
