@@ -297,3 +297,23 @@ def test_last_success_survives_an_exporter_restart(
     assert value(text, "registry_monitor_sync_last_success_timestamp_seconds") == t + 3
     assert value(text, "registry_monitor_sync_last_exit_code") == 24
     assert value(text, "registry_monitor_probe_success", probe="sync") == 1
+
+
+def test_a_fifo_as_the_state_file_is_a_note_then_replaced(
+    sync_unit: SyncUnit, tmp_path: Path
+) -> None:
+    import os
+
+    from registry_monitor.probes.reading import ProbeRunner
+
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "sync-state.json")
+    t = ago(30)
+    sync_unit.record(0, t, t + 1)
+    probe = SyncProbe(Config(role="standby", state_dir=state))
+    r = ProbeRunner(probe, timeout=5).run()  # a blocked open() would time out
+    assert r.ok, r.error
+    assert r.value.last_success == t + 1
+    assert r.value.state_note is None  # the FIFO was replaced by the saved state
+    assert json.loads((state / "sync-state.json").read_text())["last_exit_code"] == 0
