@@ -320,13 +320,17 @@ HEADER = """\
 # Written by `python3 -m alerts.slo_tests` from alerts/slo_tests.py: edit that.
 # Every window pair of both objectives, firing alone where the arithmetic allows it, and
 # near-misses that must stay silent. Cluster "b" runs clean beside "a" in every case: an
-# objective is judged per pair. 1000 requests a minute, plus 400 401 challenges and 300
-# blob HEAD 404s that the availability SLI leaves out (counted, they would dilute the 5xx).
+# objective is judged per pair. 1000 requests a minute unless a case says fewer, plus 0.4
+# 401 challenges and 0.3 blob HEAD 404s per request that the availability SLI leaves out
+# (counted, they would dilute the 5xx, or fill the minimum of requests).
 # The budgets: availability 1 % (page 14.4 %, 6 %; ticket 3 %, 1 %), latency 5 %
-# (page 72 %, 30 %; ticket 15 %, 5 %). The alerts have no for:, so rules are evaluated
-# hourly here (every case ends on the hour), which keeps three days of series fast; the
-# ratios are recorded before the alerts read them in each round (group_eval_order), as a
-# Prometheus evaluating every minute has them at most a minute old.
+# (page 72 %, 30 %; ticket 15 %, 5 %); a pair fires only with 100 requests in its long
+# window, which the low-traffic cases (quiet nights, outages at 60 and 120 an hour) test.
+# The alerts have no for:, so rules are evaluated hourly here (every case ends on the
+# hour: an outage case starts the minutes before it that it takes to fire, or one fewer),
+# which keeps three days of series fast; the ratios are recorded before the alerts read
+# them in each round (group_eval_order), as a Prometheus evaluating every minute has them
+# at most a minute old.
 """
 
 
