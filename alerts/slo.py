@@ -22,9 +22,9 @@ after the burn does. 14.4x for an hour spends 2 % of a 30-day budget.
 A ratio of a handful of requests says nothing: at night one 502 among five
 requests is 20 %, over every window. So each window pair also needs
 `min_requests` requests (those its SLI counts) in its long window, the same
-count for every window, as GitLab's runbooks do ("minimum sample sizes",
-docs/metrics-catalog/service-level-monitoring.md): with fewer, the ratio is
-not judged. docs/traffic.md has the reasoning for the default and what then
+count for every window, as GitLab's SLO alerts do ("minimum sample sizes",
+gitlab.com/gitlab-com/runbooks, docs/metrics-catalog/service-level-monitoring.md):
+with fewer, the ratio is not judged. docs/traffic.md has the reasoning for the default and what then
 pages, after how many failed requests and how fast (alerts/slo_detection.py).
 """
 
