@@ -19,10 +19,11 @@ from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 
-def openssl_refusal(address: tuple[str, int], server_hostname: str, cafile: Path) -> str:
+def openssl_refusal(address: tuple[str, int], server_hostname: str, cafile: Path | None) -> str:
     """What OpenSSL tells a client verifying the server at address for server_hostname
-    against cafile (ssl's verify_message), as the probe's verifying handshake does."""
-    ctx = ssl.create_default_context(cafile=str(cafile))
+    against cafile (the system's CAs if None), as ssl's verify_message: what the probes'
+    verifying handshakes are told."""
+    ctx = ssl.create_default_context(cafile=None if cafile is None else str(cafile))
     ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
     with socket.create_connection(address, timeout=5) as raw:
         try:
