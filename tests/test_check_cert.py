@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -193,7 +195,7 @@ def test_unreadable_file_is_unknown(
     assert (run.exit_code, run.state, run.text) == (
         3,
         "UNKNOWN",
-        f"{missing}: cannot read: No such file or directory",
+        f"{missing}: cannot read: {os.strerror(errno.ENOENT)}",
     )
     assert run.perf("served_days_left").value == pytest.approx(59.96, abs=0.01)
 
@@ -203,7 +205,7 @@ def test_nothing_listening_is_critical(ca_file: Path, tmp_path: Path) -> None:
     assert (run.exit_code, run.state, run.text) == (
         2,
         "CRITICAL",
-        f"served certificate of {NAME}:443: cannot connect: Connection refused",
+        f"served certificate of {NAME}:443: cannot connect: {os.strerror(errno.ECONNREFUSED)}",
     )
 
 

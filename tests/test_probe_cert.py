@@ -1,6 +1,8 @@
 """cert probe against the real registry serving TLS, with certificates made for each case."""
 
 import datetime as dt
+import errno
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -188,7 +190,7 @@ def test_missing_file_keeps_the_served_certificate(
     cert = issue(ca, tmp_path / "c", NAME)
     r = probe(serve(cert), ca_file, tmp_path / "nope.crt")
     assert r.ok is False
-    assert r.error == f"file {tmp_path / 'nope.crt'}: cannot read: No such file or directory"
+    assert r.error == f"file {tmp_path / 'nope.crt'}: cannot read: {os.strerror(errno.ENOENT)}"
     served, on_disk = r.value.certs
     assert (served.valid, served.fingerprint_sha256) == (True, cert.fingerprint_sha256)
     assert on_disk.fetched is False
@@ -200,7 +202,7 @@ def test_nothing_listening(ca_file: Path, tmp_path: Path) -> None:
 
     r = probe(None, ca_file, None, port=closed_port())
     assert r.ok is False
-    assert r.error == f"served {NAME}:443: cannot connect: Connection refused"
+    assert r.error == f"served {NAME}:443: cannot connect: {os.strerror(errno.ECONNREFUSED)}"
     (served,) = r.value.certs
     assert served.fetched is False
 
