@@ -69,10 +69,8 @@ def test_amtool_routes_test_can_fail() -> None:
         "severity=warning",
         "team=registry",
     )
-    assert (done.returncode, done.stdout.splitlines()) == (
-        1,
-        ["registry-ticket", "WARNING: Expected receivers did not match resolved receivers."],
-    )
+    # exit 1, the receiver it resolved first (amtool's own line after it is its wording)
+    assert (done.returncode, done.stdout.splitlines()[0]) == (1, "registry-ticket")
 
 
 @pytest.fixture
