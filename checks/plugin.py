@@ -49,7 +49,7 @@ def keep_cert_facts(names: tuple[str, ...]) -> None:
     if directory is not None:
         from registry_monitor import certfacts
 
-        certfacts.keep_on_disk(directory / "cert-facts.marshal")
+        certfacts.keep_on_disk(directory / "cert-facts.json")
 
 
 def check(args: arguments.Args, started: float) -> Answer:

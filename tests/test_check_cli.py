@@ -16,6 +16,7 @@ from registry_monitor.probes.disk import find_mount
 from testbed.mounts import OwnFilesystem
 from testbed.waiting import closed_port
 from tests.support.check import run_check, run_raw, write_config
+from tests.support.reasons import msgspec_reason, yaml_reason
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_standby_without_its_active_is_unknown(tmp_path: Path) -> None:
         (lambda d: d, "{p}: cannot read config file: Is a directory"),
         (
             lambda d: write_text(d / "bad.yaml", "role: [unclosed\n"),
-            "{p}: not valid YAML: while parsing a flow sequence",
+            "{p}: not valid YAML: " + yaml_reason("role: [unclosed\n"),
         ),
         (
             lambda d: write_text(
@@ -118,7 +119,9 @@ def test_standby_without_its_active_is_unknown(tmp_path: Path) -> None:
             ),
             "{p}: invalid configuration: "
             "rol: unknown key (not one this program reads; check its spelling); "
-            "thresholds.cert_days_left.warning: Expected `float` (got 'x')",
+            "thresholds.cert_days_left.warning: "
+            + msgspec_reason("thresholds", {"cert_days_left": {"warning": "x"}})
+            + " (got 'x')",
         ),
         (
             lambda d: write_text(d / "list.yaml", "- a\n"),

@@ -11,6 +11,7 @@ import pytest
 from registry_monitor.storage.inventory import DigestSet, Inventory, RepoTags, build_inventory
 from registry_monitor.storage.inventory_wire import InventoryError, decode
 from registry_monitor.storage.layout import digest_key
+from tests.support.reasons import gzip_reason
 
 
 def d(n: int) -> bytes:
@@ -175,7 +176,4 @@ def test_broken_gzip_is_refused() -> None:
     assert str(exc.value) == "data after the end of the gzip stream"
     with pytest.raises(InventoryError) as exc:
         decode([b"not gzip at all"], gzipped=True, max_bytes=10**6)
-    assert (
-        str(exc.value)
-        == "not valid gzip: Error -3 while decompressing data: incorrect header check"
-    )
+    assert str(exc.value) == f"not valid gzip: {gzip_reason(b'not gzip at all')}"  # zlib's

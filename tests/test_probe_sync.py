@@ -18,6 +18,7 @@ from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import BeforeBoot, FakeSystemd, ago
 from tests.support.metrics import value
+from tests.support.reasons import json_reason
 from tests.support.sync import seed_run
 
 TIMER = "rsync-docker-registry-sync.timer"
@@ -215,7 +216,7 @@ def test_garbled_state_file_is_not_fatal(sync_unit: SyncUnit, tmp_path: Path) ->
     assert s.last_success is None
     assert s.state_note == (
         f"state file {state / 'sync-state.json'} is not usable "
-        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); "
+        f"({json_reason('{not json')}); "  # json's reason
         "starting afresh"
     )
     t = ago(30)
