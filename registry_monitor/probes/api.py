@@ -12,12 +12,12 @@ reason, and says nothing about `public`.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from registry_monitor import bounded_json
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed, redact_url
@@ -29,6 +29,9 @@ from registry_monitor.registry_api import (
     next_link,
     split_image,
 )
+
+# A page holds at most catalog.maxentries (1000) names; values past this are not names.
+MAX_CATALOG_VALUES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,10 @@ class ApiProbe:
                 return failed(f"catalog page {pages + 1}: {exc}")
             if resp.status != 200:
                 return failed(f"catalog page {pages + 1} answered HTTP {resp.status}")
-            names = parse_catalog_page(body)
+            try:
+                names = parse_catalog_page(body)
+            except bounded_json.JsonRefused as exc:
+                return failed(f"catalog page {pages + 1} refused: {exc}")
             if names is None:
                 return failed(f"catalog page {pages + 1} is not a JSON repository list")
             pages += 1
@@ -215,11 +221,14 @@ class ApiProbe:
 
 
 def parse_catalog_page(body: bytes) -> list[str] | None:
-    """The repository names of one catalog page, or None if it is not one."""
+    """The repository names of one catalog page, or None if it is not one; JsonRefused
+    for a page that would cost more to decode than a page of names can."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+        doc = bounded_json.loads(body, max_bytes=len(body), max_values=MAX_CATALOG_VALUES)
+    except bounded_json.JsonRefused as exc:
+        if str(exc) == "not JSON":
+            return None
+        raise
     if not isinstance(doc, dict):
         return None
     names = doc.get("repositories")
