@@ -19,12 +19,12 @@ class JsonRefused(ValueError):
     """Not decoded: too large, too many values, nested too deeply, or not JSON."""
 
 
-def value_bound(data: bytes) -> int:
+def value_bound(data: bytes | bytearray) -> int:
     """At least the number of JSON values in `data`, counted without decoding."""
     return data.count(b",") + data.count(b"[") + data.count(b"{") + 1
 
 
-def loads(data: bytes, *, max_bytes: int, max_values: int) -> object:
+def loads(data: bytes | bytearray, *, max_bytes: int, max_values: int) -> object:
     """The decoded document; JsonRefused (with a short reason) if it is not taken."""
     if len(data) > max_bytes:
         raise JsonRefused(f"{len(data)} bytes, more than the {max_bytes} byte cap")
