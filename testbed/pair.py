@@ -191,7 +191,7 @@ class HealthyPair:
             "state_dir": str(workdir / "state"),
             "registry_user": getpass.getuser(),  # owns every file here: none foreign
             "access_log": {"path": str(node.nginx.access_log), "format": "registry_monitor"},
-            "api_token": "pair-secret",  # /api/inventory and /api/parity, as deployed
+            "api_token": "pair-secret-0123456789",  # /api/inventory and /api/parity, as deployed
             **self.config,
             **extra,
         }
