@@ -204,10 +204,15 @@ def test_garbage_catalog(fake_http: HTTPServer) -> None:
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        # 15 MB of one-character names, under max_body_bytes: 3 million strings decoded
+        # 3.6 MB of one-character names, under the page cap: 900,000 strings decoded
         (
-            b'{"repositories":[' + b'"a",' * 3_000_000 + b'"a"]}',
+            b'{"repositories":[' + b'"a",' * 900_000 + b'"a"]}',
             "catalog page 1 refused: more than 100000 JSON values",
+        ),
+        # 10 MB, under max_body_bytes (16 MiB), far over any page of 1000 names
+        (
+            b'{"repositories":["' + b"x" * 10_000_000 + b'"]}',
+            "catalog page 1: response body of 10000021 bytes exceeds the 4194304 byte cap",
         ),
         (
             b'{"repositories":' + b"[" * 20_000 + b"]" * 20_000 + b"}",

@@ -30,7 +30,9 @@ from registry_monitor.registry_api import (
     split_image,
 )
 
-# A page holds at most catalog.maxentries (1000) names; values past this are not names.
+# A page holds at most catalog.maxentries (1000) names of at most 255 characters (260 kB):
+# a larger page, or one of more values, is not a catalog page and is refused undecoded.
+MAX_CATALOG_PAGE_BYTES = 4 * 1024 * 1024
 MAX_CATALOG_VALUES = 100_000
 
 
@@ -101,6 +103,7 @@ class ApiProbe:
         pin = (public_host, config.public_connect) if config.public_connect else None
         # One client per endpoint: they are used from two threads at once.
         self.clients = {e: Client(config.ca_file, pin) for e, _ in self.targets}
+        self.page_cap = min(config.max_body_bytes, MAX_CATALOG_PAGE_BYTES)
 
     def __call__(self, deadline: Deadline) -> ApiStatus:
         name = resolve(  # first: bounded, and never left with the endpoints' leftovers
@@ -175,7 +178,7 @@ class ApiProbe:
             seen.add(url)
             try:
                 resp = client.get(url, timeout=deadline.io_timeout())
-                body = resp.read_capped(self.config.max_body_bytes, deadline)
+                body = resp.read_capped(self.page_cap, deadline)
             except RequestFailed as exc:
                 return failed(str(exc))
             except ProbeFailed as exc:
