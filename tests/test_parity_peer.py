@@ -23,6 +23,7 @@ from registry_monitor.probes.parity import MAX_ITEMS, ParityProbe, ParityStatus,
 from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.verdicts.parity import judge
 from testbed.exporter import Exporter
+from tests.support.metrics import value
 from tests.support.nodes import quiet_config
 
 TOKEN = "a-long-random-shared-secret"
@@ -171,3 +172,27 @@ def test_no_digest_of_a_reading_is_plain(tmp_path: Path) -> None:
     plain = hashlib.sha256(htpasswd.read_bytes()).hexdigest()
     assert not any(plain in line for line in lines)
     assert any(line.startswith("htpasswd: ") for line in lines)
+
+
+def test_a_standby_names_an_active_that_serves_no_parity(
+    tmp_path: Path, start_exporter: Start
+) -> None:
+    """Real exporters: the active without a token, the standby with one. The standby's
+    parity reading says why, and its failover judgement blocks on it."""
+    files = {"parity_files": {}}
+    active = start_exporter(quiet_config(tmp_path, **files), name="active")
+    node = quiet_config(
+        tmp_path,
+        role="standby",
+        node="tools-docker-registry-04",
+        active_exporter_url=active.url,
+        api_token=TOKEN,
+        **files,
+    )
+    standby = start_exporter(node, ("parity",), name="standby")
+    reading = standby.probe_status("parity")
+    why = f"active exporter {active.url}/api/parity serves no parity without api_token: "
+    assert reading["error"] == why + "set the same api_token on both"
+    assert reading["state"] == "UNKNOWN"
+    text = standby.metrics_text()
+    assert value(text, "registry_monitor_failover_blocker", reason="parity_mismatch") == 1
