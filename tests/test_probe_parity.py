@@ -127,9 +127,23 @@ def test_description_round_trip_and_garbage() -> None:
         ({"format": 2, "items": [{"digest": "x"}]}, "an item without a name"),
         ({"format": 2, "items": [], "node": "a"}, "node, role and generated_at are required"),
         ({"format": 2, "items": 5}, "items is not a list"),
+        (
+            {"format": 2, "items": [{"item": "a", "ignored_lines": [1]}]},
+            "item a: kind must be a string, ignored_lines an integer",
+        ),
     ):
         with pytest.raises(ValueError, match=re.escape(reason)):
             parse_description(bad)
+
+
+def test_the_peers_strings_are_cut_to_a_lines_length() -> None:
+    long = "x" * 100_000
+    item = {"item": long, "kind": long, "digest": long, "error": long}
+    doc = {"format": 2, "node": long, "role": "active", "generated_at": 1.0, "items": [item]}
+    described = parse_description(doc)
+    (kept,) = described.items
+    assert {len(described.node), len(kept.item), len(kept.kind)} == {300}
+    assert (len(kept.digest or ""), len(kept.error or "")) == (300, 300)
 
 
 def test_items_past_the_cap_are_counted_not_kept() -> None:

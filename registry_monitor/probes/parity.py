@@ -48,6 +48,7 @@ MAX_DESCRIPTION_BYTES = 1024 * 1024
 MAX_DESCRIPTION_VALUES = 200_000
 # Items compared (and parity_match series) at most; the rest of a description is counted.
 MAX_ITEMS = 64
+MAX_TEXT = 300  # characters kept of each string of the peer's (names, digests, errors)
 KEY_CONTEXT = b"registry-monitor parity v2"
 NO_KEY_HERE = "no api_token set: parity compares digests keyed by it, set the same on both"
 NO_PARITY_THERE = "serves no parity without api_token: set the same api_token on both"
@@ -255,21 +256,26 @@ def parse_description(doc: object) -> NodeDescription:
     for raw in received[:MAX_ITEMS]:
         if not isinstance(raw, dict) or not isinstance(raw.get("item"), str):
             raise ValueError("an item without a name")
-        digest, error = raw.get("digest"), raw.get("error")
+        name = raw["item"][:MAX_TEXT]  # what comes from the peer is cut to a line's length
+        digest, error, kind = raw.get("digest"), raw.get("error"), raw.get("kind", "")
         if not isinstance(digest, str | None) or not isinstance(error, str | None):
-            raise ValueError(f"item {raw['item']}: digest and error must be strings or null")
+            raise ValueError(f"item {name}: digest and error must be strings or null")
+        ignored = raw.get("ignored_lines") or 0
+        if not isinstance(ignored, int) or not isinstance(kind, str):
+            raise ValueError(f"item {name}: kind must be a string, ignored_lines an integer")
         items.append(
             ParityItem(
-                raw["item"],
-                str(raw.get("kind", "")),
-                digest,
-                error,
-                int(raw.get("ignored_lines") or 0),
+                name,
+                kind[:MAX_TEXT],
+                None if digest is None else digest[:MAX_TEXT],
+                None if error is None else error[:MAX_TEXT],
+                ignored,
             )
         )
     node, role, at = doc.get("node"), doc.get("role"), doc.get("generated_at")
     if not isinstance(node, str) or not isinstance(role, str) or not isinstance(at, int | float):
         raise ValueError("node, role and generated_at are required")
+    node, role = node[:MAX_TEXT], role[:MAX_TEXT]
     more = len(received) - len(items)
     return NodeDescription(node, role, float(at), tuple(items), more)
 
