@@ -26,6 +26,7 @@ FULL = {
     "traffic": ["-m", "bench.traffic", "--seconds", "60"],
     "pull": ["-m", "bench.pull", "--layer-mib", "64", "--layers", "3", "--runs", "3"],
     "cert_facts": ["-m", "bench.cert_facts", "--flips", "1000"],
+    "hostile_peer": ["-m", "bench.hostile_peer", "--rounds", "3"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -37,6 +38,7 @@ QUICK = {
     "traffic": ["-m", "bench.traffic", "--seconds", "20", "--million", "250000"],
     "pull": ["-m", "bench.pull", "--layer-mib", "16", "--layers", "2", "--runs", "1"],
     "cert_facts": ["-m", "bench.cert_facts", "--flips", "300"],
+    "hostile_peer": ["-m", "bench.hostile_peer", "--rounds", "1"],
 }
 
 

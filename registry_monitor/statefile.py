@@ -27,7 +27,10 @@ def load(path: Path) -> tuple[dict[str, Any], str | None]:
     try:
         if len(data) > MAX_BYTES:
             raise ValueError("too large")
-        state = json.loads(data)
+        try:
+            state = json.loads(data)
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
         if not isinstance(state, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:

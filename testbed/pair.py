@@ -36,6 +36,8 @@ from testbed.systemd import FakeSystemd
 PUBLIC_NAME = "localhost"
 IMAGES = (("toolforge-python311-sssd-base", "latest"), ("toolforge-node18-sssd-base", "latest"))
 CANARY_IMAGES = ("toolforge-python311-sssd-base:latest",)
+# api_token of both nodes: /api/* and the key of parity's digests
+TOKEN = "pair-secret-0123456789"  # noqa: S105 - a test secret
 HTPASSWD = "builder:$apr1$testbed$0000000000000000000000\n"
 # Lines of each node's files that name its own ports and directories: declared, not drift.
 PARITY_IGNORE_LINES = {
@@ -197,7 +199,7 @@ class HealthyPair:
             "state_dir": str(workdir / "state"),
             "registry_user": getpass.getuser(),  # owns every file here: none foreign
             "access_log": {"path": str(node.nginx.access_log), "format": "registry_monitor"},
-            "api_token": "pair-secret",  # /api/inventory and /api/parity, as deployed
+            "api_token": TOKEN,  # /api/inventory and /api/parity, as deployed
             **self.config,
             **extra,
         }

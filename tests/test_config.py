@@ -1,3 +1,4 @@
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,33 @@ def test_a_bad_token_is_not_echoed(tmp_path: Path) -> None:
         load_config(path)
     assert f"api_token: {msgspec_reason('api_token', ['s3cr3t-value'])}" in str(err.value)
     assert "s3cr3t" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        ("CHANGE-ME-to-a-long-random-string", "still the example's placeholder"),
+        ("hunter2", "shorter than 16 characters"),
+        ("a long pass phrase", "holds spaces or control characters: no client can send it"),
+    ],
+)
+def test_a_guessable_or_unsendable_token_stops_start_up(
+    tmp_path: Path, token: str, why: str
+) -> None:
+    """The exporter exits 2 naming the file and the key, never the token."""
+    from testbed.exporter import exporter_argv
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"api_token: {token}\n")
+    done = subprocess.run(
+        [*exporter_argv(), "--config", str(path)], capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"registry-exporter: {path}: invalid configuration:"
+    assert lines[1].startswith(f"  api_token: {why}")
+    assert token not in done.stderr
+
+
+def test_a_long_random_token_is_taken() -> None:
+    assert parse_config({"api_token": "3f9c1e0b7a5d42c8"}).api_token == "3f9c1e0b7a5d42c8"

@@ -101,6 +101,16 @@ def test_a_valid_hand_made_inventory_decodes() -> None:
     [
         (b"", "empty inventory"),
         (b"<html>oops</html>\n", "line 1 is not JSON"),
+        # held to what a line may cost decoded, however large the inventory's own cap
+        (
+            lines(header()) + b'{"blobs":[' + b"{}," * 600_000 + b"{}]}\n",
+            "line 2 refused: more than 500000 JSON values",
+        ),
+        (
+            lines(header()) + b'{"blobs":"' + b"0" * (16 * 1024 * 1024 + 1),
+            "line 2 refused: longer than the 16777216 byte cap",
+        ),
+        (lines(header()) + b"[" * 20_000 + b"\n", "line 2 refused: JSON nested too deeply"),
         (b'"just a string"\n', "line 1 is not a JSON object"),
         (lines(header(format=2)), "unsupported inventory format 2 (this exporter reads 1)"),
         (lines(header(format=True)), "unsupported inventory format True (this exporter reads 1)"),
@@ -151,7 +161,7 @@ def test_a_valid_hand_made_inventory_decodes() -> None:
 )
 def test_garbage_is_refused_with_a_clear_error(body: bytes, error: str) -> None:
     with pytest.raises(InventoryError) as exc:
-        decode([body], gzipped=False, max_bytes=10**6)
+        decode([body], gzipped=False, max_bytes=10**8)  # above every line cap
     assert str(exc.value) == error
 
 
