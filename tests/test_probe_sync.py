@@ -195,6 +195,19 @@ def test_killed_run_is_reported_as_a_signal(
     )
 
 
+def test_rsyncs_max_delete_exit_is_a_failed_run_named(
+    systemd: FakeSystemd, sync_unit: SyncUnit, tmp_path: Path
+) -> None:
+    start = ago(30)
+    sync_unit.record(25, start, start + 2)
+    s = read(tmp_path / "state")
+    assert (s.last_exit_code, s.last_exit_meaning, s.last_run_succeeded) == (
+        25,
+        "--max-delete limit stopped deletions (the source shrank?)",
+        False,
+    )
+
+
 def test_stopped_timer_and_missing_unit(systemd: FakeSystemd, tmp_path: Path) -> None:
     systemd.set_unit(TIMER, "inactive")
     s = read(tmp_path / "state")

@@ -14,6 +14,7 @@ from typing import Any
 from testbed.exporter import Exporter
 from testbed.images import DOCKER_MANIFEST, Pusher
 from testbed.rsync import RsyncDaemon
+from testbed.waiting import closed_port
 from tests.support.check import CheckRun, run_check, write_config
 from tests.support.metrics import value
 from tests.support.pair import Pair
@@ -216,7 +217,7 @@ def test_the_active_refuses_without_measuring(pair: Pair) -> None:
 def test_what_cannot_be_measured_follows_when_unknown(pair: Pair, start_exporter: Start) -> None:
     fill(pair.pusher)
     pair.synced()
-    dead = "http://127.0.0.1:1"  # no exporter: the divergence cannot be measured
+    dead = f"http://127.0.0.1:{closed_port()}"  # no exporter: the divergence is not measured
     base = pair.config("standby", pair.standby, active_exporter_url=dead)
     allow = write_config(
         pair.root / "allow.yaml", {**base, "sync_guard": {"source": pair.sync.url}}
@@ -236,6 +237,21 @@ def test_what_cannot_be_measured_follows_when_unknown(pair: Pair, start_exporter
         "sync REFUSED: not_measured: sync_guard.when_unknown is refuse, and pushes held only "
         "here (the active's inventory): active exporter "
     )
+
+
+def test_a_source_rsync_cannot_reach_is_not_measured_and_the_sync_would_fail_too(
+    pair: Pair, start_exporter: Start
+) -> None:
+    active = in_step(pair, start_exporter)
+    closed = f"rsync://127.0.0.1:{closed_port()}/docker-registry-sync/"
+    guard, rsync = unit_run(pair, guard_config(pair, active, closed), closed)
+    assert (guard.exit_code, guard.state) == (0, "OK"), guard.stdout
+    assert guard.text.startswith(
+        f"sync allowed; not measured: what the sync would delete (rsync --dry-run): rsync "
+        f"--dry-run from {closed} exited 10: "
+    )
+    assert rsync == 10  # the real run fails the same way: nothing is erased
+    assert len(tag_links(pair.standby.data_dir)) == 24
 
 
 def test_a_refusal_shows_in_the_sync_check_and_metrics(
