@@ -138,6 +138,9 @@ class Config:
     node: Annotated[str, Meta(min_length=1)] = field(default_factory=_default_node)
     role: Role = "active"
     data_dir: Path = Path("/srv/registry")
+    # data_dir on a mounted volume, not the root filesystem (mount_rule.py); null: on for
+    # the Toolforge layout (data_dir /srv/registry), off for any other data_dir
+    data_dir_must_be_mount: bool | None = None
     services: tuple[str, ...] = ("docker-registry.service", "nginx.service")
     sync_unit: str = "rsync-docker-registry-sync.service"
     systemctl: str = "systemctl"
