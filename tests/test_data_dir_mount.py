@@ -33,7 +33,7 @@ def usage(on_own: bool | None) -> DiskUsage:
     return DiskUsage("/srv/registry", "/", "/dev/vda", "ext4", 10, 5, 5, 10, 5, False, on_own)
 
 
-def test_the_metric_is_one_when_unmounted_and_absent_when_the_rule_is_off() -> None:
+def test_the_metric_is_one_when_unmounted_and_zero_when_mounted_or_the_rule_is_off() -> None:
     def exported(on_own: bool | None) -> float | None:
         families = list(render(Reading("disk", 1.0, 0.1, usage(on_own))))
         text = "".join(
@@ -44,7 +44,7 @@ def test_the_metric_is_one_when_unmounted_and_absent_when_the_rule_is_off() -> N
         )
         return value(text, "registry_monitor_data_dir_unmounted", path="/srv/registry")
 
-    assert (exported(False), exported(True), exported(None)) == (1.0, 0.0, None)
+    assert (exported(False), exported(True), exported(None)) == (1.0, 0.0, 0.0)
 
 
 def test_the_volume_unmounted_is_critical(tmp_path: Path) -> None:
