@@ -25,6 +25,7 @@ FULL = {
     "idle_connections": ["-m", "bench.idle_connections", "0", "100", "300", "1000", "3000"],
     "traffic": ["-m", "bench.traffic", "--seconds", "60"],
     "pull": ["-m", "bench.pull", "--layer-mib", "64", "--layers", "3", "--runs", "3"],
+    "sync_guard": ["-m", "bench.sync_guard", "--runs", "3", "toolforge"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -35,6 +36,7 @@ QUICK = {
     "idle_connections": ["-m", "bench.idle_connections", "--requests", "50", "0", "300", "1000"],
     "traffic": ["-m", "bench.traffic", "--seconds", "20", "--million", "250000"],
     "pull": ["-m", "bench.pull", "--layer-mib", "16", "--layers", "2", "--runs", "1"],
+    "sync_guard": ["-m", "bench.sync_guard", "--runs", "1", "toolforge"],
 }
 
 
