@@ -100,6 +100,11 @@ def problems_of(config: Config) -> list[str]:
                 f"timeouts.{name} ({timeout:g}s) is longer than intervals.{name} "
                 f"({interval:g}s): a run would still be going when the next is due"
             )
+    source = config.sync_guard.source
+    if source is not None and not (source.startswith("rsync://") and urlsplit(source).hostname):
+        problems.append(
+            f"sync_guard.source: expected an rsync:// URL with a host{_shown('source', source)}"
+        )
     for name, patterns in config.parity_ignore_lines.items():
         if name not in config.parity_files:
             problems.append(

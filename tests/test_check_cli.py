@@ -41,7 +41,22 @@ def config(tmp_path: Path, data: Path) -> Path:
         (
             ["dsk"],
             "REGISTRY UNKNOWN - unknown probe 'dsk': choose one of disk, services, api, cert, "
-            "write, storage, sync, standby, pull, parity, traffic, all, failover (see check_registry --help)",
+            "write, storage, sync, standby, pull, parity, traffic, all, failover, sync-guard "
+            "(see check_registry --help)",
+        ),
+        (
+            ["disk", "--allow-once", "why"],
+            "REGISTRY DISK UNKNOWN - --allow-once applies to sync-guard only",
+        ),
+        (
+            ["sync-guard", "--allow-once", " "],
+            "REGISTRY SYNC-GUARD UNKNOWN - --allow-once needs a reason: it is logged and kept in "
+            "state_dir",
+        ),
+        (
+            ["sync-guard", "-w", "5"],
+            "REGISTRY SYNC-GUARD UNKNOWN - -w/-c/-W/-K/--unit apply to one probe; `sync-guard` "
+            "takes its thresholds from the config",
         ),
         ([], "REGISTRY UNKNOWN - the following arguments are required: PROBE"),
         (["disk", "-w"], "REGISTRY DISK UNKNOWN - argument -w/--warning: expected one argument"),

@@ -125,6 +125,20 @@ def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
             "access_log.format: expected one of 'combined', 'registry_monitor' (got 'json')",
         ),
         ("access_log: {format: combined}\n", "access_log.path: required key missing"),
+        (
+            "sync_guard: {max_delete_percent: 150}\n",
+            "sync_guard.max_delete_percent: ",  # the bound in msgspec's words, then the value
+        ),
+        (
+            "sync_guard: {when_unknown: maybe}\n",
+            "sync_guard.when_unknown: expected one of 'allow', 'refuse' (got 'maybe')",
+        ),
+        (
+            "sync_guard: {source: 'http://reg-a1/docker-registry-sync'}\n",
+            "sync_guard.source: expected an rsync:// URL with a host "
+            "(got 'http://reg-a1/docker-registry-sync')",
+        ),
+        ("sync_guard: {max_delete: 5}\n", "sync_guard.max_delete: unknown key"),
         ("- a\n- b\n", "expected a mapping of keys at the top level"),
         ("role: [unclosed\n", f"not valid YAML: {yaml_reason('role: [unclosed')}"),
     ],

@@ -4,6 +4,7 @@ The sync_unit fixture's fake systemd booted 60 s ago: runs since then are shown 
 systemd, older ones only by the state file, as on a freshly rebooted standby."""
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -196,6 +197,19 @@ def test_killed_run_is_reported_as_a_signal(
     )
 
 
+def test_rsyncs_max_delete_exit_is_a_failed_run_named(
+    systemd: FakeSystemd, sync_unit: SyncUnit, tmp_path: Path
+) -> None:
+    start = ago(30)
+    sync_unit.record(25, start, start + 2)
+    s = read(tmp_path / "state")
+    assert (s.last_exit_code, s.last_exit_meaning, s.last_run_succeeded) == (
+        25,
+        "--max-delete limit stopped deletions (the source shrank?)",
+        False,
+    )
+
+
 def test_stopped_timer_and_missing_unit(systemd: FakeSystemd, tmp_path: Path) -> None:
     systemd.set_unit(TIMER, "inactive")
     s = read(tmp_path / "state")
@@ -298,3 +312,35 @@ def test_last_success_survives_an_exporter_restart(
     assert value(text, "registry_monitor_sync_last_success_timestamp_seconds") == t + 3
     assert value(text, "registry_monitor_sync_last_exit_code") == 24
     assert value(text, "registry_monitor_probe_success", probe="sync") == 1
+
+
+def test_a_guard_refusal_is_critical_until_a_run_succeeds(
+    sync_unit: SyncUnit, tmp_path: Path
+) -> None:
+    from registry_monitor.sync_guard.record import record_run
+    from registry_monitor.verdicts.sync import judge
+
+    state = tmp_path / "state"
+    first = ago(50)
+    sync_unit.record(0, first, first + 2)
+    refused_at = ago(30)
+    assert (
+        record_run(state, ("source_shrunk",), "sync REFUSED: source_shrunk: ...", None, refused_at)
+        is None
+    )
+    r = run_probe(SyncProbe(Config(role="standby", state_dir=state)), Deadline(5))
+    verdict = judge(r, {})
+    assert verdict.state.name == "CRITICAL"
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refused_at))
+    assert verdict.summary == (
+        f"the sync guard refused the run at {when}: sync REFUSED: source_shrunk: ..."
+    )
+    # let through once: the run succeeds, the refusal stays named, as history
+    sync_unit.record(0, ago(10), ago(8))
+    r = run_probe(SyncProbe(Config(role="standby", state_dir=state)), Deadline(5))
+    verdict = judge(r, {})
+    assert verdict.state.name == "OK"
+    assert (
+        f"the sync guard refused the run at {when}: sync REFUSED: source_shrunk: ... "
+        "(a run succeeded since)"
+    ) in [i.text for i in verdict.items]
