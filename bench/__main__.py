@@ -27,6 +27,9 @@ FULL = {
     "rotation": ["-m", "bench.rotation", "--seconds", "30"],
     "slow_lines": ["-m", "bench.slow_lines"],
     "pull": ["-m", "bench.pull", "--layer-mib", "64", "--layers", "3", "--runs", "3"],
+    "cert_facts": ["-m", "bench.cert_facts", "--flips", "1000"],
+    "hostile_peer": ["-m", "bench.hostile_peer", "--rounds", "3"],
+    "sync_guard": ["-m", "bench.sync_guard", "--runs", "3", "toolforge"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -39,6 +42,9 @@ QUICK = {
     "rotation": ["-m", "bench.rotation", "--seconds", "15"],
     "slow_lines": ["-m", "bench.slow_lines", "--lines", "10000"],
     "pull": ["-m", "bench.pull", "--layer-mib", "16", "--layers", "2", "--runs", "1"],
+    "cert_facts": ["-m", "bench.cert_facts", "--flips", "300"],
+    "hostile_peer": ["-m", "bench.hostile_peer", "--rounds", "1"],
+    "sync_guard": ["-m", "bench.sync_guard", "--runs", "1", "toolforge"],
 }
 
 

@@ -37,7 +37,10 @@ def load(path: Path) -> tuple[dict[str, Any], str | None]:
     try:
         if len(data) > MAX_BYTES:
             raise ValueError("too large")
-        state = json.loads(data)
+        try:
+            state = json.loads(data)
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
         if not isinstance(state, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
@@ -45,8 +48,9 @@ def load(path: Path) -> tuple[dict[str, Any], str | None]:
     return state, None
 
 
-def save(path: Path, state: dict[str, Any]) -> str | None:
-    """Write the state atomically; a note when that failed (the old file stays)."""
+def save(path: Path, state: dict[str, Any], mode: int | None = None) -> str | None:
+    """Write the state atomically; a note when that failed (the old file stays).
+    `mode`: the file's permissions, when others must read it (mkstemp makes it 0600)."""
     import tempfile  # only to save a change: it loads random and shutil, which reads skip
 
     try:
@@ -54,6 +58,8 @@ def save(path: Path, state: dict[str, Any]) -> str | None:
         remove_stale_temps(path)
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
+            if mode is not None:
+                os.fchmod(fd, mode)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(state, f, sort_keys=True)
                 f.flush()

@@ -9,12 +9,14 @@
   one nginx makes when it starts; cryptography only for the outcomes that
   check does not settle (an encrypted key, no key at all, a key of another
   type), whose words the report keeps;
-- whether a certificate's subjectAltNames cover a host name (RFC 6125: one
-  wildcard, left-most label only), as its own finding, apart from "valid".
+- whether a certificate's subjectAltNames cover public_url's host (RFC 6125: one
+  wildcard, left-most label only; an IP address only by an equal IP SAN), as
+  its own finding, apart from "valid".
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import ssl
 from dataclasses import dataclass
@@ -124,8 +126,13 @@ def pem_certificates(data: bytes) -> list[bytes] | None:
     return ders or None
 
 
-def name_covered(host: str, names: list[str]) -> bool:
-    """True if one SAN DNS name matches host (a `*.` wildcard covers one label)."""
+def name_covered(host: str, names: list[str], addresses: list[str] | tuple[str, ...] = ()) -> bool:
+    """True if the subjectAltNames cover host, as TLS clients judge it: an IP address
+    only by an IP SAN equal to it (no wildcards), a host name only by a DNS SAN (a `*.`
+    wildcard covers one label)."""
+    ip = ip_literal(host)
+    if ip is not None:
+        return any(ip_literal(a) == ip for a in addresses)
     host = host.lower().rstrip(".")
     for name in (n.lower().rstrip(".") for n in names):
         if name == host:
@@ -135,6 +142,14 @@ def name_covered(host: str, names: list[str]) -> bool:
             if label and rest == name[2:]:
                 return True
     return False
+
+
+def ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """text as an IP address (`[::1]` as ::1), or None if it is a host name."""
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
 
 
 def earliest_intermediate(chain: list[CertFacts]) -> tuple[float, str] | None:

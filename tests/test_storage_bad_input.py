@@ -72,7 +72,8 @@ def fake_digest(text: str) -> str:
     ("body", "why"),
     [
         (b"\x1f\x8b\x08\x00 a gzipped layer", "manifest blob is not JSON"),
-        (b"[" * 200_000, "manifest blob nests JSON too deeply"),
+        (b"[" * 20_000, "manifest blob refused: JSON nested too deeply"),
+        (b"[" + b"{}," * 200_000 + b"{}]", "manifest blob refused: more than 100000 JSON values"),
         (b'{"schemaVersion": 2, "layers": "none"}', "image manifest without a config descriptor"),
     ],
 )

@@ -68,6 +68,7 @@ class CertStatus:
     valid: bool | None = None  # chain verifies and the name matches; None: not fetched
     error: str | None = None  # why valid is False, or why nothing was fetched
     names: tuple[str, ...] = ()  # subjectAltName DNS names
+    addresses: tuple[str, ...] = ()  # subjectAltName IP addresses
     host: str | None = None  # public_url's host, which the SANs must cover
     name_matches: bool | None = None  # they do
     chain_not_after: float | None = None  # earliest notAfter of the intermediates; None: none
@@ -134,8 +135,9 @@ def describe(source: str, target: str, facts: certfacts.CertFacts, host: str) ->
         not_before=facts.not_before,
         not_after=facts.not_after,
         names=facts.names,
+        addresses=facts.addresses,
         host=host,
-        name_matches=name_covered(host, list(facts.names)),
+        name_matches=name_covered(host, list(facts.names), facts.addresses),
     )
 
 

@@ -8,17 +8,16 @@ memory.
 
 # Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
 # compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
-import json
 import os
 import re
 from pathlib import Path
 from typing import NamedTuple
 
-from registry_monitor import regular_file
+from registry_monitor import bounded_json, regular_file
+from registry_monitor.registry_api import MAX_MANIFEST_BYTES, MAX_MANIFEST_VALUES
 
 DIGEST_SIZE = 32
 LINK_SIZE = len("sha256:") + 2 * DIGEST_SIZE  # a link file is exactly this, no newline
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the registry's own limit on a manifest PUT is 4 MiB
 MAX_STARTEDAT_BYTES = 256
 
 _LINK = re.compile(rb"sha256:([0-9a-f]{64})")
@@ -171,11 +170,12 @@ def parse_manifest(data: bytes) -> ManifestRefs:
     if len(data) > MAX_MANIFEST_BYTES:
         raise LayoutError(f"manifest of {len(data)} bytes exceeds the {MAX_MANIFEST_BYTES} cap")
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise LayoutError("manifest blob is not JSON") from None
-    except RecursionError:  # `[[[[...` within the size cap: garbage, not a reason to fail a scan
-        raise LayoutError("manifest blob nests JSON too deeply") from None
+        # within the size cap, `[[[[...` or a million `{}` is garbage, not a reason to fail
+        # a scan or to hold a hundred megabytes
+        doc = bounded_json.loads(data, max_bytes=MAX_MANIFEST_BYTES, max_values=MAX_MANIFEST_VALUES)
+    except bounded_json.JsonRefused as exc:
+        reason = "is not JSON" if str(exc) == "not JSON" else f"refused: {exc}"
+        raise LayoutError(f"manifest blob {reason}") from None
     if not isinstance(doc, dict):
         raise LayoutError("manifest blob is not a JSON object")
     version = doc.get("schemaVersion")
