@@ -64,9 +64,14 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         return failed(reading)
     j = Judgement("disk")
     where = f"{d.mountpoint} ({d.fstype} {d.device})"
+    view = (
+        " (read-only in this process's view only: a sandbox's bind mount)"
+        if d.mount_readonly and not d.readonly
+        else ""
+    )
     j.add(
         State.CRITICAL if d.readonly else State.OK,
-        f"{d.mountpoint} is mounted read-only" if d.readonly else f"{where} is writable",
+        f"{d.mountpoint} is mounted read-only" if d.readonly else f"{where} is writable{view}",
     )
     used = round(d.used_percent, 2)
     space = f"{used:.1f}% of {human(d.size_bytes)} used, {human(d.avail_bytes)} available"
