@@ -49,8 +49,15 @@ from registry_monitor.http_transport import (
     tls_context,
 )
 
-__all__ = ["USER_AGENT", "BodyCut", "Client", "RequestFailed", "Response", "redact_url"]
-__all__ += ["tls_context"]
+__all__ = [
+    "USER_AGENT",
+    "BodyCut",
+    "Client",
+    "RequestFailed",
+    "Response",
+    "redact_url",
+    "tls_context",
+]
 
 USER_AGENT = f"registry-monitor/{__version__}"
 DRAIN_BYTES = 65536  # a body this small is read to its end on close, to keep the connection
