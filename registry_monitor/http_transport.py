@@ -146,6 +146,9 @@ class _Watched(HTTPConnection):
     def connect(self) -> None:
         self._attach()
         self.phase = "connect"
+        if self.call is not None and self.call.end is not None:
+            # a redirect's new connection gets what is left, not the call's first time-out
+            self.timeout = self.call.left()
         super().connect()
         self.phase = "exchange"
 
