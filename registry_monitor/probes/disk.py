@@ -24,6 +24,7 @@ import psutil
 
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
+from registry_monitor.mount_rule import on_own_volume
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class DiskUsage:
     files_free: int
     readonly: bool  # the filesystem itself (its superblock) is read-only
     mount_readonly: bool = False  # the mount this process sees is (a sandbox's bind mount)
+    on_own_volume: bool | None = None  # data_dir_must_be_mount (mount_rule.py); None: off
 
     @property
     def used_percent(self) -> float:
@@ -108,6 +110,7 @@ class DiskProbe:
 
     def __init__(self, config: Config) -> None:
         self.path = config.data_dir
+        self.must_be_mount = config.data_dir_must_be_mount
 
     def __call__(self, deadline: Deadline) -> DiskUsage:
         path = os.path.realpath(self.path)
@@ -130,4 +133,5 @@ class DiskProbe:
             files_free=st.f_ffree,
             readonly=mount_readonly if superblock is None else "ro" in superblock,
             mount_readonly=mount_readonly,
+            on_own_volume=on_own_volume(self.path, mountpoint, self.must_be_mount),
         )
