@@ -39,8 +39,8 @@ class DiskUsage:
     files: int
     files_free: int
     readonly: bool  # the filesystem itself (its superblock) is read-only
-    mount_readonly: bool = False  # the mount this process sees is (a sandbox's bind mount)
     on_own_volume: bool | None = None  # data_dir_must_be_mount (mount_rule.py); None: off
+    mount_readonly: bool = False  # the mount this process sees is (a sandbox's bind mount)
 
     @property
     def used_percent(self) -> float:
