@@ -174,8 +174,10 @@ class HealthyPair:
         self.started.append(nginx.start())
         (workdir / "htpasswd").write_text(HTPASSWD)
         systemd = FakeSystemd(workdir / "systemd")
-        for unit in ("docker-registry.service", "nginx.service"):
-            systemd.set_unit(unit, "active", started_at=systemd.ago(3600))
+        # the units' main processes are the real daemons, as the exporter reads them
+        for unit, daemon in (("docker-registry.service", registry), ("nginx.service", nginx)):
+            pid = daemon.daemon.proc.pid if daemon.daemon.proc is not None else 0
+            systemd.set_unit(unit, "active", started_at=systemd.ago(3600), main_pid=pid)
         return Node(name, role, registry, nginx, systemd)
 
     def _exporter(self, node: Node, extra: dict[str, Any]) -> Exporter:

@@ -258,12 +258,24 @@ COMMON = {
     "registry_monitor.probes.reading",
     "registry_monitor.verdicts",
 }
-# HTTP is the standard library's http.client and ssl: no requests, urllib3, idna, certifi.
-HTTP = {"registry_monitor.http", "registry_monitor.trust"}
+# HTTP is requests (and what it imports), under the whole-call deadline of http_transport.
+HTTP = {
+    "registry_monitor.http",
+    "registry_monitor.http_transport",
+    "registry_monitor.trust",
+    "requests",
+    "urllib3",
+    "idna",
+    "certifi",
+    "charset_normalizer",
+    "cython_runtime",  # charset_normalizer's compiled modules
+}
 MAY_LOAD = {
-    "disk": {"registry_monitor.probes.disk", "registry_monitor.verdicts.disk"},
+    "disk": {"registry_monitor.probes.disk", "registry_monitor.verdicts.disk", "psutil"},
     "services": {
         "registry_monitor.probes.services",
+        "registry_monitor.probes.service_process",  # the main process's figures
+        "psutil",
         "registry_monitor.verdicts.services",
         "registry_monitor.systemd",
     },

@@ -66,9 +66,14 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         return failed(reading)
     j = Judgement("disk")
     where = f"{d.mountpoint} ({d.fstype} {d.device})"
+    view = (
+        " (read-only in this process's view only: a sandbox's bind mount)"
+        if d.mount_readonly and not d.readonly
+        else ""
+    )
     j.add(
         State.CRITICAL if d.readonly else State.OK,
-        f"{d.mountpoint} is mounted read-only" if d.readonly else f"{where} is writable",
+        f"{d.mountpoint} is mounted read-only" if d.readonly else f"{where} is writable{view}",
     )
     if d.on_own_volume is False:
         j.add(State.CRITICAL, unmounted_reason(d.path))
