@@ -1,7 +1,9 @@
 """How fast check_registry answers, as ratios to the interpreter's floor, in one run.
 
 The floor is `python -c 'import psutil'` (the interpreter with the one library
-a local check cannot do without). Every command runs in turns with the
+a local check cannot do without), run in the venv the checks run in: this tree
+and the runtime set the package bundles (deploy/requirements.txt), psutil's
+pinned version included, installed as deployed. Every command runs in turns with the
 others (one round = each command once), so load on the machine falls on all
 of them alike; the figures are medians of whole-process wall times:
 
@@ -16,7 +18,7 @@ of them alike; the figures are medians of whole-process wall times:
     goal <= the slowest of those single checks plus 20 %.
 
 Everything runs from a non-editable install of this tree, made for the run in
-a venv of its own (its dependencies those of the running venv): as deployed.
+a venv of its own with deploy/requirements.txt and nothing else: as deployed.
 The development venv's editable install adds an import hook to every start,
 the floor's included, which would flatter the ratios.
 
@@ -107,6 +109,7 @@ def verdict(ok: bool) -> str:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENTS = ROOT / "deploy" / "requirements.txt"
 # What pip writes as the check_registry command (project.scripts), for the install below.
 SCRIPT = """#!{python}
 import sys
@@ -117,7 +120,9 @@ if __name__ == "__main__":
 
 
 def deployed_install(work: Path) -> tuple[str, str]:
-    """(python, check_registry) of a non-editable install of this tree in a venv of its own."""
+    """(python, check_registry) of a non-editable install of this tree in a venv of its own,
+    with the runtime set the package bundles (deploy/requirements.txt) and nothing else:
+    the floor's psutil, and what each check imports, are those a registry host runs."""
     venv = work / "deployed"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -128,17 +133,24 @@ def deployed_install(work: Path) -> tuple[str, str]:
         check=True,
     ).stdout.strip()
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, str(ROOT)],
+        [
+            *(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site),
+            *("-r", str(REQUIREMENTS), str(ROOT)),
+        ],
         check=True,
     )
-    # the dependencies: the running venv's, after this install (a .pth adds a path,
-    # without running the .pth files found there, the editable install's hook among them)
-    deps = next(p for p in sys.path if p.endswith("site-packages"))
-    Path(site, "deps.pth").write_text(deps + "\n")
     check = venv / "bin" / "check_registry"
     check.write_text(SCRIPT.format(python=python))
     check.chmod(0o755)
     return str(python), str(check)
+
+
+def pinned(name: str) -> str:
+    """The version deploy/requirements.txt pins for a distribution."""
+    for line in REQUIREMENTS.read_text().splitlines():
+        if line.lower().startswith(f"{name.lower()}=="):
+            return line.split("==", 1)[1]
+    return "?"
 
 
 def main() -> int:
@@ -155,8 +167,15 @@ def main() -> int:
         registry = Registry(work / "registry", tls=(cert.cert, cert.key)).start()
         backend = Registry(work / "backend", data_dir=registry.data_dir).start()
         systemd = FakeSystemd(work / "systemd")
-        for unit in ("docker-registry.service", "nginx.service", "rsync.service"):
-            systemd.set_unit(unit, started_at=time.time() - 5)
+        # the registry's main process is the real one: the services check reads its figures
+        proc = registry.daemon.proc
+        systemd.set_unit(
+            "docker-registry.service",
+            started_at=time.time() - 5,
+            main_pid=proc.pid if proc is not None else 0,
+        )
+        systemd.set_unit("nginx.service", started_at=time.time() - 5)
+        systemd.set_unit("rsync.service", started_at=time.time() - 5)
         now = time.time()
         SyncUnit(systemd, "rsync://127.0.0.1:1/docker-registry-sync/", Path(".")).record(
             0, now - 30, now - 20
@@ -189,6 +208,7 @@ def main() -> int:
             rows = {
                 "python -c pass": [python, "-c", "pass"],
                 "floor: python -c 'import psutil'": [python, "-c", "import psutil"],
+                "python -c 'import requests'": [python, "-c", "import requests"],
                 "fake systemctl show": [str(systemd.systemctl), "show", "nginx.service"],
                 "check_disk -w 20% -c 10% -p DIR": [
                     str(PLUGINS / "check_disk"),
@@ -208,6 +228,11 @@ def main() -> int:
                 "check_registry sync": [check, f"--config={standby}", "sync"],
             }
             hs = handshake_ms(registry.port, ca_file, args.runs)
+            print(
+                f"floor: {python} -c 'import psutil': this interpreter with the runtime set "
+                f"as deployed (deploy/requirements.txt: psutil {pinned('psutil')}, "
+                f"requests {pinned('requests')}), the venv every check below runs in"
+            )
             print(f"{args.runs} rounds, each command once a round, after a warm-up round")
             ms, cpu = in_turns(rows, args.runs, env)
         finally:

@@ -76,9 +76,13 @@ def stack(size: str, extra_config: dict[str, Any] | None = None) -> Iterator[Sta
     with tempfile.TemporaryDirectory(prefix=f"bench-{size}-") as tmp:
         work = Path(tmp)
         systemd = FakeSystemd(work / "systemd")
-        for unit in ("docker-registry.service", "nginx.service", "rsync.service"):
-            systemd.set_unit(unit, started_at=time.time() - 5)
         registry = Registry(work / "registry", data_dir=data).start()
+        # the registry's main process is the real one: the services probe reads its figures
+        proc = registry.daemon.proc
+        pid = proc.pid if proc is not None else 0
+        systemd.set_unit("docker-registry.service", started_at=time.time() - 5, main_pid=pid)
+        systemd.set_unit("nginx.service", started_at=time.time() - 5)
+        systemd.set_unit("rsync.service", started_at=time.time() - 5)  # the active's daemon
         config = {
             "node": f"bench-{size}",
             "role": "active",

@@ -57,9 +57,12 @@ def probe_timeout(configured: float, budget: float) -> float:
 
 
 def prepare(
-    name: str, config: Config, shared: Shared, budget: float, minutes: float = 5.0
+    name: str, config: Config, shared: Shared, deadline: float, minutes: float = 5.0
 ) -> ProbeRunner | Reading[Any]:
     """The runner for a probe, or the reading that says why it will not run.
+
+    Its time-out is sized from what is left of the run once the probe is built: building
+    imports its modules (requests, for the HTTP probes), which takes a part of -t.
 
     The traffic probe reads the log's last `minutes` here instead of following it.
     """
@@ -71,6 +74,7 @@ def prepare(
         probe = build_probe(name, config, shared, **options)
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")
+    budget = deadline - time.monotonic()
     timeout = probe_timeout(config.timeouts.of(name), budget)
     # the hard stop is -t itself: the runner waits past it (grace of a whole budget), so a
     # probe past its own time-out is reported by collect() as still running, never raced
@@ -126,7 +130,7 @@ def collect(
     def work(number: int, name: str) -> None:
         try:
             with turns.turn(number):
-                prepared = prepare(name, config, shared, deadline - time.monotonic(), minutes)
+                prepared = prepare(name, config, shared, deadline, minutes)
                 quiet_logging()
             readings[name] = prepared if isinstance(prepared, Reading) else prepared.run()
         except Exception as exc:  # a failure inside the plugin: this probe's UNKNOWN

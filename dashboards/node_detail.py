@@ -110,6 +110,27 @@ def services_row() -> list[PanelBuilder]:
             "s",
             width=8,
         ),
+        timeseries_panel(
+            "Main process: file descriptors",
+            "Open file descriptors of each unit's main process against its soft limit "
+            "(RLIMIT_NOFILE). Past the limit, accepts and opens fail.",
+            [
+                Query(on_node(metric("service_process_open_fds")), "{{unit}} open"),
+                Query(on_node(metric("service_process_max_fds")), "{{unit}} limit"),
+            ],
+            "short",
+            width=12,
+            alerts=("RegistryProcessFdsNearLimit",),
+        ),
+        timeseries_panel(
+            "Main process: resident memory",
+            "Resident memory of each unit's main process. A line that only climbs is a leak "
+            "heading for the OOM killer.",
+            [Query(on_node(metric("service_process_resident_memory_bytes")), "{{unit}}")],
+            "bytes",
+            width=12,
+            alerts=("RegistryProcessMemoryGrowing",),
+        ),
     ]
 
 

@@ -167,6 +167,8 @@ class _Judge:
             return
         for m in s.mismatches:
             self.block("parity_mismatch", f"{m.item} differs from the active: {m.reason}")
+        if s.uncompared:
+            self.block("parity_mismatch", f"{s.uncompared} items of the active not compared")
 
     def cert(self) -> None:
         s, why = _value(self.readings, "cert", CertsStatus)

@@ -76,3 +76,22 @@ class OwnFilesystem:
         if self.mounted:
             _unmount(self.mountpoint)
             self.mounted = False
+
+
+@contextlib.contextmanager
+def read_only_bind(source: Path, target: Path) -> Iterator[Path]:
+    """source bind-mounted at target and made read-only there, as systemd's ReadOnlyPaths=
+    does in a sandboxed unit's namespace: the filesystem itself stays writable."""
+    target.mkdir(parents=True, exist_ok=True)
+    for command in (
+        ["mount", "--bind", str(source), str(target)],
+        ["mount", "-o", "remount,bind,ro", str(target)],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            _unmount(target)
+            raise OSError(f"{' '.join(command)}: {done.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        _unmount(target)

@@ -109,6 +109,9 @@ class Host:
                     "-b",
                     f"--hostname={name}",
                     f"--network-namespace-path={netns}",
+                    # /srv/registry is a volume of its own on the hosts (a Cinder volume
+                    # since 2021, mounted outside the registry profile): here a tmpfs
+                    "--tmpfs=/srv/registry:mode=0775",
                     "--console=read-only",
                 ],
                 stdin=subprocess.DEVNULL,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,27 +156,48 @@ def hanging(
     )
 
 
-def stuck_cert(config: Path) -> Path:
-    """The config with cert_file a FIFO nobody writes: the cert probe blocks in open()."""
-    fifo = config.parent / "cert.fifo"
-    os.mkfifo(fifo)
+STUCK_OPEN = """
+import os, time
+
+_open = os.open
+
+
+def _stuck_open(path, flags, mode=0o777, *, dir_fd=None):
+    if os.fspath(path) == {path!r}:
+        time.sleep(3600)  # a read that never returns, as on a hung network filesystem
+    return _open(path, flags, mode, dir_fd=dir_fd)
+
+
+os.open = _stuck_open
+"""
+
+
+def stuck_cert(config: Path) -> tuple[Path, dict[str, str]]:
+    """The config with a cert_file whose open() never returns, and the environment that
+    makes it so (sitecustomize on PYTHONPATH): a hung filesystem, which no FIFO can play
+    since every read refuses what is not a regular file."""
+    cert = config.parent / "stuck.crt"
+    cert.write_text("never read\n")
+    site = config.parent / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(STUCK_OPEN.format(path=str(cert)))
     doc = yaml.safe_load(config.read_text())
-    return write_config(config, {**doc, "cert_file": str(fifo)})
+    return write_config(config, {**doc, "cert_file": str(cert)}), {"PYTHONPATH": str(site)}
 
 
 def test_run_time_out_names_the_stuck_probe(
     fake_http: HTTPServer, release: threading.Event, tmp_path: Path
 ) -> None:
     """A probe stuck in a system call past -t: UNKNOWN (3), naming it."""
-    config = stuck_cert(hanging(fake_http, release, tmp_path, timeout=10))
-    run = run_check(config, "cert", "-t", "1")
+    config, env = stuck_cert(hanging(fake_http, release, tmp_path, timeout=10))
+    run = run_check(config, "cert", "-t", "1", env=env)
     assert (run.exit_code, run.state, run.text) == (
         3,
         "UNKNOWN",
         "timed out after 1s waiting for cert",
     )
     assert run.output.perfdata == {}
-    done = run_raw(f"--config={config}", "cert", "-t", "1", "--json")
+    done = run_raw(f"--config={config}", "cert", "-t", "1", "--json", env=env)
     doc = json.loads(done.stdout)
     assert (done.returncode, doc["state"], doc["timed_out"], doc["probes"]) == (
         3,
@@ -209,8 +229,8 @@ def test_run_time_out_in_all_names_only_the_stuck_probes(
     # -t 6: time enough for the other probes on a loaded machine; the api probe's own
     # time-out is cut to end inside it, so the probes reading the stuck cert_file (cert,
     # and parity for its fingerprint) are the ones left running
-    config = stuck_cert(hanging(fake_http, release, tmp_path, timeout=10, drip=True))
-    run = run_check(config, "all", "-t", "6", "-v")
+    config, env = stuck_cert(hanging(fake_http, release, tmp_path, timeout=10, drip=True))
+    run = run_check(config, "all", "-t", "6", "-v", env=env)
     assert (run.exit_code, run.text) == (3, "timed out after 6s waiting for cert, parity")
     # what did finish is still shown in the long output (the fake answers a push with 500)
     assert "[OK] services: docker-registry.service active (running)" in " ".join(run.long)

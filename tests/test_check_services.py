@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import resource
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,20 +22,36 @@ def config(tmp_path: Path, **extra: object) -> Path:
 
 
 def test_all_units_active(systemd: FakeSystemd, tmp_path: Path) -> None:
+    """Each unit's line, then its main process's: a real one (a sleep the test started)
+    with its figures, and one that ended before the check read it."""
     started = systemd.ago(3600)
-    systemd.set_unit("docker-registry.service", started_at=started, main_pid=4321)
-    systemd.set_unit("nginx.service", restarts=2, main_pid=99)
-    run = run_check(config(tmp_path), "services", "-v")
+    with subprocess.Popen(["sleep", "600"]) as daemon:
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        try:
+            systemd.set_unit("docker-registry.service", started_at=started, main_pid=daemon.pid)
+            systemd.set_unit("nginx.service", restarts=2, main_pid=gone.pid)
+            run = run_check(config(tmp_path), "services", "-v")
+            fds = len(os.listdir(f"/proc/{daemon.pid}/fd"))
+            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]  # sleep inherits this one
+        finally:
+            daemon.kill()
     assert (run.exit_code, run.state, run.text) == (0, "OK", "2/2 units active")
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
     assert run.long[0] in {
-        f"[OK] docker-registry.service active (running), since {since}, pid 4321",
+        f"[OK] docker-registry.service active (running), since {since}, pid {daemon.pid}",
         # the monotonic round trip may cross a second boundary
         f"[OK] docker-registry.service active (running), since "
-        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(started - 1))}, pid 4321",
+        f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(started - 1))}, pid {daemon.pid}",
     }
-    assert run.long[1].startswith("[OK] nginx.service active (running), since ")
-    assert run.long[1].endswith(", pid 99, 2 automatic restarts")
+    assert re.fullmatch(
+        rf"- docker-registry.service main process: pid {daemon.pid}, [0-9.]+ MiB resident, "
+        rf"{fds}/{limit} fds, 1 thread, [0-9.]+ s CPU",
+        run.long[1],
+    ), run.long[1]
+    assert run.long[2].startswith("[OK] nginx.service active (running), since ")
+    assert run.long[2].endswith(f", pid {gone.pid}, 2 automatic restarts")
+    assert run.long[3] == f"- nginx.service main process: pid {gone.pid}, not inspectable: gone"
     assert run.stdout.splitlines()[0].split(" | ")[1] == (
         "active_docker-registry.service=1;;1:;0;1 restarts_docker-registry.service=0c "
         "active_nginx.service=1;;1:;0;1 restarts_nginx.service=2c"

@@ -41,6 +41,19 @@ def test_the_bound_is_the_calls_own() -> None:
         assert len(body) == 20
 
 
+def test_a_body_cut_by_the_deadline_has_given_the_bytes_that_arrived() -> None:
+    """A blob dripping one byte per 0.1 s: the chunks read before the time-out carry what
+    arrived, so the pull probe says "read timed out after N bytes" with N > 0."""
+    with Trickle("body", size=1 << 20) as slow:
+        resp = Client().get(slow.url, timeout=1)
+        read = 0
+        with pytest.raises(RequestFailed) as failed:
+            for chunk in resp.iter_chunks(1 << 20):
+                read += len(chunk)
+        assert 0 < read <= slow.sent
+    assert str(failed.value) == "read timed out"
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_the_standby_probe_fails_in_time_with_the_reason(mode: str, tmp_path: Path) -> None:
     with Trickle(mode) as slow:

@@ -2,14 +2,26 @@ import os
 import subprocess
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.probes.disk import DiskProbe, find_mount, mounts
+from registry_monitor.judgement.state import State
+from registry_monitor.judgement.verdict import Options
+from registry_monitor.judging import judge
+from registry_monitor.probes.disk import DiskProbe, find_mount, superblock_options
 from registry_monitor.probes.reading import ProbeRunner, run_probe
-from testbed.mounts import can_mount, tmpfs
+from registry_monitor.verdicts import load
+from testbed.mounts import can_mount, read_only_bind, tmpfs
+
+
+class Part(NamedTuple):  # the fields of psutil's partitions the probe reads
+    device: str
+    mountpoint: str
+    fstype: str
+    opts: str
 
 
 def test_reports_the_filesystem_of_data_dir(tmp_path: Path) -> None:
@@ -39,39 +51,39 @@ def test_reports_the_filesystem_of_data_dir(tmp_path: Path) -> None:
     assert (d.files, d.files_free, d.readonly) == (100, 97, False)  # root, srv, blob
 
 
-def test_the_mount_table_is_read_as_getmntent_reads_it(tmp_path: Path) -> None:
-    """Escaped characters decoded; the longest mount point holding the path; of two at
-    the same point, the one mounted last (the one statvfs sees)."""
-    table = tmp_path / "mounts"
-    table.write_text(
-        "/dev/vda1 / ext4 rw,relatime 0 0\n"
-        "/dev/vdb /srv xfs rw 0 0\n"
-        "/dev/vdc /srv/registry\\040data ext4 rw 0 0\n"
-        "tmpfs /srv/registry\\040data tmpfs rw 0 0\n"
-        "odd\\134name /srv/reg tmpfs rw 0 0\n"
-        "/dev/vdd /srv/nbsp\u00a0here\u2028too xfs rw 0 0\n"
-        "short line\n"
-    )
-    assert mounts(table)[2:] == [
-        ("/srv/registry data", "/dev/vdc", "ext4"),
-        ("/srv/registry data", "tmpfs", "tmpfs"),
-        ("/srv/reg", "odd\\name", "tmpfs"),
-        ("/srv/nbsp\u00a0here\u2028too", "/dev/vdd", "xfs"),  # no Unicode splitting
+def test_the_mount_holding_the_path_is_the_longest_and_last_mounted() -> None:
+    table = [
+        Part("/dev/vda1", "/", "ext4", "rw,relatime"),
+        Part("/dev/vdb", "/srv", "xfs", "rw"),
+        Part("/dev/vdc", "/srv/registry data", "ext4", "rw"),
+        Part("tmpfs", "/srv/registry data", "tmpfs", "ro"),
+        Part("odd\\name", "/srv/reg", "tmpfs", "rw"),
     ]
     assert find_mount("/srv/registry data/docker", table) == (
         "/srv/registry data",
         "tmpfs",
         "tmpfs",
+        "ro",
     )
-    assert find_mount("/srv/registry", table) == ("/srv", "/dev/vdb", "xfs")  # not /srv/reg
-    assert find_mount("/srv/reg/x", table) == ("/srv/reg", "odd\\name", "tmpfs")
-    assert find_mount("/home", table) == ("/", "/dev/vda1", "ext4")
+    assert find_mount("/srv/registry", table)[:3] == ("/srv", "/dev/vdb", "xfs")  # not /srv/reg
+    assert find_mount("/srv/reg/x", table)[:3] == ("/srv/reg", "odd\\name", "tmpfs")
+    assert find_mount("/home", table)[:3] == ("/", "/dev/vda1", "ext4")
 
 
-def test_the_mount_table_matches_psutils_on_this_host() -> None:
-    psutil = pytest.importorskip("psutil")  # a test dependency only
-    expected = [(p.mountpoint, p.device, p.fstype) for p in psutil.disk_partitions(all=True)]
-    assert mounts() == expected
+def test_the_superblock_options_come_after_the_separator(tmp_path: Path) -> None:
+    """mountinfo(5): the mount's own options in field 6, optional fields, ` - `, then
+    fstype, source and the superblock's options; escapes decoded; the last mount wins."""
+    table = tmp_path / "mountinfo"
+    table.write_text(
+        "22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro\n"
+        "40 22 0:50 /data /srv/registry\\040data ro,nosuid master:3 shared:9 - tmpfs tmpfs rw,size=4096k\n"
+        "41 22 0:51 / /srv/ro rw - tmpfs tmpfs ro\n"
+        "short line\n"
+    )
+    assert superblock_options("/srv/registry data", table) == {"rw", "size=4096k"}
+    assert superblock_options("/srv/ro", table) == {"ro"}
+    assert superblock_options("/", table) == {"rw", "errors=remount-ro"}
+    assert superblock_options("/nowhere", table) is None
 
 
 def test_missing_data_dir_is_a_failed_reading(tmp_path: Path) -> None:
@@ -97,6 +109,36 @@ def test_read_only_mount_is_flagged(tmp_path: Path) -> None:
         "tmpfs",
         str(tmp_path / "ro"),
         1024 * 1024,
+    )
+
+
+def test_a_read_only_bind_mount_of_a_writable_filesystem_is_writable(tmp_path: Path) -> None:
+    """The hardened unit's view of /srv/registry (ReadOnlyPaths=): the mount is read-only
+    in this namespace, the filesystem under it is not, and the registry writes there."""
+    if reason := can_mount():
+        pytest.skip(reason)
+    config = Config(data_dir=tmp_path / "view")
+    limits = load("disk").thresholds(config, Options())
+    try:
+        with tmpfs(tmp_path / "fs", size="1m") as fs:
+            (fs / "srv").mkdir()
+            with read_only_bind(fs / "srv", tmp_path / "view"):
+                r = run_probe(DiskProbe(config), Deadline(5))
+                statvfs_says = bool(os.statvfs(tmp_path / "view").f_flag & os.ST_RDONLY)
+    except OSError as exc:
+        pytest.skip(str(exc))
+    assert r.ok, r.error
+    assert (r.value.mountpoint, r.value.readonly, r.value.mount_readonly, statvfs_says) == (
+        str(tmp_path / "view"),
+        False,
+        True,
+        True,
+    )
+    verdict = judge(r, limits)
+    assert verdict.state == State.OK
+    assert verdict.items[0].text == (
+        f"{tmp_path / 'view'} (tmpfs tmpfs) is writable "
+        "(read-only in this process's view only: a sandbox's bind mount)"
     )
 
 

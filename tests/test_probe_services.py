@@ -1,14 +1,28 @@
+import os
+import shutil
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from exporter.metrics.services import render
 from registry_monitor import systemd as systemctl
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
+from registry_monitor.judgement.state import State
+from registry_monitor.judgement.verdict import Options
+from registry_monitor.judging import judge
 from registry_monitor.probes.reading import run_probe
+from registry_monitor.probes.service_process import ProcessStatus
 from registry_monitor.probes.services import ServicesProbe, UnitStatus
+from registry_monitor.verdicts import load
 from testbed.systemd import FakeSystemd
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def probe(**kw: object) -> ServicesProbe:
@@ -144,3 +158,105 @@ def test_start_time_falls_back_to_monotonic(systemd: FakeSystemd, realtime: str)
 )
 def test_realtime_timestamp_parsing(text: str | None, unix: float | None) -> None:
     assert systemctl.realtime_to_unix(text) == unix
+
+
+# A main process whose figures are known: five more files open, a soft limit of 200 fds.
+CHILD = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (200, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+held = [open("/dev/null") for _ in range(5)]
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def main_process() -> Iterator[subprocess.Popen[str]]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    yield child
+    child.kill()
+    child.wait()
+
+
+def vanished_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+def test_the_main_process_figures_and_a_vanished_one(
+    systemd: FakeSystemd, main_process: subprocess.Popen[str]
+) -> None:
+    gone = vanished_pid()
+    systemd.set_unit("docker-registry.service", main_pid=main_process.pid)
+    systemd.set_unit("nginx.service", main_pid=gone)
+    r = run_probe(probe(), Deadline(5))
+    assert r.ok, r.error
+    reg, nginx = (u.process for u in r.value.units)
+    assert reg is not None and nginx is not None
+    fds = len(os.listdir(f"/proc/{main_process.pid}/fd"))
+    assert (reg.pid, reg.problem, reg.open_fds, reg.max_fds, reg.threads) == (
+        main_process.pid,
+        None,
+        fds,
+        200,
+        1,
+    )
+    assert fds == 8  # stdin, stdout, stderr and the five files
+    status = Path(f"/proc/{main_process.pid}/status").read_text()
+    rss_kib = next(
+        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+    )
+    assert reg.resident_memory_bytes is not None and reg.resident_memory_bytes > 0
+    assert abs(reg.resident_memory_bytes - rss_kib * 1024) < 1 << 20  # a still child
+    assert reg.cpu_seconds is not None and reg.started_at is not None
+    assert nginx == ProcessStatus(gone, "gone", None, None, None, None, None, None)
+    verdict = judge(r, load("services").thresholds(Config(), Options()))
+    assert verdict.state == State.OK
+    assert [i.text for i in verdict.items if i.detail][1] == (
+        f"nginx.service main process: pid {gone}, not inspectable: gone"
+    )
+    families = {m.name: m.samples for m in render(r)}
+    assert [
+        (s.labels["unit"], s.value) for s in families["registry_monitor_service_process_open_fds"]
+    ] == [("docker-registry.service", 8.0)]
+    assert [s.value for s in families["registry_monitor_service_process_max_fds"]] == [200.0]
+
+
+def test_a_process_this_user_may_not_inspect_is_a_named_state(
+    main_process: subprocess.Popen[str],
+) -> None:
+    """Read as `nobody`, the root-owned process keeps its descriptors and limits to itself;
+    what /proc shows anyone (memory, threads) is still read."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to read a process as another user")
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is needed to drop privileges")
+    read = (
+        "from registry_monitor.probes.service_process import read_process; "
+        f"p = read_process({main_process.pid}); "
+        "print(p.problem, p.open_fds, p.max_fds, p.threads, p.resident_memory_bytes > 0)"
+    )
+    done = subprocess.run(
+        [
+            setpriv,
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            read,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    if done.returncode != 0 and "Permission denied" in done.stderr:
+        pytest.skip(f"nobody cannot run this Python: {done.stderr.strip()[-200:]}")
+    assert done.stdout.split() == ["access", "denied", "None", "None", "1", "True"], done.stderr

@@ -92,23 +92,18 @@ def not_ok(node: RealNode) -> dict[str, tuple[str, str]]:
 
 
 def test_a_healthy_active_is_ok_without_permission_warnings(active: RealNode) -> None:
-    """Every probe but disk (below): the documented grants (puppet's key_group, the unit's
-    www-data drop-in) make the certificate, key, htpasswd and config readable."""
-    _, text = active.check("all", "-v")  # its exit code: disk's, below
-    problems = not_ok(active)
-    problems.pop("disk", None)
-    assert problems == {}
+    """The documented grants (puppet's key_group, the unit's www-data drop-in) make the
+    certificate, key, htpasswd and config readable."""
+    _, text = active.check("all", "-v")
+    assert not_ok(active) == {}
     assert "not readable" not in text and "Permission denied" not in text, text
     page = installed.api_status(active.host, "/")
     assert "Permission denied" not in page and "not readable" not in page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="disk judges the sandbox's read-only bind of /srv/registry (ProtectSystem=strict, "
-    "ReadOnlyPaths=), not the filesystem; fixed on branch `stack` (the superblock's options)",
-)
 def test_a_healthy_active_is_ok_everywhere(active: RealNode) -> None:
+    """disk included: judged on the filesystem, not the read-only bind of /srv/registry the
+    unit's ProtectSystem=strict and ReadOnlyPaths= make."""
     code, text = active.check("all")
     assert not_ok(active) == {}
     assert (code, installed.api_status(active.host, token=TOKEN)["state"]) == (0, "OK"), text

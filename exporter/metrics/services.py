@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporter.metrics.families import counter, flag, gauge
 from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.service_process import ProcessStatus
 from registry_monitor.probes.services import ACTIVE_STATES, LOAD_STATES, ServicesStatus
 
 
@@ -37,7 +38,10 @@ def render(reading: Reading[ServicesStatus]) -> Iterator[Metric]:
         "Unix time the unit last became active; a change means a (re)start.",
         ["unit"],
     )
+    process = _process_families()
     for unit in status.units:
+        if unit.process is not None:
+            _add_process(process, unit.unit, unit.process)
         active.add_metric([unit.unit], flag(unit.active))
         states = (
             ACTIVE_STATES
@@ -53,4 +57,43 @@ def render(reading: Reading[ServicesStatus]) -> Iterator[Metric]:
             restarts.add_metric([unit.unit], float(unit.restarts))
         if unit.started_at is not None:
             started.add_metric([unit.unit], unit.started_at)
-    yield from (active, state, load, restarts, started)
+    yield from (active, state, load, restarts, started, *process.values())
+
+
+def _process_families() -> dict[str, GaugeMetricFamily | CounterMetricFamily]:
+    """The main process's figures, as node_exporter's process collector names them."""
+    return {
+        "resident_memory_bytes": gauge(
+            "service_process_resident_memory_bytes",
+            "Resident memory of the unit's main process.",
+            ["unit"],
+        ),
+        "open_fds": gauge(
+            "service_process_open_fds",
+            "Open file descriptors of the unit's main process.",
+            ["unit"],
+        ),
+        "max_fds": gauge(
+            "service_process_max_fds",
+            "The main process's soft limit on open file descriptors (RLIMIT_NOFILE).",
+            ["unit"],
+        ),
+        "threads": gauge(
+            "service_process_threads", "Threads of the unit's main process.", ["unit"]
+        ),
+        "cpu_seconds": counter(
+            "service_process_cpu_seconds",
+            "User and system CPU time of the unit's main process (since it started).",
+            ["unit"],
+        ),
+    }
+
+
+def _add_process(
+    families: dict[str, GaugeMetricFamily | CounterMetricFamily], unit: str, process: ProcessStatus
+) -> None:
+    """A figure the exporter may not read (another user's process) has no series."""
+    for name, family in families.items():
+        value = getattr(process, name)
+        if value is not None:
+            family.add_metric([unit], float(value))

@@ -5,9 +5,11 @@ files, files_free, readonly). statvfs on a stale NFS or a dying disk can
 block forever in the kernel; the probe runner's time-out and stuck-run
 guard keep that from hanging the exporter.
 
-The mount comes from the kernel's mount table, read directly: that is all
-psutil.disk_partitions did here, and importing psutil cost as much as the
-rest of a disk check.
+Sizes from psutil.disk_usage (inodes from statvfs, which psutil does not
+report); the mount from psutil.disk_partitions. Read-only is the filesystem's
+own state (its superblock, in /proc/self/mountinfo), not this process's view
+of it: under the hardened unit the data directory is a read-only bind mount in
+the exporter's namespace while the registry writes to it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
+from registry_monitor.mount_rule import on_own_volume
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,9 @@ class DiskUsage:
     free_bytes: int  # including the root reserve
     files: int
     files_free: int
-    readonly: bool
+    readonly: bool  # the filesystem itself (its superblock) is read-only
+    on_own_volume: bool | None = None  # data_dir_must_be_mount (mount_rule.py); None: off
+    mount_readonly: bool = False  # the mount this process sees is (a sandbox's bind mount)
 
     @property
     def used_percent(self) -> float:
@@ -53,41 +61,48 @@ class DiskUsage:
         )
 
 
-MOUNTS = Path("/proc/self/mounts")
+MOUNTINFO = Path("/proc/self/mountinfo")
 _ESCAPED = re.compile(rb"\\([0-7]{3})")
 
 
 def _unescape(field: bytes) -> str:
     """A mount table field as it is: the kernel writes space, tab, newline and backslash
-    as \\ooo (getmntent(3) decodes them the same way); other bytes are as they are."""
+    as \\ooo; other bytes are as they are."""
     if b"\\" in field:
         field = _ESCAPED.sub(lambda m: bytes([int(m[1], 8)]), field)
     return os.fsdecode(field)
 
 
-def mounts(table: Path = MOUNTS) -> list[tuple[str, str, str]]:
-    """(mountpoint, device, fstype) of every mount in the table, in its order. Lines and
-    fields are split as the kernel writes them, on newlines and single spaces only: a
-    mount point may hold any other byte, Unicode spaces included."""
-    found = []
-    for line in table.read_bytes().split(b"\n"):
-        fields = line.split(b" ")
-        if len(fields) >= 3:
-            device, mountpoint, fstype = (_unescape(f) for f in fields[:3])
-            found.append((mountpoint, device, fstype))
-    return found
-
-
-def find_mount(path: str, table: Path = MOUNTS) -> tuple[str, str, str]:
-    """(mountpoint, device, fstype) of the mount holding path: the longest matching prefix
-    (the last one mounted, if two share it)."""
-    best = ("/", "unknown", "unknown")
+def find_mount(path: str, partitions: list[Any] | None = None) -> tuple[str, str, str, str]:
+    """(mountpoint, device, fstype, this mount's options) of the mount holding path, from
+    psutil's partitions: the longest matching prefix (the last one mounted, if two share
+    it: the one statvfs sees)."""
+    best = ("/", "unknown", "unknown", "")
     best_len = -1
-    for mp, device, fstype in mounts(table):
+    for part in psutil.disk_partitions(all=True) if partitions is None else partitions:
+        mp = part.mountpoint
         inside = path == mp or path.startswith(mp.rstrip("/") + "/")
         if inside and len(mp) >= best_len:
-            best, best_len = (mp, device, fstype), len(mp)
+            best, best_len = (mp, part.device, part.fstype, part.opts), len(mp)
     return best
+
+
+def superblock_options(mountpoint: str, table: Path = MOUNTINFO) -> frozenset[str] | None:
+    """The options of the filesystem itself (its superblock: the field after the
+    ` - fstype source` separator in mountinfo) mounted last at mountpoint; None if absent.
+
+    Not the mount's own flags: a sandbox (ProtectSystem=strict, ReadOnlyPaths=) makes a
+    read-only bind mount of a writable filesystem in the exporter's namespace only, and
+    the registry, outside it, writes there as ever."""
+    found = None
+    for line in table.read_bytes().split(b"\n"):
+        fields = line.split(b" ")
+        if len(fields) < 10 or b"-" not in fields[6:]:
+            continue
+        separator = fields.index(b"-", 6)
+        if len(fields) > separator + 3 and _unescape(fields[4]) == mountpoint:
+            found = frozenset(os.fsdecode(fields[separator + 3]).split(","))
+    return found
 
 
 class DiskProbe:
@@ -95,22 +110,28 @@ class DiskProbe:
 
     def __init__(self, config: Config) -> None:
         self.path = config.data_dir
+        self.must_be_mount = config.data_dir_must_be_mount
 
     def __call__(self, deadline: Deadline) -> DiskUsage:
         path = os.path.realpath(self.path)
         if not Path(path).exists():
             raise ProbeFailed(f"data directory {self.path} does not exist")
-        st = os.statvfs(path)
-        mountpoint, device, fstype = find_mount(path)
+        usage = psutil.disk_usage(path)
+        st = os.statvfs(path)  # inodes: psutil does not report them
+        mountpoint, device, fstype, options = find_mount(path)
+        superblock = superblock_options(mountpoint)
+        mount_readonly = "ro" in options.split(",")
         return DiskUsage(
             path=str(self.path),
             mountpoint=mountpoint,
             device=device,
             fstype=fstype,
-            size_bytes=st.f_blocks * st.f_frsize,
-            avail_bytes=st.f_bavail * st.f_frsize,
-            free_bytes=st.f_bfree * st.f_frsize,
+            size_bytes=usage.total,
+            avail_bytes=usage.free,
+            free_bytes=usage.total - usage.used,
             files=st.f_files,
             files_free=st.f_ffree,
-            readonly=bool(st.f_flag & os.ST_RDONLY),
+            readonly=mount_readonly if superblock is None else "ro" in superblock,
+            mount_readonly=mount_readonly,
+            on_own_volume=on_own_volume(self.path, mountpoint, self.must_be_mount),
         )

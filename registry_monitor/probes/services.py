@@ -3,16 +3,19 @@
 Reports the one-hot ActiveState, LoadState, NRestarts and the start time.
 NRestarts counts only restarts systemd made itself (Restart=); Debian's
 docker-registry.service has none, so a crash-and-manual-start shows only as
-a new start time, which is why the start time is exported too.
+a new start time, which is why the start time is exported too. For a unit
+with a main process, its memory, descriptors, threads and CPU time
+(service_process.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from registry_monitor import systemd
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
+from registry_monitor.probes.service_process import ProcessStatus, read_process
 
 ACTIVE_STATES = ("active", "reloading", "inactive", "failed", "activating", "deactivating")
 LOAD_STATES = ("loaded", "not-found", "bad-setting", "error", "masked")
@@ -38,6 +41,7 @@ class UnitStatus:
     restarts: int | None  # NRestarts; None on systemd too old to count
     main_pid: int | None
     started_at: float | None  # unix time of the last entry into "active"
+    process: ProcessStatus | None = None  # the main process's figures, when it has one
 
     @property
     def active(self) -> bool:
@@ -77,6 +81,7 @@ class ServicesProbe:
         blocks = systemd.show(
             self.units, PROPERTIES, systemctl=self.systemctl, timeout=deadline.io_timeout()
         )
+        units = [unit_status(u, p) for u, p in zip(self.units, blocks, strict=True)]
         return ServicesStatus(
-            tuple(unit_status(u, p) for u, p in zip(self.units, blocks, strict=True))
+            tuple(replace(u, process=read_process(u.main_pid)) if u.main_pid else u for u in units)
         )

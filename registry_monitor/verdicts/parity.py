@@ -37,6 +37,8 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         return failed(reading)
     j = Judgement("parity")
     if status.active is None:  # the active describes itself for the standby
+        if not status.shared:
+            j.add(State.OK, "no api_token: /api/parity is not served, the standby cannot compare")
         for item in status.local.items:
             if item.error and (item.kind == "cert" or unreadable(item)):
                 # the cert probe's to judge; or a file this user may not read, said so
@@ -55,5 +57,11 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         else:
             j.add(State.WARNING, f"{m.item} differs from {status.active.node}: {m.reason}")
         j.perf(f"{m.item}_match", int(m.match), warning=SAME, minimum=0, maximum=1)
+    if status.uncompared:
+        j.add(
+            State.WARNING,
+            f"{status.uncompared} more items of {status.active.node} not compared "
+            "(past the cap of items compared)",
+        )
     compared = sum(m.compared for m in status.matches)
     return j.verdict(f"{compared} items as on {status.active.node}")

@@ -46,6 +46,8 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     j = Judgement("services")
     for u in status.units:
         j.add(*describe(u))
+        if u.process is not None:
+            j.detail(f"{u.unit} main process: {u.process.summary()}")
         j.perf(f"active_{u.unit}", int(u.active), critical=ACTIVE, minimum=0, maximum=1)
         j.perf(f"restarts_{u.unit}", u.restarts, "c")
     n = len(status.units)

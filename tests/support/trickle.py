@@ -32,6 +32,7 @@ class Trickle:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.clients: list[socket.socket] = []
+        self.sent = 0  # bytes dripped so far (head or body), over all connections
         self.threads = [threading.Thread(target=self.accept, daemon=True)]
         self.threads[0].start()
 
@@ -66,6 +67,7 @@ class Trickle:
                 if self.stopping.wait(self.step):
                     return
                 client.sendall(drip[i : i + 1])
+                self.sent += 1
         except OSError:
             return
 

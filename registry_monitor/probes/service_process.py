@@ -1,0 +1,88 @@
+"""What the host knows of a unit's main process (psutil): memory, descriptors, threads.
+
+Running out of file descriptors or memory is how a registry under many pulls
+fails before it stops, so the services probe reads them from the unit's
+MainPID. A process this user may not inspect (another user's, under
+hidepid=, or one that ended between systemctl and here) is a named state:
+the figures it would not give are None, never a failed reading.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+import psutil
+
+GONE = "gone"  # ended between systemctl's answer and the read
+DENIED = "access denied"
+
+
+@dataclass(frozen=True)
+class ProcessStatus:
+    pid: int
+    problem: str | None  # None: all read; else GONE or DENIED (what could be read is kept)
+    resident_memory_bytes: int | None
+    open_fds: int | None
+    max_fds: int | None  # the soft RLIMIT_NOFILE: where open() starts failing
+    threads: int | None
+    cpu_seconds: float | None  # user + system
+    started_at: float | None  # unix time
+
+    def summary(self) -> str:
+        parts = [f"pid {self.pid}"]
+        if self.resident_memory_bytes is not None:
+            parts.append(f"{self.resident_memory_bytes / 2**20:.1f} MiB resident")
+        if self.open_fds is not None:
+            limit = "?" if self.max_fds is None else str(self.max_fds)
+            parts.append(f"{self.open_fds}/{limit} fds")
+        if self.threads is not None:
+            parts.append(f"{self.threads} thread{'' if self.threads == 1 else 's'}")
+        if self.cpu_seconds is not None:
+            parts.append(f"{self.cpu_seconds:.1f} s CPU")
+        if self.problem is not None:
+            parts.append(f"not inspectable: {self.problem}")
+        return ", ".join(parts)
+
+
+def read_process(pid: int) -> ProcessStatus:
+    """The figures of process pid; never raises for a process that cannot be read."""
+    figures: dict[str, int | float | None] = {}
+    problem: str | None = None
+    try:
+        process = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return ProcessStatus(pid, GONE, None, None, None, None, None, None)
+    except psutil.AccessDenied:
+        return ProcessStatus(pid, DENIED, None, None, None, None, None, None)
+    readers = {
+        "resident_memory_bytes": lambda: process.memory_info().rss,
+        "open_fds": process.num_fds,
+        "max_fds": lambda: process.rlimit(resource.RLIMIT_NOFILE)[0],
+        "threads": process.num_threads,
+        "cpu_seconds": lambda: (lambda t: t.user + t.system)(process.cpu_times()),
+        "started_at": process.create_time,
+    }
+    with process.oneshot():
+        for name, read in readers.items():
+            try:
+                figures[name] = read()
+            except psutil.NoSuchProcess:
+                return ProcessStatus(pid, GONE, None, None, None, None, None, None)
+            except (psutil.AccessDenied, PermissionError):
+                figures[name], problem = None, DENIED
+    max_fds = figures["max_fds"]
+    return ProcessStatus(
+        pid=pid,
+        problem=problem,
+        resident_memory_bytes=_int(figures["resident_memory_bytes"]),
+        open_fds=_int(figures["open_fds"]),
+        max_fds=None if max_fds is None or max_fds < 0 else int(max_fds),  # -1: unlimited
+        threads=_int(figures["threads"]),
+        cpu_seconds=None if figures["cpu_seconds"] is None else float(figures["cpu_seconds"]),
+        started_at=None if figures["started_at"] is None else float(figures["started_at"]),
+    )
+
+
+def _int(value: int | float | None) -> int | None:
+    return None if value is None else int(value)
