@@ -68,7 +68,8 @@ def test_the_hardened_unit_runs_under_systemd(active: RealNode) -> None:
 def test_services_read_through_dbus_from_inside_the_sandbox(active: RealNode) -> None:
     services = installed.probes_of(active.status())["services"]
     assert (services["state"], services["ok"]) == ("OK", True)
-    assert [line.split(" (running)")[0] for line in services["reasons"]] == [
+    units = [line for line in services["reasons"] if not line.startswith("- ")]
+    assert [line.split(" (running)")[0] for line in units] == [
         "[OK] docker-registry.service active",
         "[OK] nginx.service active",
         "[OK] rsync.service active",

@@ -99,9 +99,11 @@ def test_the_timer_syncs_and_the_standby_is_ready(pair: list[RealNode]) -> None:
     ), text
 
 
-def test_a_push_on_the_standby_is_divergent(pair: list[RealNode]) -> None:
+def test_a_push_on_the_standby_is_divergent_and_the_guard_keeps_it(
+    pair: list[RealNode],
+) -> None:
     standby = pair[1]
-    standby.host.systemctl("stop", TIMER)  # the next sync would erase it before it is seen
+    standby.host.systemctl("stop", TIMER)  # the next sync would run before it is seen
     try:
         push(standby.host, "pushed-here:v1")
         seen = standby_reading(standby, lambda v: v["divergent_tags"] == 1, "the divergent tag")
@@ -111,8 +113,14 @@ def test_a_push_on_the_standby_is_divergent(pair: list[RealNode]) -> None:
         ]
     finally:
         standby.host.systemctl("start", TIMER)
-    # the real rsync --delete of the next run erases it, as on the hosts
-    standby_reading(standby, lambda v: v["divergent_tags"] == 0, "the divergent tag erased")
+    # the package's sync guard (the unit's ExecStartPre) refuses the rsync --delete that
+    # would erase it: systemd records the run failed, and the tag stays
+    deadline = time.monotonic() + 120
+    while standby.host.show(SYNC_UNIT, "ActiveState")["ActiveState"] != "failed":
+        assert time.monotonic() < deadline, "no refused sync run"
+        time.sleep(0.3)
+    kept = "/srv/registry/docker/registry/v2/repositories/pushed-here"
+    assert standby.host.run(["test", "-d", kept], check=False).returncode == 0
 
 
 def test_both_nodes_refuse_anonymous_pushes_and_serve_anonymous_pulls(
