@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_monitor import __version__
+from registry_monitor.active_memory import ParityMemory
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed
@@ -252,6 +253,7 @@ class ParityProbe:
             else None
         )
         self.client = Client(config.ca_file)
+        self.memory = ParityMemory(config.state_dir)  # the active's last description
 
     def describe(self, deadline: Deadline) -> NodeDescription:
         version = RegistryVersion(self.config.registry_binary)  # runs while the rest is read
@@ -322,11 +324,22 @@ class ParityProbe:
             )
         try:
             active, blob_bytes = self.fetch_active(deadline)
-        except ProbeFailed as exc:
-            raise ProbeFailed(str(exc), partial=ParityStatus(local)) from None
+        except ProbeFailed as exc:  # judged against the active's last description kept
+            raise ProbeFailed(str(exc), partial=self.recalled(local)) from None
         if active.role != "active":
             raise ProbeFailed(
                 f"{self.url} is node {active.node} with role {active.role}, not the active",
                 partial=ParityStatus(local),
             )
+        self.memory.keep(description_json(active), blob_bytes)
         return ParityStatus(local, active, compare(local, active), blob_bytes)
+
+    def recalled(self, local: NodeDescription) -> ParityStatus:
+        kept = self.memory.recall()
+        try:
+            active = parse_description(kept[0]) if kept is not None else None
+        except ValueError:
+            active = None
+        if kept is None or active is None:
+            return ParityStatus(local)
+        return ParityStatus(local, active, compare(local, active), kept[1])

@@ -68,24 +68,38 @@ class Scanner:
         self._scans = 0
         self._interrupted = False  # a scan stopped after updating some caches
         self._last_scan = 0.0  # when the last good scan finished
+        self._snapshot: StorageSnapshot | None = None  # the last good scan's
 
-    def scan(self, deadline: Deadline) -> StorageSnapshot:
-        """Scan now (incrementally after the first time)."""
+    def scan(self, deadline: Deadline, deep: bool = True) -> StorageSnapshot:
+        """Scan now (incrementally after the first time). `deep`: also list again this
+        scan's slice of the tree whatever its time stamps say; a scan that only looks
+        for pushes leaves that to the next deep one."""
         if not self._lock.acquire(timeout=deadline.remaining()):
             raise ProbeFailed("another scan of the data directory is still running")
         try:
-            return self._scan(deadline)
+            self._snapshot = self._scan(deadline, deep)
+            return self._snapshot
         finally:
             self._lock.release()
 
-    def _scan(self, deadline: Deadline) -> StorageSnapshot:
+    def latest(self, max_age: float, deadline: Deadline) -> StorageSnapshot:
+        """The last scan's snapshot if it finished within max_age seconds, else a new scan
+        (not deep): a probe that reads the tree between the storage probe's runs."""
+        last = self._snapshot
+        if last is not None and 0 <= time.time() - last.finished_at <= max_age:
+            return last
+        return self.scan(deadline, deep=False)
+
+    def _scan(self, deadline: Deadline, deep_slice: bool) -> StorageSnapshot:
         started = time.time()
         if not self.data_dir.is_dir():
             raise ProbeFailed(f"data directory {self.data_dir} does not exist")
-        self._scans += 1
         first = not self._last_scan
         slices = max(1, self.deep_slices)
-        deep = self._scans % self.deep_slices if self.deep_slices else -1
+        deep = -1
+        if deep_slice and self.deep_slices:
+            self._scans += 1
+            deep = self._scans % self.deep_slices
         stale = self._found is None or self._interrupted
         self._interrupted = True
 

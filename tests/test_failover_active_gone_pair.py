@@ -1,0 +1,210 @@
+"""The moment of truth on the real pair: a push not yet synced, then the active's host gone.
+
+The standby must still say what a failover loses: the loss the active told at
+its last answer, since when it has been silent, and that anything pushed
+after is unknown (WARNING: a stated uncertainty, not a blocker), while what
+can be measured here still blocks. One pair for the module: its active is
+killed for good.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from registry_monitor.active_memory import INVENTORY_FILE, PARITY_FILE
+from testbed.browser import Browser, Rendered, chromium
+from testbed.images import Pusher
+from testbed.pair import HealthyPair
+from testbed.waiting import wait_until
+from tests.support.check import CheckRun, run_check
+from tests.support.metrics import value
+
+FAST = {probe: 1 for probe in ("pull", "parity", "standby", "storage", "sync", "cert", "disk")}
+LOST = "toolforge-demo:v1"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HealthyPair]:
+    with HealthyPair(
+        tmp_path_factory.mktemp("gone"), trustme.CA(), config={"intervals": FAST, "timeouts": FAST}
+    ) as started:
+        yield started
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Browser:
+    binary = chromium()
+    if binary is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    return Browser(binary, tmp_path / "browser")
+
+
+def page(pair: HealthyPair, browser: Browser, name: str) -> Rendered:
+    """The standby's status page: it opens with the failover answer, above the node's."""
+    assert pair.standby.exporter is not None
+    rendered = browser.load(pair.standby.exporter.url + "/", name)
+    assert rendered.console == []
+    node = rendered.lines.index(next(x for x in rendered.lines if x.endswith("(standby)")))
+    assert node > 2  # the failover answer comes first
+    return rendered
+
+
+def api_failover(pair: HealthyPair) -> dict[str, Any]:
+    assert pair.standby.exporter is not None
+    answer: dict[str, Any] = pair.standby.exporter.status()["failover"]
+    return answer
+
+
+def metric(pair: HealthyPair, name: str) -> float | None:
+    assert pair.standby.exporter is not None
+    return value(pair.standby.exporter.metrics_text(), name)
+
+
+def failover(pair: HealthyPair, *args: str) -> CheckRun:
+    assert pair.standby.exporter is not None
+    config = pair.standby.exporter.config_path
+    return run_check(config, "failover", "-t", "50", *args, env=pair.standby.systemd.env)
+
+
+def clock(unix: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(unix))
+
+
+def kept(pair: HealthyPair, name: str) -> dict[str, object]:
+    doc: dict[str, object] = json.loads(
+        (pair.standby.registry.workdir / "state" / name).read_text()
+    )
+    return doc
+
+
+def test_the_loss_is_still_named_when_the_active_is_gone(
+    pair: HealthyPair, browser: Browser
+) -> None:
+    wait_until(lambda: metric(pair, "registry_monitor_failover_ready") == 1, 60, "ready")
+    ready = page(pair, browser, "ready")
+    assert ready.lines[:2] == [
+        "✔ OK Failover: ready",
+        "ready: a failover now loses 0 tags (lag 0s)",
+    ]
+    assert "[OK] remaining: point the public name at this node (DNS or floating IP)" in ready.lines
+    doc = api_failover(pair)
+    assert (doc["state"], doc["ready"], doc["blockers"], doc["active_gone"]) == (
+        "OK",
+        True,
+        [],
+        None,
+    )
+    # blocked: a sync running here
+    began = time.time()
+    pair.sync.record(None, began)
+    try:
+        wait_until(lambda: metric(pair, "registry_monitor_failover_ready") == 0, 60, "blocked")
+        blocked = page(pair, browser, "blocked")
+        detail = (
+            "sync_running: rsync-docker-registry-sync.service is running: "
+            "let it finish, then look again"
+        )
+        assert blocked.lines[:2] == ["✖ CRITICAL Failover: NOT ready", f"not ready: {detail}"]
+        assert f"[CRITICAL] {detail}" in blocked.lines
+        assert api_failover(pair)["blockers"] == [
+            {"reason": "sync_running", "detail": detail.partition(": ")[2]}
+        ]
+    finally:
+        pair.sync.record(0, began)
+    wait_until(lambda: metric(pair, "registry_monitor_failover_ready") == 1, 60, "ready again")
+
+    assert pair.active.exporter is not None
+    # the active's last storage scan finished before the push: the one that saw it (and
+    # the content the standby knows) began after this one did
+    scanned = next(p for p in pair.active.exporter.status()["probes"] if p["probe"] == "storage")
+    pushed = scanned["started_at"]
+    Pusher(pair.active.registry.url).push_image(*LOST.split(":"))
+    wait_until(
+        lambda: metric(pair, "registry_monitor_failover_lost_tags") == 1, 60, "the push seen"
+    )
+    run = failover(pair)
+    assert (run.exit_code, run.state) == (0, "OK"), run.stdout
+    assert run.text.startswith("ready: a failover now loses 1 tags pushed since ")
+    assert (pair.standby.registry.workdir / "state" / PARITY_FILE).is_file()
+
+    # the host is gone: its registry, nginx, exporter and rsync daemon
+    killed = time.time()
+    for daemon in (pair.active.exporter, pair.active.registry, pair.active.nginx, pair.rsyncd):
+        daemon.stop()
+    wait_until(
+        lambda: metric(pair, "registry_monitor_failover_active_answering") == 0,
+        60,
+        "the standby to notice",
+    )
+    # the exporter judges from what it heard last, in memory: exact to its last answer
+    seen = metric(pair, "registry_monitor_failover_active_last_seen_timestamp_seconds")
+    known = metric(pair, "registry_monitor_failover_active_known_timestamp_seconds")
+    assert seen is not None and known is not None
+    assert pushed < known <= seen <= killed
+    assert metric(pair, "registry_monitor_failover_ready") == 1  # silence alone blocks nothing
+    assert metric(pair, "registry_monitor_failover_lost_tags") == 1
+    assert metric(pair, "registry_monitor_standby_lag_seconds") is None  # not measured now
+    heard = (
+        f"the active has not answered since {clock(seen)} UTC; at its last answer "
+        f"({clock(known)}) this standby lacked 1 tag: {LOST}; anything pushed after "
+        f"{clock(known)} is unknown"
+    )
+    gone = page(pair, browser, "active-gone")
+    assert gone.lines[:2] == ["▲ WARNING Failover: ready", heard]
+    doc = api_failover(pair)
+    assert (doc["state"], doc["ready"], doc["summary"], doc["lost_tags"]) == (
+        "WARNING",
+        True,
+        heard,
+        1,
+    )
+    assert doc["active_gone"]["since"] == seen and doc["active_gone"]["known_at"] == known
+
+    # check_registry, a process of its own, reads it back from state_dir
+    memory = kept(pair, INVENTORY_FILE)
+    since, at = memory["answered_at"], memory["known_at"]
+    assert isinstance(since, float) and isinstance(at, float)
+    assert pushed < at <= since <= seen  # written when the loss first showed, or later
+    assert memory["lacking"] == [
+        {
+            "name": LOST,
+            "digest": memory["lacking"][0]["digest"],  # type: ignore[index]
+            "pushed_at": memory["lacking"][0]["pushed_at"],  # type: ignore[index]
+            "why": "missing",
+        }
+    ]
+    answer = (
+        f"the active has not answered since {clock(since)} UTC; at its last answer "
+        f"({clock(at)}) this standby lacked 1 tag: {LOST}; anything pushed after "
+        f"{clock(at)} is unknown"
+    )
+    run = failover(pair, "-v")
+    assert (run.exit_code, run.state, run.text) == (1, "WARNING", answer)
+    assert (run.perf("ready").value, run.perf("blockers").value, run.perf("lost_tags").value) == (
+        1,
+        0,
+        1,
+    )
+    assert f"- lost: {LOST} missing" in run.long
+    assert any(line.startswith("[OK] note: parity judged against") for line in run.long)
+
+    # what is measurable here still blocks: a sync running on this node
+    started = time.time()
+    pair.sync.record(None, started)
+    try:
+        run = failover(pair)
+        assert (run.exit_code, run.state, run.text) == (
+            2,
+            "CRITICAL",
+            "not ready: sync_running: rsync-docker-registry-sync.service is running: "
+            f"let it finish, then look again; {answer}",
+        )
+    finally:
+        pair.sync.record(0, started)
