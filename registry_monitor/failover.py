@@ -261,7 +261,7 @@ class _Judge:
         # this node the active; the timer must never again copy the old active onto this one.
         if self.config.role == "standby":
             self.remaining.append(
-                'keep puppet from starting the sync again here: sudo puppet agent --disable '
+                "keep puppet from starting the sync again here: sudo puppet agent --disable "
                 '"failover to this node"'
             )
             if self.timer is not None:

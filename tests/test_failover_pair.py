@@ -27,7 +27,7 @@ from tests.support.metrics import value
 FAST = {probe: 1 for probe in ("pull", "parity", "standby", "storage", "sync", "cert", "disk")}
 CANARY = CANARY_IMAGES[0]
 REMAINING = [
-    '[OK] remaining: keep puppet from starting the sync again here: sudo puppet agent --disable '
+    "[OK] remaining: keep puppet from starting the sync again here: sudo puppet agent --disable "
     '"failover to this node"',
     "[OK] remaining: stop the sync on this node, the new active: "
     "sudo systemctl stop rsync-docker-registry-sync.timer rsync-docker-registry-sync.service",

@@ -47,7 +47,7 @@ from registry_monitor.storage.snapshot import StorageSnapshot
 
 EXAMPLES = 10
 LACKING = 50  # tags lacked kept with their digests for when the active is gone
-LOCAL_MAX_AGE = 20.0  # seconds a scan of this node's own tree is used again
+LOCAL_MAX_AGE = 20.0  # seconds a look at this node's own tree stands (storage looks every 15)
 
 
 class Unreachable(ProbeFailed):
@@ -346,6 +346,7 @@ class StandbyProbe:
             raise ProbeFailed("active_exporter_url is not set: nothing to compare with")
         try:
             active, how, age = self._fetch(self.url, deadline)
+            now = time.time()  # the instant `age` was taken: every time below is from it
         except Unreachable as exc:  # the active cannot be reached: say what it said last
             raise ProbeFailed(str(exc), partial=self._recalled(deadline)) from None
         if active.role != "active":
@@ -358,7 +359,6 @@ class StandbyProbe:
         local = self._local(since, deadline)
         found = self._compare(active, local.inventory, since, deadline)
         lag = lag_seconds(active, found.oldest_change, age)
-        now = time.time()
         oldest = now - lag if found.oldest_change is not None else None
         self.memory.keep(
             KnownInventory(
@@ -405,12 +405,14 @@ class StandbyProbe:
         )
 
     def _local(self, since: float | None, deadline: Deadline) -> StorageSnapshot:
-        """This node's content: the shared scanner's last scan while it is recent and no
-        sync has ended since (the storage probe rescans every few seconds; this probe asks
-        the active more often than that), else a scan now."""
-        fresh = since == self.local_since
+        """This node's content: the shared scanner's last scan while no push came and no
+        sync ended since (the storage probe looks every 15 s; this probe asks the active
+        more often), else a scan now."""
+        synced = since != self.local_since  # a sync may move tags in place: scan
         self.local_since = since
-        return self.scanner.latest(LOCAL_MAX_AGE if fresh else 0.0, deadline)
+        if synced:
+            return self.scanner.scan(deadline, deep=False)
+        return self.scanner.fresh(deadline, LOCAL_MAX_AGE)
 
     def _recalled(self, deadline: Deadline) -> StandbyStatus | None:
         """What the active told at its last answer (this process's, else state_dir's),

@@ -85,7 +85,8 @@ class StorageProbe:
             or self.last_full is None
             or now - self.last_full >= self.full_every - FULL_SLACK
         )
-        snapshot = self.scanner.scan(deadline, deep=full)
+        # between full runs, a look for pushes; a scan only when one came
+        snapshot = self.scanner.scan(deadline) if full else self.scanner.fresh(deadline)
         if full or self.checked is None:
             self.checked = (
                 self.verifier.run(self.scanner, deadline),

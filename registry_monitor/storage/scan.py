@@ -69,6 +69,7 @@ class Scanner:
         self._interrupted = False  # a scan stopped after updating some caches
         self._last_scan = 0.0  # when the last good scan finished
         self._snapshot: StorageSnapshot | None = None  # the last good scan's
+        self._looked_at = 0.0  # when the tree was last found as that snapshot has it
 
     def scan(self, deadline: Deadline, deep: bool = True) -> StorageSnapshot:
         """Scan now (incrementally after the first time). `deep`: also list again this
@@ -82,13 +83,27 @@ class Scanner:
         finally:
             self._lock.release()
 
-    def latest(self, max_age: float, deadline: Deadline) -> StorageSnapshot:
-        """The last scan's snapshot if it finished within max_age seconds, else a new scan
-        (not deep): a probe that reads the tree between the storage probe's runs."""
-        last = self._snapshot
-        if last is not None and 0 <= time.time() - last.finished_at <= max_age:
-            return last
-        return self.scan(deadline, deep=False)
+    def fresh(self, deadline: Deadline, max_age: float = 0.0) -> StorageSnapshot:
+        """The tree as it is now, cheaply: the last scan's snapshot while a look at the
+        directories finds no push since (Tree.quiet_since_walk), or while the last look
+        is under max_age seconds old; else a scan (not deep). Uploads and blobs are
+        counted again by the next scan."""
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise ProbeFailed("another scan of the data directory is still running")
+        try:
+            last = self._snapshot
+            if not self.data_dir.is_dir():  # gone: no snapshot stands for it
+                raise ProbeFailed(f"data directory {self.data_dir} does not exist")
+            if last is not None and not self._interrupted:
+                if 0 <= time.time() - self._looked_at <= max_age:
+                    return last
+                if self.tree.quiet_since_walk(self.racy_ns):
+                    self._looked_at = time.time()
+                    return last
+            self._snapshot = self._scan(deadline, False)
+            return self._snapshot
+        finally:
+            self._lock.release()
 
     def _scan(self, deadline: Deadline, deep_slice: bool) -> StorageSnapshot:
         started = time.time()
@@ -117,7 +132,7 @@ class Scanner:
         snapshot = take_snapshot(
             tree, found, inventory, started, self.stale_upload_seconds, not first, changed
         )
-        self._last_scan = snapshot.finished_at
+        self._last_scan = self._looked_at = snapshot.finished_at
         return snapshot
 
     def blob_chunks(self) -> Iterator[bytes]:
