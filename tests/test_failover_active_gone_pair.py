@@ -50,6 +50,10 @@ def clock(unix: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(unix))
 
 
+def stamp(unix: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))
+
+
 def kept(pair: HealthyPair, name: str) -> dict[str, object]:
     doc: dict[str, object] = json.loads(
         (pair.standby.registry.workdir / "state" / name).read_text()
@@ -118,6 +122,19 @@ def test_the_loss_is_still_named_when_the_active_is_gone(pair: HealthyPair) -> N
     )
     assert f"- lost: {LOST} missing" in run.long
     assert any(line.startswith("[OK] note: parity judged against") for line in run.long)
+
+    # the standby probe alone measures no lag now: UNKNOWN, with what was known
+    assert pair.standby.exporter is not None
+    url = f"{pair.active.exporter.url}/api/inventory"
+    run = run_check(
+        pair.standby.exporter.config_path, "standby", "-v", env=pair.standby.systemd.env
+    )
+    assert (run.exit_code, run.state) == (3, "UNKNOWN")
+    assert run.text.startswith(f"active exporter {url} unreachable: ")
+    assert run.long[1] == (
+        f"- at the active's last answer ({stamp(at)}) this node lacked 1 tags: "
+        "check_registry failover judges from that"
+    )
 
     # what is measurable here still blocks: a sync running on this node
     started = time.time()

@@ -11,8 +11,9 @@ Why the incremental scan earns its keep: the storage probe scans every 5
 minutes and, between, rescans whenever its look for pushes (`fresh`, every
 15 s) finds one, on both nodes, so the rescan is what the host pays for, all
 day. The look itself stats only the directories a push changes: 12 ms of CPU
-at the toolforge size against 85 ms for an unchanged rescan (2026-12-06). Measured in one process on the synthetic
-trees, warm page cache (2 shared cores, loaded; 2026-12-01):
+at the toolforge size against 85 ms for an unchanged rescan (2026-12-06).
+Measured in one process on the synthetic trees, warm page cache (2 shared
+cores, loaded; 2026-12-01):
 
     tree                             full scan CPU   unchanged rescan CPU
     toolforge (30k blobs, 10k tags)  1.1-1.3 s       0.12-0.15 s
