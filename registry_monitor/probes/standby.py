@@ -26,7 +26,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from registry_monitor.active_memory import InventoryMemory, KnownInventory, Lacking
+from registry_monitor.active_memory import LACKING, InventoryMemory, KnownInventory, Lacking
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed, Response
@@ -46,7 +46,6 @@ from registry_monitor.storage.scan import Scanner
 from registry_monitor.storage.snapshot import StorageSnapshot
 
 EXAMPLES = 10
-LACKING = 50  # tags lacked kept with their digests for when the active is gone
 LOCAL_MAX_AGE = 20.0  # seconds a look at this node's own tree stands (storage looks every 15)
 
 
