@@ -3,7 +3,8 @@
     python3 -m alerts.configure --out /etc/prometheus/rules/registry-monitor \\
         --team storage --runbook-url https://git.example.org/registry-monitor/alerts/RUNBOOK.md \\
         --grafana-url https://grafana.example.org \\
-        --availability-objective 0.99 --latency-objective 0.95 --latency-threshold 2
+        --availability-objective 0.99 --latency-objective 0.95 --latency-threshold 2 \\
+        --min-requests 100
 
 Reads alerts/*.yaml (the rule files, not their *_test.yaml nor the
 Alertmanager example) and writes them to --out with every alert's `team`
@@ -11,7 +12,8 @@ label, the part of `runbook_url` before the `#anchor`, the Grafana base of
 `dashboard` and the scrape job in `up{job=...}` replaced. Thresholds are not
 an option here: they are edited in thresholds.yaml, the one place they live.
 The service-level objectives are: slo.yaml is written anew from alerts/slo.py
-with the objectives given (its windows and burn rates stay the workbook's).
+with the objectives and the minimum of requests given (its windows and burn
+rates stay the workbook's).
 """
 
 from __future__ import annotations
@@ -129,12 +131,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=defaults.latency_seconds,
         help=f"seconds of the latency objective (default {defaults.latency_seconds:g})",
     )
+    parser.add_argument(
+        "--min-requests",
+        type=int,
+        default=defaults.min_requests,
+        help="requests a burn-rate alert's long window must hold before it can fire "
+        f"(default {defaults.min_requests}; docs/traffic.md)",
+    )
     args = parser.parse_args(argv)
     for value, name in ((args.team, "--team"), (args.job, "--job")):
         if not value or any(c in value for c in "\"'{}\n"):
             parser.error(f"{name} must be a plain label value, got {value!r}")
     objectives = Objectives(
-        args.availability_objective, args.latency_objective, args.latency_threshold
+        args.availability_objective,
+        args.latency_objective,
+        args.latency_threshold,
+        args.min_requests,
     )
     try:
         objectives.check()

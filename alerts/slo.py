@@ -18,6 +18,14 @@ The alerts are the SRE workbook's multiwindow, multi-burn-rate alerts
 (1 - objective); each window pair fires when both its long and its short
 window burn faster than its factor, the short one making the alert stop soon
 after the burn does. 14.4x for an hour spends 2 % of a 30-day budget.
+
+A ratio of a handful of requests says nothing: at night one 502 among five
+requests is 20 %, over every window. So each window pair also needs
+`min_requests` requests (those its SLI counts) in its long window, the same
+count for every window, as GitLab's SLO alerts do ("minimum sample sizes",
+gitlab.com/gitlab-com/runbooks, docs/metrics-catalog/service-level-monitoring.md):
+with fewer, the ratio is not judged. docs/traffic.md has the reasoning for the default and what then
+pages, after how many failed requests and how fast (alerts/slo_detection.py).
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ class Objectives:
     availability: float = 0.99  # of requests not answered 5xx
     latency: float = 0.95  # of manifest reads served within latency_seconds
     latency_seconds: float = 2.0
+    # requests (of those the SLI counts) a long window must hold before its ratio can
+    # alert: the fastest page then needs 15 failed requests, the 6h one 7 (docs/traffic.md)
+    min_requests: int = 100
 
     def check(self) -> None:
         for name in ("availability", "latency"):
@@ -55,6 +66,11 @@ class Objectives:
             raise ValueError(
                 f"latency threshold must be a histogram bucket bound ({bounds}), "
                 f"got {self.latency_seconds:g}"
+            )
+        if not (isinstance(self.min_requests, int) and self.min_requests >= 1):
+            raise ValueError(
+                f"minimum of requests must be a whole number of at least 1, "
+                f"got {self.min_requests!r}"
             )
 
 
@@ -73,6 +89,7 @@ WINDOWS = (
     BurnWindow("warning", "3d", "6h", 1),
 )
 RANGES = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+LONG_WINDOWS = tuple(w.long for w in WINDOWS)  # where the minimum of requests is counted
 
 REQUESTS = "registry_monitor_http_requests_total"
 DURATIONS = "registry_monitor_http_request_duration_seconds"
@@ -80,24 +97,34 @@ MANIFEST_READS = 'route="manifest", method=~"GET|HEAD"'
 ALERTS = {"availability": "RegistryAvailabilityBudgetBurn", "latency": "RegistryLatencyBudgetBurn"}
 
 
-def error_ratio(slo: str, window: str, objectives: Objectives) -> str:
+def counted(slo: str, function: str, window: str) -> str:
+    """`function` (rate or increase) of the requests the SLI counts, summed per pair.
+
+    Availability leaves out 401 challenges and blob HEAD 404s; latency counts
+    manifest reads.
+    """
     if slo == "availability":
         return (
-            f'sum by (cluster) (rate({REQUESTS}{{code=~"5.."}}[{window}]))\n'
-            f"/\n"
             f"sum by (cluster) (\n"
-            f'  rate({REQUESTS}{{code!="401"}}[{window}])\n'
+            f'  {function}({REQUESTS}{{code!="401"}}[{window}])\n'
             f'  unless {REQUESTS}{{route="blob", method="HEAD", code="404"}}\n'
-            f")\n"
+            f")"
         )
+    return f"sum by (cluster) ({function}({DURATIONS}_count{{{MANIFEST_READS}}}[{window}]))"
+
+
+def error_ratio(slo: str, window: str, objectives: Objectives) -> str:
+    if slo == "availability":
+        errors = f'sum by (cluster) (rate({REQUESTS}{{code=~"5.."}}[{window}]))'
+        return f"{errors}\n/\n{counted(slo, 'rate', window)}\n"
     le = str(float(objectives.latency_seconds))  # as the exporter writes it: "2.0"
-    return (
-        f"1 - (\n"
-        f'  sum by (cluster) (rate({DURATIONS}_bucket{{{MANIFEST_READS}, le="{le}"}}[{window}]))\n'
-        f"  /\n"
-        f"  sum by (cluster) (rate({DURATIONS}_count{{{MANIFEST_READS}}}[{window}]))\n"
-        f")\n"
-    )
+    fast = f'sum by (cluster) (rate({DURATIONS}_bucket{{{MANIFEST_READS}, le="{le}"}}[{window}]))'
+    return f"1 - (\n  {fast}\n  /\n  {counted(slo, 'rate', window)}\n)\n"
+
+
+def request_count(slo: str, window: str) -> str:
+    """The requests the SLI counted over the window: the minimum-traffic guard's measure."""
+    return counted(slo, "increase", window) + "\n"
 
 
 def _number(value: float) -> str:
@@ -117,6 +144,7 @@ def alert(slo: str, w: BurnWindow, objectives: Objectives) -> dict[str, Any]:
     budget = 1 - getattr(objectives, slo)
     limit = _number(w.factor * budget)
     record = "registry_monitor:slo_errors:ratio_rate"
+    count = "registry_monitor:slo_requests:increase"
     page = " #page" if w.severity == "page" else ""
     spent = "pulls and pushes fail now" if slo == "availability" else "pulls are slow now"
     if w.severity != "page":
@@ -126,6 +154,7 @@ def alert(slo: str, w: BurnWindow, objectives: Objectives) -> dict[str, Any]:
         "expr": (
             f'{record}{w.long}{{slo="{slo}"}} > {limit}\n'
             f'and {record}{w.short}{{slo="{slo}"}} > {limit}\n'
+            f'and {count}{w.long}{{slo="{slo}"}} >= {objectives.min_requests}\n'
         ),
         "labels": {
             "severity": w.severity,
@@ -141,7 +170,8 @@ def alert(slo: str, w: BurnWindow, objectives: Objectives) -> dict[str, Any]:
             "description": (
                 f"Pair {{{{ $labels.cluster }}}} missed its {slo} objective "
                 f"({what(slo, objectives)}) for {{{{ $value | humanizePercentage }}}} of "
-                f"requests over the last {w.long}, and still over the last {w.short}: "
+                f"requests over the last {w.long} (at least {objectives.min_requests} of them), "
+                f"and still over the last {w.short}: "
                 f"more than {_number(w.factor)} times the {_number(100 * budget)} % budget "
                 f"({_number(100 * w.factor * budget)} %). At this rate {spent}."
             ),
@@ -176,11 +206,20 @@ def document(objectives: Objectives = Objectives()) -> dict[str, Any]:
         for slo in ("availability", "latency")
         for window in RANGES
     ]
+    counts = [
+        {
+            "record": f"registry_monitor:slo_requests:increase{window}",
+            "expr": request_count(slo, window),
+            "labels": {"slo": slo},
+        }
+        for slo in ("availability", "latency")
+        for window in LONG_WINDOWS
+    ]
     alerts = [alert(slo, w, objectives) for slo in ("availability", "latency") for w in WINDOWS]
     return {
         "groups": [
             {"name": "registry-monitor-slo-objectives", "rules": constants},
-            {"name": "registry-monitor-slo-ratios", "rules": ratios},
+            {"name": "registry-monitor-slo-ratios", "rules": ratios + counts},
             {"name": "registry-monitor-slo-alerts", "rules": alerts},
         ]
     }

@@ -26,7 +26,12 @@ FULL = {
     "recovery_point": ["-m", "bench.recovery_point", "--pushes", "5"],
     "idle_connections": ["-m", "bench.idle_connections", "0", "100", "300", "1000", "3000"],
     "traffic": ["-m", "bench.traffic", "--seconds", "60"],
+    "rotation": ["-m", "bench.rotation", "--seconds", "30"],
+    "slow_lines": ["-m", "bench.slow_lines"],
     "pull": ["-m", "bench.pull", "--layer-mib", "64", "--layers", "3", "--runs", "3"],
+    "cert_facts": ["-m", "bench.cert_facts", "--flips", "1000"],
+    "hostile_peer": ["-m", "bench.hostile_peer", "--rounds", "3"],
+    "sync_guard": ["-m", "bench.sync_guard", "--runs", "3", "toolforge"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -38,7 +43,12 @@ QUICK = {
     "recovery_point": ["-m", "bench.recovery_point", "--pushes", "2"],
     "idle_connections": ["-m", "bench.idle_connections", "--requests", "50", "0", "300", "1000"],
     "traffic": ["-m", "bench.traffic", "--seconds", "20", "--million", "250000"],
+    "rotation": ["-m", "bench.rotation", "--seconds", "15"],
+    "slow_lines": ["-m", "bench.slow_lines", "--lines", "10000"],
     "pull": ["-m", "bench.pull", "--layer-mib", "16", "--layers", "2", "--runs", "1"],
+    "cert_facts": ["-m", "bench.cert_facts", "--flips", "300"],
+    "hostile_peer": ["-m", "bench.hostile_peer", "--rounds", "1"],
+    "sync_guard": ["-m", "bench.sync_guard", "--runs", "1", "toolforge"],
 }
 
 

@@ -17,7 +17,7 @@ from registry_monitor.config import DEFAULT_CONFIG_PATH
 from registry_monitor.judgement.verdict import Options, UsageError
 
 PROBES = probe_catalog.NAMES
-TARGETS = (*PROBES, "all", "failover")
+TARGETS = (*PROBES, "all", "failover", "sync-guard")
 DEFAULT_TIMEOUT = 10.0
 MAX_VERBOSITY = 3  # the guidelines define -v, -vv and -vvv
 THRESHOLD_FLAGS = ("-w", "-c", "-W", "-K", "--warning", "--critical")
@@ -30,6 +30,8 @@ on the same probes as registry-exporter.
 PROBE is one of: {", ".join(PROBES)},
 or `all`: every probe this node's role runs, reporting the worst state,
 or `failover` (on the standby): could it become the active now, and what would be lost?
+or `sync-guard` (run by the sync unit before rsync): refuse a sync that would erase data;
+  `sync-guard --allow-once REASON` lets the next run through (docs/sync-guard.md).
 """
 
 EPILOG = f"""\
@@ -65,6 +67,8 @@ class Args(NamedTuple):  # not a dataclass, which costs ten times as much to def
     verbosity: int
     json: bool
     minutes: float = 5.0
+    timeout_given: bool = False  # sync-guard: else the config's sync_guard.timeout_seconds
+    allow_once: str | None = None
 
 
 class HelpText(Exception):
@@ -130,7 +134,7 @@ def build_parser() -> _Parser:
         "-t",
         "--timeout",
         type=_seconds,
-        default=DEFAULT_TIMEOUT,
+        default=None,
         metavar="SECONDS",
         help=f"bound on the whole run (default {DEFAULT_TIMEOUT:g})",
     )
@@ -147,6 +151,11 @@ def build_parser() -> _Parser:
         default=5.0,
         metavar="N",
         help="traffic: judge the access log's last N minutes (default 5)",
+    )
+    p.add_argument(
+        "--allow-once",
+        metavar="REASON",
+        help="sync-guard: let the next sync run through whatever the guard finds (logged)",
     )
     p.add_argument("--json", action="store_true", help="print readings and verdicts as JSON")
     p.add_argument("-h", "--help", action="store_true", help="show this help (exit 3)")
@@ -186,7 +195,11 @@ def parse(argv: list[str]) -> Args:
     if ns.target not in TARGETS:
         raise UsageError(f"unknown probe {ns.target!r}: choose one of {', '.join(TARGETS)}")
     options = Options(ns.warning, ns.critical, ns.inode_warning, ns.inode_critical, ns.unit)
-    if ns.target in ("all", "failover") and options != Options():
+    if ns.allow_once is not None and ns.target != "sync-guard":
+        raise UsageError("--allow-once applies to sync-guard only")
+    if ns.allow_once is not None and not ns.allow_once.strip():
+        raise UsageError("--allow-once needs a reason: it is logged and kept in state_dir")
+    if ns.target in ("all", "failover", "sync-guard") and options != Options():
         raise UsageError(
             f"-w/-c/-W/-K/--unit apply to one probe; `{ns.target}` takes its thresholds "
             "from the config"
@@ -198,10 +211,12 @@ def parse(argv: list[str]) -> Args:
         ns.target,
         config,
         options,
-        ns.timeout,
+        DEFAULT_TIMEOUT if ns.timeout is None else ns.timeout,
         min(ns.verbose, MAX_VERBOSITY),
         ns.json,
         ns.minutes,
+        ns.timeout is not None,
+        ns.allow_once,
     )
 
 

@@ -14,8 +14,10 @@ and validates the file. Comparing bytes, not time stamps, makes the cache
 exact: no clock tick, copy, rsync or upgrade can make it serve a stale Config.
 
 A cache file is trusted only when this user owns it and nobody else may
-write it; anything wrong with it (absent, foreign, garbled, unwritable
-directory) means parsing the YAML, as without a cache.
+write it, and its pickle only after the CRC-32 before it (a changed byte
+could otherwise unpickle as another Config); anything wrong with it (absent,
+foreign, garbled, unwritable directory) means parsing the YAML, as without a
+cache.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from registry_monitor.config import (
     read_bytes,
 )
 
-FORMAT = 2
+FORMAT = 3  # 3: the pickle after its CRC-32
 
 
 def validating_sources() -> list[str]:
@@ -79,13 +81,28 @@ def cache_file(config_path: Path) -> Path | None:
 MAX_CACHE_BYTES = 4 * MAX_CONFIG_BYTES
 
 
+def _sealed(data: bytes) -> bytes:
+    """data after its CRC-32: a changed byte or a cut is seen before unpickling (a byte
+    changed inside a value can still unpickle, as another Config)."""
+    # CRC-32 (corruption, not forgery: private_file checks who wrote it), binascii's:
+    # zlib and hashlib stay out of the local checks (tests/test_imports.py)
+    import binascii
+
+    return binascii.crc32(data).to_bytes(4, "big") + data
+
+
+def _unsealed(data: bytes) -> bytes | None:
+    return data[4:] if len(data) >= 4 and _sealed(data[4:])[:4] == data[:4] else None
+
+
 def _cached(cache: Path, inputs: tuple[object, ...]) -> Config | None:
     """The Config validated from `inputs`, if the cache holds it; else None."""
     data = private_file.read(cache, MAX_CACHE_BYTES)
-    if data is None:
+    body = None if data is None else _unsealed(data)
+    if body is None:
         return None
     try:
-        entry = pickle.loads(data)  # noqa: S301 - ours, private_file checked who wrote it
+        entry = pickle.loads(body)  # noqa: S301 - ours, private_file checked who wrote it
     except Exception:  # garbled or from another version: as if there were none
         return None
     if (
@@ -100,7 +117,8 @@ def _cached(cache: Path, inputs: tuple[object, ...]) -> Config | None:
 
 def _remember(cache: Path, inputs: tuple[object, ...], config: Config) -> None:
     # if writing fails, there is no cache: the next run validates again
-    private_file.write(cache, pickle.dumps((inputs, config), protocol=pickle.HIGHEST_PROTOCOL))
+    data = pickle.dumps((inputs, config), protocol=pickle.HIGHEST_PROTOCOL)
+    private_file.write(cache, _sealed(data))
 
 
 def load(path: Path | None) -> Config:

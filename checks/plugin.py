@@ -49,7 +49,7 @@ def keep_cert_facts(names: tuple[str, ...]) -> None:
     if directory is not None:
         from registry_monitor import certfacts
 
-        certfacts.keep_on_disk(directory / "cert-facts.marshal")
+        certfacts.keep_on_disk(directory / "cert-facts.json")
 
 
 def check(args: arguments.Args, started: float) -> Answer:
@@ -64,6 +64,10 @@ def check(args: arguments.Args, started: float) -> Answer:
     answer.node, answer.role = config.node, config.role
     if args.target == "failover":
         return check_failover(args, config, answer, deadline)
+    if args.target == "sync-guard":
+        from checks.sync_guard import check_sync_guard
+
+        return check_sync_guard(args, config, answer, started)
     names = config.probes_for_role() if args.target == "all" else (args.target,)
     answer.limits = limits_for(names, config, args.options)
     finished = run_probes(names, config, args, answer, deadline)
@@ -109,8 +113,9 @@ def check_failover(args: arguments.Args, config: Config, answer: Answer, deadlin
     return answer
 
 
-def run(argv: list[str]) -> Result:
-    started = time.monotonic()
+def run(argv: list[str], started: float | None = None) -> Result:
+    """The plugin's answer; -t runs from `started` (a time.monotonic() value, default now)."""
+    started = time.monotonic() if started is None else started
     as_json = "--json" in argv
     answer = Answer(arguments.target_hint(argv), State.UNKNOWN, "")
     try:

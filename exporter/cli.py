@@ -117,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("uvicorn.error", "registry_exporter.connections"):
         logging.getLogger(name).addFilter(throttle)
 
+    if config.api_token is None:
+        log.warning(
+            "no api_token: /api/status and /api/inventory are open to anyone who reaches "
+            "%s:%d (/api/parity is not served); set api_token (docs/configuration.md)",
+            host,
+            port,
+        )
     scheduler, intervals = build_scheduler(config)
     app = create_app(config, scheduler, intervals)
     log.info(

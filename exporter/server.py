@@ -151,10 +151,11 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
     @app.get(
         "/api/parity",
         dependencies=[Depends(require_token)],
-        summary="This node described by digests only, for the standby's parity check",
+        summary="This node described by keyed digests only, for the standby's parity check",
+        responses={403: {"description": "not served: no api_token is set"}},
     )
     async def api_parity() -> JSONResponse:
-        return parity_response(scheduler.readings())
+        return parity_response(scheduler.readings(), config.api_token is not None)
 
     @app.get("/", response_class=HTMLResponse, summary="Status page for people")
     async def index() -> HTMLResponse:

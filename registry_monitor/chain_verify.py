@@ -10,7 +10,6 @@ of it.
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +21,8 @@ from cryptography.x509.verification import (
     Store,
     VerificationError,
 )
+
+from registry_monitor import regular_file
 
 DER = serialization.Encoding.DER
 
@@ -58,8 +59,12 @@ def _verify(
     if roots_path is None:
         raise _Unverifiable("no CA bundle to verify against")
     try:
-        roots = x509.load_pem_x509_certificates(Path(roots_path).read_bytes())
-    except (OSError, ValueError) as exc:
+        roots = x509.load_pem_x509_certificates(
+            regular_file.read_all(roots_path, regular_file.MAX_PEM_BYTES)
+        )
+    except OSError as exc:
+        raise _Unverifiable(f"cannot load CA bundle {roots_path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
         raise _Unverifiable(f"cannot load CA bundle {roots_path}: {exc}") from None
     # The served check is OpenSSL's (what clients of nginx do); this one is
     # the Web PKI profile relaxed to judge a certificate by the same rules: a

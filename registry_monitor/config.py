@@ -114,6 +114,21 @@ class AccessLog:
     manifest_p95_seconds: Levels = Levels(warning=2, critical=5)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncGuard:
+    """`check_registry sync-guard`, run by the sync unit before rsync (docs/sync-guard.md)."""
+
+    # refuse a run that deletes more than this share of this node's tags or blobs
+    max_delete_percent: Annotated[float, Meta(ge=0, le=100)] = 5
+    # what to do when something could not be measured: allow (a dead exporter must not
+    # stop syncs) or refuse
+    when_unknown: Literal["allow", "refuse"] = "allow"
+    # the sync's source, as the unit pulls it; null: rsync://<active_exporter_url's
+    # host>/docker-registry-sync/ (puppet's rsync::quickdatacopy module)
+    source: str | None = None
+    timeout_seconds: Annotated[float, Meta(gt=0)] = 300
+
+
 def _default_node() -> str:
     return os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
@@ -123,6 +138,9 @@ class Config:
     node: Annotated[str, Meta(min_length=1)] = field(default_factory=_default_node)
     role: Role = "active"
     data_dir: Path = Path("/srv/registry")
+    # data_dir on a mounted volume, not the root filesystem (mount_rule.py); null: on for
+    # the Toolforge layout (data_dir /srv/registry), off for any other data_dir
+    data_dir_must_be_mount: bool | None = None
     services: tuple[str, ...] = ("docker-registry.service", "nginx.service")
     sync_unit: str = "rsync-docker-registry-sync.service"
     systemctl: str = "systemctl"
@@ -179,6 +197,7 @@ class Config:
     parity_ignore_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)
     registry_binary: str = "/usr/bin/docker-registry"
     thresholds: Thresholds = Thresholds()
+    sync_guard: SyncGuard = SyncGuard()
     intervals: Intervals = field(default_factory=Intervals)
     timeouts: Timeouts = field(default_factory=Timeouts)
 

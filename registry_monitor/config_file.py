@@ -9,8 +9,9 @@ YAML's own bounds are in config_yaml.py, which only a run that parses loads
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
+
+from registry_monitor import regular_file
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -21,12 +22,11 @@ class ConfigFileError(ValueError):
 
 def read_config_bytes(path: Path) -> bytes:
     """The file's bytes, if it is a regular file of at most MAX_CONFIG_BYTES."""
-    # O_NONBLOCK: opening a FIFO without a writer returns at once instead of waiting.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        fd, info = regular_file.open_fd(path)
+    except regular_file.NotRegularFile as exc:
+        raise ConfigFileError(exc.strerror) from None
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigFileError("not a regular file")
         if info.st_size > MAX_CONFIG_BYTES:
             raise ConfigFileError(f"larger than {MAX_CONFIG_BYTES} bytes ({info.st_size})")
         data = file.read(MAX_CONFIG_BYTES + 1)

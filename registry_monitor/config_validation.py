@@ -55,6 +55,21 @@ def _host_port(value: str) -> str:
     return value
 
 
+MIN_TOKEN_LENGTH = 16
+
+
+def _token(value: str) -> str:
+    """A secret that keys /api/parity's digests and guards /api/*: not the example's
+    placeholder, not short enough to guess, and sendable as a bearer token."""
+    if "CHANGE-ME" in value:
+        raise ValueError("still the example's placeholder: set a long random secret")
+    if len(value) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"shorter than {MIN_TOKEN_LENGTH} characters: set a long random secret")
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError("holds spaces or control characters: no client can send it")
+    return value
+
+
 # Checks of a key's value beyond its type, by key; they may also normalise it.
 _CHECKS: dict[str, Callable[[Any], object]] = {
     "backend_url": _http_url,
@@ -63,6 +78,7 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
     "public_connect": _host_port,
     "listen": _host_port,
     "public_addresses": _addresses,
+    "api_token": _token,
 }
 
 
@@ -84,6 +100,11 @@ def problems_of(config: Config) -> list[str]:
                 f"timeouts.{name} ({timeout:g}s) is longer than intervals.{name} "
                 f"({interval:g}s): a run would still be going when the next is due"
             )
+    source = config.sync_guard.source
+    if source is not None and not (source.startswith("rsync://") and urlsplit(source).hostname):
+        problems.append(
+            f"sync_guard.source: expected an rsync:// URL with a host{_shown('source', source)}"
+        )
     for name, patterns in config.parity_ignore_lines.items():
         if name not in config.parity_files:
             problems.append(

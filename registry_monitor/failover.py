@@ -196,6 +196,8 @@ class _Judge:
             return
         for m in s.mismatches:
             self.block("parity_mismatch", f"{m.item} differs from the active: {m.reason}")
+        if s.uncompared:
+            self.block("parity_mismatch", f"{s.uncompared} items of the active not compared")
         if why is not None:
             self.notes.append(
                 f"parity judged against the active's description of {clock(s.active.generated_at)}"

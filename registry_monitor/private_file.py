@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from pathlib import Path
+
+from registry_monitor import regular_file
 
 
 def read(path: Path, max_bytes: int) -> bytes | None:
     """The file's bytes, if it can be trusted and is at most max_bytes; else None."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd, st = regular_file.open_fd(path, follow=False)  # a FIFO or device: refused at once
     except OSError:
         return None
     try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022 or not stat.S_ISREG(st.st_mode):
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
             return None
         if st.st_size > max_bytes:
             return None
@@ -44,7 +44,9 @@ def write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        # O_NONBLOCK: a FIFO planted at the temporary name fails (ENXIO), never blocks
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
+        fd = os.open(tmp, flags | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
         tmp.replace(path)

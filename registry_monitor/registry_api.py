@@ -7,6 +7,11 @@ from urllib.parse import urljoin, urlsplit
 
 API_VERSION_HEADER = "Docker-Distribution-Api-Version"
 DIGEST_HEADER = "Docker-Content-Digest"
+# The registry refuses to store a larger manifest (distribution's PUT limit): one served
+# larger is not a manifest it holds, and is refused unread.
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# Values a manifest may hold (bounded_json): a manifest list of 1000 platforms has ~10000.
+MAX_MANIFEST_VALUES = 100_000
 
 # Without every one of these, registry 2.8 answers a HEAD for a multi-arch or
 # OCI image with a converted manifest's digest, or with 404 MANIFEST_UNKNOWN.

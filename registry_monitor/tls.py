@@ -9,17 +9,21 @@
   one nginx makes when it starts; cryptography only for the outcomes that
   check does not settle (an encrypted key, no key at all, a key of another
   type), whose words the report keeps;
-- whether a certificate's subjectAltNames cover a host name (RFC 6125: one
-  wildcard, left-most label only), as its own finding, apart from "valid".
+- whether a certificate's subjectAltNames cover public_url's host (RFC 6125: one
+  wildcard, left-most label only; an IP address only by an equal IP SAN), as
+  its own finding, apart from "valid".
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from registry_monitor import regular_file
 
 if TYPE_CHECKING:
     from registry_monitor.certfacts import CertFacts
@@ -64,7 +68,7 @@ def check_key(path: Path, cert: bytes | None, cert_file: Path | None = None) -> 
     """
     target = str(path)
     try:
-        data = path.read_bytes()
+        data = regular_file.read_all(path, regular_file.MAX_PEM_BYTES)
     except OSError as exc:
         return KeyStatus(target, "not readable", f"cannot read: {exc.strerror or exc}")
     if cert is not None and cert_file is not None:
@@ -122,8 +126,13 @@ def pem_certificates(data: bytes) -> list[bytes] | None:
     return ders or None
 
 
-def name_covered(host: str, names: list[str]) -> bool:
-    """True if one SAN DNS name matches host (a `*.` wildcard covers one label)."""
+def name_covered(host: str, names: list[str], addresses: list[str] | tuple[str, ...] = ()) -> bool:
+    """True if the subjectAltNames cover host, as TLS clients judge it: an IP address
+    only by an IP SAN equal to it (no wildcards), a host name only by a DNS SAN (a `*.`
+    wildcard covers one label)."""
+    ip = ip_literal(host)
+    if ip is not None:
+        return any(ip_literal(a) == ip for a in addresses)
     host = host.lower().rstrip(".")
     for name in (n.lower().rstrip(".") for n in names):
         if name == host:
@@ -133,6 +142,14 @@ def name_covered(host: str, names: list[str]) -> bool:
             if label and rest == name[2:]:
                 return True
     return False
+
+
+def ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """text as an IP address (`[::1]` as ::1), or None if it is a host name."""
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
 
 
 def earliest_intermediate(chain: list[CertFacts]) -> tuple[float, str] | None:

@@ -230,7 +230,7 @@ def test_an_expired_deadline_stops_after_one_chunk_and_the_rest_comes_next_time(
     log.write_text("")
     f = follower(log)
     f.read()
-    append(log, ("m" * 99 + "\n") * 30_000)  # 3 MB: three chunks
+    append(log, ("m" * 99 + "\n") * 30_000)  # 3 MB: a dozen chunks
     first = f.read(Deadline(0.0))
     assert 0 < len(first.lines) < 30_000
     assert len(first.lines) + len(f.read().lines) == 30_000

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from alerts.configure import ALERTS_DIR
 from testbed.prometheus import Alertmanager
@@ -25,10 +26,10 @@ def amtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_amtool_check_config() -> None:
     done = amtool("check-config", str(CONFIG))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS" in done.stdout
-    assert " - 5 inhibit rules" in done.stdout
-    assert " - 4 receivers" in done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr  # amtool's verdict
+    assert str(CONFIG) in done.stdout  # this file was the one checked
+    doc = yaml.safe_load(CONFIG.read_text())
+    assert (len(doc["inhibit_rules"]), len(doc["receivers"])) == (5, 4)
 
 
 @pytest.mark.parametrize(
@@ -68,10 +69,8 @@ def test_amtool_routes_test_can_fail() -> None:
         "severity=warning",
         "team=registry",
     )
-    assert (done.returncode, done.stdout.splitlines()) == (
-        1,
-        ["registry-ticket", "WARNING: Expected receivers did not match resolved receivers."],
-    )
+    # exit 1, the receiver it resolved first (amtool's own line after it is its wording)
+    assert (done.returncode, done.stdout.splitlines()[0]) == (1, "registry-ticket")
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from testbed.systemd import FakeSystemd
 from tests.conftest import CANARY_IMAGE
 from tests.support.check import run_check, write_config
 
-GONE = "cert: {}: cannot read: No such file or directory"
+GONE = "cert: {}: cannot read: " + os.strerror(errno.ENOENT)
 ACTIVE_PROBES = "9 probes OK (disk, services, api, cert, write, storage, sync, pull, parity)"
 
 

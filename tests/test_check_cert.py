@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import hashlib
+import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,9 +14,13 @@ import pytest
 import trustme
 
 from testbed.certs import CertFiles, issue, issue_via_intermediate, now, self_signed
+from testbed.exporter import Exporter
 from testbed.registry import Registry
 from testbed.waiting import closed_port
 from tests.support.check import CheckRun, run_check, write_config
+from tests.support.metrics import value
+from tests.support.nodes import quiet_config
+from tests.support.tls_reasons import cryptography_refusal, openssl_refusal
 
 NAME = "registry.test"
 
@@ -120,11 +128,13 @@ def test_expired_certificate_is_critical(
     ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
 ) -> None:
     cert = issue(ca, tmp_path / "c", NAME, not_before=now() - dt.timedelta(days=10), days=5)
-    run = check(tmp_path, serve(cert).port, ca_file, None)
+    reg = serve(cert)
+    run = check(tmp_path, reg.port, ca_file, None)
+    reason = openssl_refusal(("127.0.0.1", reg.port), NAME, ca_file)  # OpenSSL's words
     assert (run.exit_code, run.state, run.text) == (
         2,
         "CRITICAL",
-        f"served certificate of {NAME}:443 is not valid: certificate has expired; "
+        f"served certificate of {NAME}:443 is not valid: {reason}; "
         f"served certificate of {NAME}:443 expired 5.0 days ago ({until(cert)}) (critical < 7)",
     )
     assert run.perf("served_days_left").value == pytest.approx(-5.0, abs=0.01)
@@ -132,15 +142,14 @@ def test_expired_certificate_is_critical(
 
 
 @pytest.mark.parametrize(
-    ("make", "reason"),
+    ("make", "more"),
     [
         (
             lambda ca, d: issue(ca, d, "other.test", days=30),
-            "Hostname mismatch, certificate is not valid for 'registry.test'.; "
             # the SANs' own verdict, apart from validity
-            f"served certificate of {NAME}:443 does not cover {NAME} (its names: other.test)",
+            f"; served certificate of {NAME}:443 does not cover {NAME} (its names: other.test)",
         ),
-        (lambda ca, d: self_signed(d, NAME, days=30), "self-signed certificate"),
+        (lambda ca, d: self_signed(d, NAME, days=30), ""),
     ],
     ids=["wrong-name", "self-signed"],
 )
@@ -150,14 +159,16 @@ def test_invalid_chain_or_name_is_critical(
     tmp_path: Path,
     serve: Callable[[CertFiles], Registry],
     make: Callable[[trustme.CA, Path], CertFiles],
-    reason: str,
+    more: str,
 ) -> None:
     cert = make(ca, tmp_path / "c")
-    run = check(tmp_path, serve(cert).port, ca_file, None)
+    reg = serve(cert)
+    run = check(tmp_path, reg.port, ca_file, None)
+    reason = openssl_refusal(("127.0.0.1", reg.port), NAME, ca_file)
     assert (run.exit_code, run.state, run.text) == (
         2,
         "CRITICAL",
-        f"served certificate of {NAME}:443 is not valid: {reason}",
+        f"served certificate of {NAME}:443 is not valid: {reason}{more}",
     )
 
 
@@ -184,7 +195,7 @@ def test_unreadable_file_is_unknown(
     assert (run.exit_code, run.state, run.text) == (
         3,
         "UNKNOWN",
-        f"{missing}: cannot read: No such file or directory",
+        f"{missing}: cannot read: {os.strerror(errno.ENOENT)}",
     )
     assert run.perf("served_days_left").value == pytest.approx(59.96, abs=0.01)
 
@@ -194,7 +205,7 @@ def test_nothing_listening_is_critical(ca_file: Path, tmp_path: Path) -> None:
     assert (run.exit_code, run.state, run.text) == (
         2,
         "CRITICAL",
-        f"served certificate of {NAME}:443: cannot connect: Connection refused",
+        f"served certificate of {NAME}:443: cannot connect: {os.strerror(errno.ECONNREFUSED)}",
     )
 
 
@@ -266,3 +277,123 @@ def test_key_that_does_not_match_the_certificate_is_critical(
         f"key {other.key} does not match {cert.cert}: nginx cannot serve the pair",
     )
     assert bad.perf("key_matches").value == 0
+
+
+def check_url(
+    tmp_path: Path, public_url: str, ca_file: Path, cert_file: Path, connect: str | None = None
+) -> CheckRun:
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "data_dir": str(tmp_path),
+            "public_url": public_url,
+            "public_connect": connect,
+            "ca_file": str(ca_file),
+            "cert_file": str(cert_file),
+        },
+    )
+    return run_check(config, "cert", "-v")
+
+
+def test_an_ip_address_in_public_url_is_covered_by_an_ip_san(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    """public_url https://127.0.0.1:PORT, SANs DNS:localhost and IP:127.0.0.1: covered, served
+    and on disk, on the run that reads the certificates and on the next, from the cache."""
+    cert = issue(ca, tmp_path / "c", "localhost", "127.0.0.1", days=60)
+    port = serve(cert).port
+    for _ in range(2):
+        run = check_url(tmp_path, f"https://127.0.0.1:{port}", ca_file, cert.cert)
+        assert (run.exit_code, run.state, run.text) == (
+            0,
+            "OK",
+            f"served certificate valid, 60 days left (until {until(cert)}), the same in the file",
+        )
+        assert (run.perf("served_valid").value, run.perf("file_valid").value) == (1, 1)
+
+
+def test_an_ip_address_not_among_the_ip_sans_is_critical(
+    ca: trustme.CA, ca_file: Path, tmp_path: Path, serve: Callable[[CertFiles], Registry]
+) -> None:
+    """The answer lists the names of both kinds."""
+    cert = issue(ca, tmp_path / "c", "localhost", "127.0.0.1", "127.0.0.2", days=60)
+    port = serve(cert).port
+    connect = f"127.0.0.1:{port}"
+    run = check_url(tmp_path, f"https://127.0.0.3:{port}", ca_file, cert.cert, connect)
+    served = f"served certificate of 127.0.0.3:{port}"
+    openssl = openssl_refusal(("127.0.0.1", port), "127.0.0.3", ca_file)
+    assert (run.exit_code, run.state) == (2, "CRITICAL")
+    on_disk = cryptography_refusal(cert.cert, "127.0.0.3", ca_file)
+    names = "(its names: localhost, 127.0.0.1, 127.0.0.2)"
+    assert [line for line in run.long if line.startswith("[CRITICAL]")] == [
+        f"[CRITICAL] {served} is not valid: {openssl}",
+        f"[CRITICAL] {served} does not cover 127.0.0.3 {names}",
+        f"[CRITICAL] {cert.cert} is not valid: {on_disk}",
+        f"[CRITICAL] {cert.cert} does not cover 127.0.0.3 {names}",
+    ]
+    assert (run.perf("served_valid").value, run.perf("file_valid").value) == (0, 0)
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "one byte":
+        at = len(data) // 2
+        path.write_bytes(data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :])
+    elif how == "cut":
+        path.write_bytes(data[: len(data) // 3])
+    elif how == "huge":
+        path.write_bytes(data + b" " * (2 << 20))
+    else:  # a date as text, under a digest that matches
+        doc = json.loads(data.split(b"\n", 1)[1])
+        for row in doc["facts"].values():
+            row[4] = str(row[4])
+        body = json.dumps(doc).encode()
+        path.write_bytes(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+
+
+@pytest.mark.parametrize("how", ["one byte", "cut", "huge", "wrong types"])
+def test_a_damaged_facts_file_gives_the_same_answer_and_is_rewritten(
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    serve: Callable[[CertFiles], Registry],
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    facts = tmp_path / "cache" / "registry-monitor" / "cert-facts.json"
+    cert = issue(ca, tmp_path / "c", NAME, days=60)
+    port = serve(cert).port
+    first = check(tmp_path, port, ca_file, cert.cert, "-v")
+    good = facts.read_bytes()
+    assert first.state == "OK" and good
+    damage(facts, how)
+    assert facts.read_bytes() != good
+    again = check(tmp_path, port, ca_file, cert.cert, "-v")
+    assert (again.exit_code, again.text, again.long) == (0, first.text, first.long)
+    assert facts.read_bytes() == good  # read again and written whole
+
+
+def test_ip_sans_judged_alike_by_check_registry_and_the_exporter(
+    ca: trustme.CA,
+    ca_file: Path,
+    tmp_path: Path,
+    serve: Callable[[CertFiles], Registry],
+    start_exporter: Callable[..., Exporter],
+) -> None:
+    """One judgement of an IP address in public_url: check_registry's answer, /api/status
+    and the metrics."""
+    cert = issue(ca, tmp_path / "c", "localhost", "127.0.0.1", days=60)
+    url = f"https://127.0.0.1:{serve(cert).port}"
+    config = quiet_config(tmp_path, public_url=url, ca_file=str(ca_file), cert_file=str(cert.cert))
+    run = run_check(write_config(tmp_path / "config.yaml", config), "cert", "-v")
+    exporter = start_exporter(config, wait_for=("cert",))
+    cert_probe = exporter.probe_status("cert")
+    assert (run.state, cert_probe["state"]) == ("OK", "OK")
+    assert cert_probe["reasons"] == run.long
+    assert [c["addresses"] for c in cert_probe["value"]["certs"]] == [["127.0.0.1"]] * 2
+    text = exporter.metrics_text()
+    for source, target in (("served", url.removeprefix("https://")), ("file", str(cert.cert))):
+        labels = {"source": source, "target": target}
+        assert value(text, "registry_monitor_cert_name_matches", **labels) == 1, labels
+        assert value(text, "registry_monitor_cert_valid", **labels) == 1, labels

@@ -16,6 +16,7 @@ from registry_monitor.probes.disk import find_mount
 from testbed.mounts import OwnFilesystem
 from testbed.waiting import closed_port
 from tests.support.check import run_check, run_raw, write_config
+from tests.support.reasons import msgspec_reason, yaml_reason
 
 
 @pytest.fixture
@@ -40,7 +41,22 @@ def config(tmp_path: Path, data: Path) -> Path:
         (
             ["dsk"],
             "REGISTRY UNKNOWN - unknown probe 'dsk': choose one of disk, services, api, cert, "
-            "write, storage, sync, standby, pull, parity, traffic, all, failover (see check_registry --help)",
+            "write, storage, sync, standby, pull, parity, traffic, all, failover, sync-guard "
+            "(see check_registry --help)",
+        ),
+        (
+            ["disk", "--allow-once", "why"],
+            "REGISTRY DISK UNKNOWN - --allow-once applies to sync-guard only",
+        ),
+        (
+            ["sync-guard", "--allow-once", " "],
+            "REGISTRY SYNC-GUARD UNKNOWN - --allow-once needs a reason: it is logged and kept in "
+            "state_dir",
+        ),
+        (
+            ["sync-guard", "-w", "5"],
+            "REGISTRY SYNC-GUARD UNKNOWN - -w/-c/-W/-K/--unit apply to one probe; `sync-guard` "
+            "takes its thresholds from the config",
         ),
         ([], "REGISTRY UNKNOWN - the following arguments are required: PROBE"),
         (["disk", "-w"], "REGISTRY DISK UNKNOWN - argument -w/--warning: expected one argument"),
@@ -107,10 +123,10 @@ def test_standby_without_its_active_is_unknown(tmp_path: Path) -> None:
     ("make", "expected"),
     [
         (lambda d: d / "absent.yaml", "{p}: cannot read config file: No such file or directory"),
-        (lambda d: d, "{p}: cannot read config file: Is a directory"),
+        (lambda d: d, "{p}: cannot use config file: is a directory, not a regular file"),
         (
             lambda d: write_text(d / "bad.yaml", "role: [unclosed\n"),
-            "{p}: not valid YAML: while parsing a flow sequence",
+            "{p}: not valid YAML: " + yaml_reason("role: [unclosed\n"),
         ),
         (
             lambda d: write_text(
@@ -118,7 +134,9 @@ def test_standby_without_its_active_is_unknown(tmp_path: Path) -> None:
             ),
             "{p}: invalid configuration: "
             "rol: unknown key (not one this program reads; check its spelling); "
-            "thresholds.cert_days_left.warning: Expected `float` (got 'x')",
+            "thresholds.cert_days_left.warning: "
+            + msgspec_reason("thresholds", {"cert_days_left": {"warning": "x"}})
+            + " (got 'x')",
         ),
         (
             lambda d: write_text(d / "list.yaml", "- a\n"),

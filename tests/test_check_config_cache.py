@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import binascii
 import os
 import pickle
+import random
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ def test_parsed_once_then_served_from_the_cache(tmp_path: Path, cache_home: Path
     assert config_file.load(path).node == "one"
     cache = config_file.cache_file(path)
     assert cache is not None and cache.parent == cache_home / "registry-monitor"
-    inputs, config = pickle.loads(cache.read_bytes())
+    inputs, config = pickle.loads(cache.read_bytes()[4:])  # after its CRC-32
     assert inputs == config_file._inputs(b"node: one\n")
     assert inputs[:2] == (config_file.FORMAT, b"node: one\n")
     assert config == Config(node="one")
@@ -37,7 +39,8 @@ def test_parsed_once_then_served_from_the_cache(tmp_path: Path, cache_home: Path
 
 
 def plant(cache: Path, inputs: tuple[object, ...], config: object) -> None:
-    cache.write_bytes(pickle.dumps((inputs, config)))
+    data = pickle.dumps((inputs, config))
+    cache.write_bytes(binascii.crc32(data).to_bytes(4, "big") + data)
 
 
 def test_the_key_names_every_module_that_reads_and_validates() -> None:
@@ -73,7 +76,7 @@ def test_a_change_of_what_validated_it_validates_again(
     config_file.load(path)  # cached as validated by the code and libraries of now
     cache = config_file.cache_file(path)
     assert cache is not None
-    inputs = pickle.loads(cache.read_bytes())[0]
+    inputs = pickle.loads(cache.read_bytes()[4:])[0]
     plant(cache, inputs, Config(node="planted", role="standby"))
     assert config_file.load(path).node == "planted"  # the same inputs: served
     if change == "a validating module":
@@ -150,3 +153,22 @@ def test_unreadable_files_keep_their_errors(tmp_path: Path, cache_home: Path) ->
     with pytest.raises(ConfigError, match="cannot read config file"):
         config_file.load(tmp_path / "absent.yaml")
     assert not (cache_home / "registry-monitor").exists()
+
+
+def test_a_damaged_cache_is_no_cache(tmp_path: Path, cache_home: Path) -> None:
+    """Any byte changed, or the file cut: the file's own Config, never another (a byte
+    changed inside a value unpickled as a Config of other values before the CRC)."""
+    path = tmp_path / "c.yaml"
+    path.write_text("node: one\nthresholds:\n  disk_used_percent: {warning: 80, critical: 90}\n")
+    truth = config_file.load(path)
+    cache = config_file.cache_file(path)
+    assert cache is not None
+    good = cache.read_bytes()
+    rng = random.Random(1)
+    spots = [good.index(b"one"), *(rng.randrange(len(good)) for _ in range(300))]
+    damaged = [good[:at] + bytes([good[at] ^ 1]) + good[at + 1 :] for at in spots]
+    damaged += [good[:cut] for cut in range(0, len(good), 97)]
+    for bad in damaged:
+        cache.write_bytes(bad)
+        assert config_file.load(path) == truth
+        assert cache.read_bytes() == good  # validated again and rewritten

@@ -1,8 +1,10 @@
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from registry_monitor.config import Config, ConfigError, load_config, parse_config
+from tests.support.reasons import msgspec_reason, yaml_reason
 
 
 def test_defaults_describe_the_toolforge_pair() -> None:
@@ -89,22 +91,30 @@ def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
         load_config(path)
     text = str(err.value)
     assert "role: expected one of 'active', 'standby' (got 'primary')" in text
-    assert "thresholds.cert_days_left.warning: Expected `float` (got 'soon')" in text
+    # msgspec's reason, our key and value around it
+    why = msgspec_reason("thresholds", {"cert_days_left": {"warning": "soon", "critical": 7}})
+    assert f"thresholds.cert_days_left.warning: {why} (got 'soon')" in text
 
 
 @pytest.mark.parametrize(
     ("yaml_text", "expected"),
     [
         ("backend_url: ftp://x\n", "backend_url: expected an http:// or https:// URL"),
-        ("listen: 9623\n", "listen: Expected `str` (got 9623)"),
+        ("listen: 9623\n", f"listen: {msgspec_reason('listen', 9623)} (got 9623)"),
         ("listen: 'localhost'\n", "listen: expected HOST:PORT"),
         (
             "catalog_page_size: 5000\n",
-            "catalog_page_size: Expected `int` <= 1000 (got 5000)",
+            f"catalog_page_size: {msgspec_reason('catalog_page_size', 5000)} (got 5000)",
         ),
         ("intervals: {api: 5}\n", "timeouts.api (10s) is longer than intervals.api (5s)"),
-        ("intervals: {api: 0}\n", "intervals.api: Expected `float` > 0.0 (got 0)"),
-        ("services: [a.service, 5]\n", "services[1]: Expected `str` (got 5)"),
+        (
+            "intervals: {api: 0}\n",
+            f"intervals.api: {msgspec_reason('intervals', {'api': 0})} (got 0)",
+        ),
+        (
+            "services: [a.service, 5]\n",
+            f"services[1]: {msgspec_reason('services', ['a.service', 5])} (got 5)",
+        ),
         (
             "thresholds: {api_latency_seconds: {warning: 1}}\n",
             "thresholds.api_latency_seconds.critical: required key missing",
@@ -115,8 +125,22 @@ def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
             "access_log.format: expected one of 'combined', 'registry_monitor' (got 'json')",
         ),
         ("access_log: {format: combined}\n", "access_log.path: required key missing"),
+        (
+            "sync_guard: {max_delete_percent: 150}\n",
+            "sync_guard.max_delete_percent: ",  # the bound in msgspec's words, then the value
+        ),
+        (
+            "sync_guard: {when_unknown: maybe}\n",
+            "sync_guard.when_unknown: expected one of 'allow', 'refuse' (got 'maybe')",
+        ),
+        (
+            "sync_guard: {source: 'http://reg-a1/docker-registry-sync'}\n",
+            "sync_guard.source: expected an rsync:// URL with a host "
+            "(got 'http://reg-a1/docker-registry-sync')",
+        ),
+        ("sync_guard: {max_delete: 5}\n", "sync_guard.max_delete: unknown key"),
         ("- a\n- b\n", "expected a mapping of keys at the top level"),
-        ("role: [unclosed\n", "not valid YAML"),
+        ("role: [unclosed\n", f"not valid YAML: {yaml_reason('role: [unclosed')}"),
     ],
 )
 def test_bad_values(tmp_path: Path, yaml_text: str, expected: str) -> None:
@@ -159,5 +183,35 @@ def test_a_bad_token_is_not_echoed(tmp_path: Path) -> None:
     path.write_text("api_token: [s3cr3t-value]\n")
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    assert "api_token: Expected `str | null`" in str(err.value)
+    assert f"api_token: {msgspec_reason('api_token', ['s3cr3t-value'])}" in str(err.value)
     assert "s3cr3t" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("token", "why"),
+    [
+        ("CHANGE-ME-to-a-long-random-string", "still the example's placeholder"),
+        ("hunter2", "shorter than 16 characters"),
+        ("a long pass phrase", "holds spaces or control characters: no client can send it"),
+    ],
+)
+def test_a_guessable_or_unsendable_token_stops_start_up(
+    tmp_path: Path, token: str, why: str
+) -> None:
+    """The exporter exits 2 naming the file and the key, never the token."""
+    from testbed.exporter import exporter_argv
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"api_token: {token}\n")
+    done = subprocess.run(
+        [*exporter_argv(), "--config", str(path)], capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    lines = done.stderr.splitlines()
+    assert lines[0] == f"registry-exporter: {path}: invalid configuration:"
+    assert lines[1].startswith(f"  api_token: {why}")
+    assert token not in done.stderr
+
+
+def test_a_long_random_token_is_taken() -> None:
+    assert parse_config({"api_token": "3f9c1e0b7a5d42c8"}).api_token == "3f9c1e0b7a5d42c8"

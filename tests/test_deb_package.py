@@ -38,6 +38,7 @@ PACKAGE_PATHS = (
     Path("/usr/bin/check_registry"),
     Path("/usr/lib/nagios/plugins/check_registry"),
     Path("/lib/systemd/system/registry-exporter.service"),
+    Path("/lib/systemd/system/rsync-docker-registry-sync.service.d/registry-monitor-guard.conf"),
     Path("/etc/registry-monitor"),
     Path("/var/lib/registry-monitor"),
     Path("/usr/share/registry-monitor"),

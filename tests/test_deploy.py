@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor.config import load_config
+from registry_monitor.config import ConfigError, load_config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -15,8 +15,18 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 @pytest.mark.parametrize(
     ("name", "role"), [("config.active.yaml", "active"), ("config.standby.yaml", "standby")]
 )
-def test_example_configs_load(name: str, role: str) -> None:
-    config = load_config(DEPLOY / name)
+def test_example_configs_load(name: str, role: str, tmp_path: Path) -> None:
+    """As shipped, each refuses to start until its placeholder token is replaced."""
+    example = (DEPLOY / name).read_text()
+    with pytest.raises(ConfigError) as refused:
+        load_config(DEPLOY / name)
+    assert str(refused.value) == (
+        f"{DEPLOY / name}: invalid configuration:\n"
+        "  api_token: still the example's placeholder: set a long random secret"
+    )
+    edited = tmp_path / name
+    edited.write_text(example.replace("CHANGE-ME-to-a-long-random-string", "9d1c7f3e5b2a4c6e8f0a"))
+    config = load_config(edited)
     assert config.role == role
     assert config.public_connect == "127.0.0.1:443"
     assert config.state_dir == Path("/var/lib/registry-monitor")

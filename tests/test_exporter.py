@@ -18,6 +18,7 @@ from testbed.registry import Registry
 from testbed.systemd import FakeSystemd
 from tests.support.metrics import names, value
 from tests.support.nodes import base_config
+from tests.support.reasons import msgspec_reason
 
 Start = Callable[..., Exporter]
 
@@ -233,7 +234,9 @@ def test_bad_config_stops_start_up_with_file_and_key(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
         f"registry-exporter: {path}: invalid configuration:",
-        "  thresholds.disk_used_percent.warning: Expected `float` (got 'high')",
+        "  thresholds.disk_used_percent.warning: "
+        + msgspec_reason("thresholds", {"disk_used_percent": {"warning": "high"}})
+        + " (got 'high')",
     ]
 
 

@@ -16,19 +16,19 @@ Start = Callable[..., Exporter]
 
 @pytest.fixture
 def exporter(tmp_path: Path, start_exporter: Start) -> Exporter:
-    return start_exporter(quiet_config(tmp_path, api_token="s3cret"))
+    return start_exporter(quiet_config(tmp_path, api_token="s3cret-0123456789"))
 
 
 def test_the_auth_scheme_is_bearer_in_any_case_and_required(exporter: Exporter) -> None:
     given = {
-        "Bearer s3cret": 200,
-        "bearer s3cret": 200,  # RFC 9110: auth schemes are case-insensitive
-        "BEARER   s3cret": 200,
-        "s3cret": 401,  # no scheme
-        "Basic s3cret": 401,
+        "Bearer s3cret-0123456789": 200,
+        "bearer s3cret-0123456789": 200,  # RFC 9110: auth schemes are case-insensitive
+        "BEARER   s3cret-0123456789": 200,
+        "s3cret-0123456789": 401,  # no scheme
+        "Basic s3cret-0123456789": 401,
         "Bearer": 401,
-        "Bearers3cret": 401,
-        "Bearer s3cret extra": 401,
+        "Bearers3cret-0123456789": 401,
+        "Bearer s3cret-0123456789 extra": 401,
         "Bearer wrong": 401,
     }
     for header, status in given.items():

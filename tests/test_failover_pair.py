@@ -18,8 +18,8 @@ import pytest
 import requests
 import trustme
 
-from registry_monitor.probes.parity import file_digest
-from testbed.pair import CANARY_IMAGES, PARITY_IGNORE_LINES, HealthyPair
+from registry_monitor.probes.parity import file_digest, keyed, parity_key
+from testbed.pair import CANARY_IMAGES, PARITY_IGNORE_LINES, TOKEN, HealthyPair
 from testbed.waiting import wait_until
 from tests.support.check import CheckRun, run_check
 from tests.support.metrics import value
@@ -191,8 +191,9 @@ def test_registry_config_changed_on_the_standby(pair: HealthyPair) -> None:
     path.write_text(original.replace("enabled: true", "enabled: false"))  # deletes off here
     assert path.read_text() != original
     patterns = tuple(re.compile(p) for p in PARITY_IGNORE_LINES["registry_config"])
-    here = file_digest(path, patterns).digest or ""
-    there = file_digest(pair.active.registry.config_path, patterns).digest or ""
+    key, _ = parity_key(TOKEN)  # both nodes key their digests with the pair's token
+    here = file_digest(path, patterns, key).digest or ""
+    there = file_digest(pair.active.registry.config_path, patterns, key).digest or ""
     try:
         wait_until(
             lambda: metric(pair, "registry_monitor_parity_match", item="registry_config") == 0,
@@ -206,7 +207,7 @@ def test_registry_config_changed_on_the_standby(pair: HealthyPair) -> None:
         assert (run.exit_code, run.text) == (
             2,
             "not ready: parity_mismatch: registry_config differs from the active: "
-            f"sha256 {here[:12]} here, {there[:12]} on the active",
+            f"digest {here[:12]} here, {there[:12]} on the active",
         )
     finally:
         path.write_text(original)
@@ -239,14 +240,18 @@ def test_api_parity_sends_digests_only_behind_the_token(pair: HealthyPair) -> No
     resp = requests.get(url, headers=active.auth, timeout=5)
     assert resp.status_code == 200
     doc = resp.json()
-    assert (doc["format"], doc["node"], doc["role"]) == (1, pair.active.name, "active")
+    assert (doc["format"], doc["node"], doc["role"]) == (2, pair.active.name, "active")
     items = {i["item"]: i for i in doc["items"]}
     assert list(items)[3:] == ["cert_served", "cert_file", "registry_version", "exporter_version"]
     assert sorted(list(items)[:3]) == ["htpasswd", "nginx_site", "registry_config"]
     htpasswd = (pair.active.registry.workdir / "htpasswd").read_bytes()
-    assert items["htpasswd"]["digest"] == hashlib.sha256(htpasswd).hexdigest()
-    assert items["cert_file"]["digest"] == pair.certificate.fingerprint_sha256
-    assert items["cert_served"]["digest"] == pair.certificate.fingerprint_sha256
+    # every digest keyed by the pair's token: none can be guessed offline without it
+    key, _ = parity_key(TOKEN)
+    assert items["htpasswd"]["digest"] == keyed(key, htpasswd)
+    assert hashlib.sha256(htpasswd).hexdigest() not in resp.text
+    fingerprint = pair.certificate.fingerprint_sha256
+    assert items["cert_file"]["digest"] == keyed(key, fingerprint.encode())
+    assert items["cert_served"]["digest"] == keyed(key, fingerprint.encode())
     assert items["registry_config"]["ignored_lines"] == 2  # addr, rootdirectory
     assert items["registry_version"]["digest"].startswith("github.com/docker/distribution 2.")
     # nothing of the files' contents leaves the node

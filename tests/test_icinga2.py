@@ -135,8 +135,7 @@ def test_validation_refuses_a_broken_definition(tmp_path: Path) -> None:
     icinga = Icinga2(tmp_path / "icinga2", config(Path("/usr/lib/nagios/plugins"), HOSTS, broken))
     done = icinga.validate()
     assert done.returncode != 0
-    assert "Validation failed for object" in done.stdout
-    assert "registry_dsk" in done.stdout
+    assert "registry_dsk" in done.stdout  # the command it refused, in Icinga's own words
 
 
 @pytest.fixture

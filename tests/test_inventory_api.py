@@ -16,7 +16,7 @@ from testbed.images import Pusher
 from testbed.registry import Registry
 
 Start = Callable[..., Exporter]
-AUTH = {"Authorization": "Bearer s3cret"}
+AUTH = {"Authorization": "Bearer s3cret-0123456789"}
 
 
 def config(data_dir: Path, **extra: Any) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def config(data_dir: Path, **extra: Any) -> dict[str, Any]:
         "data_dir": str(data_dir),
         "cert_file": None,
         "write_probe": False,
-        "api_token": "s3cret",
+        "api_token": "s3cret-0123456789",
         "intervals": {"storage": 0.5},
         "timeouts": {"storage": 0.5},
         **extra,

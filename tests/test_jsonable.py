@@ -59,3 +59,14 @@ def test_json_fields_leaves_out_internal_data() -> None:
 
 def test_a_dataclass_is_an_object_of_its_shown_fields() -> None:
     assert jsonable(Old(Inner(1, Path("b")), object())) == {"shown": {"count": 1, "where": "b"}}
+
+
+def test_a_state_file_nested_past_the_recursion_limit_is_a_fresh_start(tmp_path: Path) -> None:
+    from registry_monitor.statefile import load
+
+    path = tmp_path / "state.json"
+    path.write_bytes(b"[" * 20_000)
+    assert load(path) == (
+        {},
+        f"state file {path} is not usable (nested too deeply); starting afresh",
+    )

@@ -201,6 +201,35 @@ def test_garbage_catalog(fake_http: HTTPServer) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        # 3.6 MB of one-character names, under the page cap: 900,000 strings decoded
+        (
+            b'{"repositories":[' + b'"a",' * 900_000 + b'"a"]}',
+            "catalog page 1 refused: more than 100000 JSON values",
+        ),
+        # 10 MB, under max_body_bytes (16 MiB), far over any page of 1000 names
+        (
+            b'{"repositories":["' + b"x" * 10_000_000 + b'"]}',
+            "catalog page 1: response body of 10000021 bytes exceeds the 4194304 byte cap",
+        ),
+        (
+            b'{"repositories":' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+            "catalog page 1 refused: JSON nested too deeply",
+        ),
+    ],
+)
+def test_a_hostile_catalog_page_is_refused_undecoded(
+    fake_http: HTTPServer, body: bytes, why: str
+) -> None:
+    _registry_root(fake_http)
+    fake_http.expect_request("/v2/_catalog").respond_with_data(body, headers=V2_HEADERS)
+    ep = backend(run(backend_url=fake(fake_http), public_url=fake(fake_http)))
+    assert ep.catalog is not None
+    assert (ep.up, ep.catalog.up, ep.catalog.error) == (True, False, why)
+
+
 def test_catalog_link_loop(fake_http: HTTPServer) -> None:
     _registry_root(fake_http)
     fake_http.expect_request("/v2/_catalog").respond_with_json(

@@ -1,6 +1,8 @@
 """cert probe against the real registry serving TLS, with certificates made for each case."""
 
 import datetime as dt
+import errno
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.tls import check_key, name_covered, pem_certificates
 from testbed.certs import CertFiles, PlainCA, issue, issue_via_intermediate, now, self_signed
 from testbed.registry import Registry
+from tests.support.tls_reasons import cryptography_refusal, openssl_refusal
 
 NAME = "registry.test"
 
@@ -104,6 +107,10 @@ def test_served_and_on_disk_judge_one_certificate_alike(
         ("file", True, None),
     ]
     assert on_disk.fingerprint_sha256 == served.fingerprint_sha256 == cert.fingerprint_sha256
+    # the names cover the public name, an IP address by an IP SAN: on disk as served
+    assert [(c.name_matches, c.names, c.addresses) for c in (served, on_disk)] == 2 * [
+        (True, (), (name,)) if ":" in name or name[0].isdigit() else (True, (name,), ())
+    ]
 
 
 @pytest.mark.parametrize(("name", "other"), [("127.0.0.1", "127.0.0.2"), ("127.0.0.1", NAME)])
@@ -116,34 +123,28 @@ def test_an_ip_not_in_the_certificate_fails_served_and_on_disk(
     other: str,
 ) -> None:
     cert = issue(ca, tmp_path / "c", other, days=60)
-    r = probe(serve(cert), ca_file, cert.cert, name=name)
+    reg = serve(cert)
+    r = probe(reg, ca_file, cert.cert, name=name)
     served, on_disk = r.value.certs
+    # OpenSSL's reason for the served chain, cryptography's for the file, each carried
     assert (served.valid, served.error) == (
         False,
-        f"IP address mismatch, certificate is not valid for '{name}'.",
+        openssl_refusal(("127.0.0.1", reg.port), name, ca_file),
     )
     assert (on_disk.valid, on_disk.error) == (
         False,
-        "validation failed: leaf certificate has no matching subjectAltName",
+        cryptography_refusal(cert.cert, name, ca_file),
     )
+    assert [c.name_matches for c in (served, on_disk)] == [False, False]
 
 
 @pytest.mark.parametrize(
-    ("make", "reason"),
+    "make",
     [
-        (
-            lambda ca, d: issue(ca, d, NAME, not_before=now() - dt.timedelta(days=10), days=5),
-            "certificate has expired",
-        ),
-        (
-            lambda ca, d: issue(ca, d, NAME, not_before=now() + dt.timedelta(days=1), days=5),
-            "certificate is not yet valid",
-        ),
-        (
-            lambda ca, d: issue(ca, d, "other.test", days=30),
-            "Hostname mismatch, certificate is not valid for 'registry.test'.",
-        ),
-        (lambda ca, d: self_signed(d, NAME, days=30), "self-signed certificate"),
+        lambda ca, d: issue(ca, d, NAME, not_before=now() - dt.timedelta(days=10), days=5),
+        lambda ca, d: issue(ca, d, NAME, not_before=now() + dt.timedelta(days=1), days=5),
+        lambda ca, d: issue(ca, d, "other.test", days=30),
+        lambda ca, d: self_signed(d, NAME, days=30),
     ],
     ids=["expired", "not-yet-valid", "wrong-name", "self-signed"],
 )
@@ -153,12 +154,14 @@ def test_invalid_certificates_still_report_their_fields(
     tmp_path: Path,
     serve: Callable[[CertFiles], Registry],
     make: Callable[[trustme.CA, Path], CertFiles],
-    reason: str,
 ) -> None:
     cert = make(ca, tmp_path / "c")
-    r = probe(serve(cert), ca_file, cert.cert)
+    reg = serve(cert)
+    r = probe(reg, ca_file, cert.cert)
     assert r.ok, r.error  # fetched, just not valid: a finding, not a probe failure
     served, on_disk = r.value.certs
+    # OpenSSL's reason, as a client of nginx is told it
+    reason = openssl_refusal(("127.0.0.1", reg.port), NAME, ca_file)
     assert (served.valid, served.error) == (False, reason)
     assert served.fingerprint_sha256 == cert.fingerprint_sha256
     assert served.not_after == cert.not_after.timestamp()
@@ -187,7 +190,7 @@ def test_missing_file_keeps_the_served_certificate(
     cert = issue(ca, tmp_path / "c", NAME)
     r = probe(serve(cert), ca_file, tmp_path / "nope.crt")
     assert r.ok is False
-    assert r.error == f"file {tmp_path / 'nope.crt'}: cannot read: No such file or directory"
+    assert r.error == f"file {tmp_path / 'nope.crt'}: cannot read: {os.strerror(errno.ENOENT)}"
     served, on_disk = r.value.certs
     assert (served.valid, served.fingerprint_sha256) == (True, cert.fingerprint_sha256)
     assert on_disk.fetched is False
@@ -199,7 +202,7 @@ def test_nothing_listening(ca_file: Path, tmp_path: Path) -> None:
 
     r = probe(None, ca_file, None, port=closed_port())
     assert r.ok is False
-    assert r.error == f"served {NAME}:443: cannot connect: Connection refused"
+    assert r.error == f"served {NAME}:443: cannot connect: {os.strerror(errno.ECONNREFUSED)}"
     (served,) = r.value.certs
     assert served.fetched is False
 
@@ -210,6 +213,27 @@ def test_garbage_cert_file(ca_file: Path, tmp_path: Path) -> None:
     config = Config(public_url="http://plain.test", ca_file=ca_file, cert_file=bad)
     r = run_probe(CertProbe(config), Deadline(5))
     assert r.error == f"file {bad}: no PEM certificate in file"
+
+
+def test_a_fifo_as_the_cert_file_or_ca_bundle_is_refused_at_once(
+    ca_file: Path, tmp_path: Path
+) -> None:
+    import os
+
+    from registry_monitor.probes.reading import ProbeRunner
+
+    fifo = tmp_path / "cert.fifo"
+    os.mkfifo(fifo)
+    config = Config(public_url="http://plain.test", ca_file=ca_file, cert_file=fifo)
+    r = ProbeRunner(CertProbe(config), timeout=5).run()  # a blocked open() would time out
+    assert r.error == f"file {fifo}: cannot read: is a FIFO, not a regular file"
+    assert check_key(fifo, None).error == "cannot read: is a FIFO, not a regular file"
+    from registry_monitor.chain_verify import judge_chain
+
+    leaf = pem_chain(ca_file.read_bytes())
+    assert judge_chain(leaf, NAME, str(fifo))[1] == (
+        f"cannot load CA bundle {fifo}: is a FIFO, not a regular file"
+    )
 
 
 # --- key, chain and name: what a failover needs of the certificate --------------------
@@ -257,7 +281,7 @@ def test_key_not_readable_is_not_a_mismatch(
         "not readable",
         None,
         False,
-        "cannot read: Is a directory",
+        "cannot read: is a directory, not a regular file",
     )
 
 
@@ -305,6 +329,16 @@ def test_wildcard_covers_one_label() -> None:
     assert name_covered("Registry.Test.", ["registry.test"])
 
 
+def test_an_ip_address_is_covered_by_an_equal_ip_san_alone() -> None:
+    """As TLS clients judge it (RFC 6125 6.2): no wildcard, no DNS name spelling it."""
+    assert name_covered("127.0.0.1", ["localhost"], ["127.0.0.1"])
+    assert name_covered("::1", [], ["0:0:0:0:0:0:0:1"])
+    assert name_covered("[::1]", [], ["::1"])
+    assert not name_covered("127.0.0.1", ["127.0.0.1", "*.0.0.1"], [])
+    assert not name_covered("127.0.0.1", ["localhost"], ["127.0.0.2", "::ffff:127.0.0.1"])
+    assert not name_covered("registry.test", ["other.test"], ["127.0.0.1"])
+
+
 def test_no_tls_at_all_is_a_tls_error(ca_file: Path, tmp_path: Path) -> None:
     """Plain HTTP where TLS is expected: both handshakes fail, nothing is fetched, and the
     error is OpenSSL's words (their wording varies between OpenSSL versions)."""
@@ -337,7 +371,7 @@ def test_a_file_other_than_the_served_chain_is_judged_by_cryptography(
     assert (served.valid, served.error) == (True, None)
     assert (on_disk.valid, on_disk.error, on_disk.fingerprint_sha256) == (
         False,
-        "validation failed: cert is not valid at validation time",
+        cryptography_refusal(expired.cert, NAME, ca_file),
         expired.fingerprint_sha256,
     )
 

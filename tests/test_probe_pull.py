@@ -230,3 +230,54 @@ def test_blob_cut_off_mid_body(registry: Registry, fake_http: HTTPServer) -> Non
         f"layer 1/1 {pushed.blobs[1][:19]}: connection broken, the body ended short of its "
         "100000 bytes",
     )
+
+
+def test_hostile_manifests_fail_their_own_image_only(
+    registry: Registry, fake_http: HTTPServer
+) -> None:
+    """A registry that serves what the real one never stores: a 16.5 MB manifest of `{}`,
+    one under the size cap holding a million values, one nested past Python's recursion
+    limit, one whose layers is a number. Each fails its own image with the reason; the good
+    canary beside them is still pulled and verified."""
+    pushed = Pusher(registry.url).push_image("base", "latest")
+    v2 = "application/vnd.docker.distribution.manifest.v2+json"
+    fake_http.expect_request("/v2/base/manifests/latest").respond_with_data(
+        pushed.manifest, headers={"Content-Type": v2, "Docker-Content-Digest": pushed.digest}
+    )
+    for digest in pushed.blobs:
+        fake_http.expect_request(f"/v2/base/blobs/{digest}").respond_with_data(
+            blob_path(registry, digest).read_bytes()
+        )
+    empties = 5_500_000  # 16.5 MB of `{},`: 400 MB of dicts once decoded
+    hostile = {
+        "big": b'{"schemaVersion":2,"x":[' + b"{}," * (empties - 1) + b"{}]}",
+        "many": b'{"schemaVersion":2,"x":[' + b"{}," * 999_999 + b"{}]}",
+        "deep": b'{"schemaVersion":2,"x":' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+        "odd": json.dumps(
+            {"schemaVersion": 2, "config": {"digest": pushed.blobs[0]}, "layers": 5}
+        ).encode(),
+    }
+    for name, body in hostile.items():
+        fake_http.expect_request(f"/v2/{name}/manifests/latest").respond_with_data(
+            body, headers={"Content-Type": v2}
+        )
+    config = Config(
+        public_url=fake_http.url_for("").rstrip("/"),
+        cert_file=None,
+        canary_images=("big:latest", "base:latest", "many:latest", "deep:latest", "odd:latest"),
+    )
+    status = run(PullProbe(config))
+    big_size = len(hostile["big"])
+    assert [(i.image, i.up, i.error) for i in status.images] == [
+        (
+            "big:latest",
+            False,
+            f"manifest latest: response body of {big_size} bytes exceeds the 4194304 byte cap "
+            "(the registry stores none larger)",
+        ),
+        ("base:latest", True, None),
+        ("many:latest", False, "manifest latest: more than 100000 JSON values"),
+        ("deep:latest", False, "manifest latest: JSON nested too deeply"),
+        ("odd:latest", False, "the manifest's layers is not a list"),
+    ]
+    assert status.images[1].blobs_verified == len(pushed.blobs)

@@ -22,6 +22,7 @@ from registry_monitor.storage.inventory import Inventory, RepoTags, build_invent
 from registry_monitor.storage.scan import Scanner
 from testbed.images import Pusher
 from testbed.registry import Registry
+from tests.support.reasons import gzip_reason
 
 EXTRA = hashlib.sha256(b"a manifest only the active has").digest()
 
@@ -163,13 +164,13 @@ def test_an_unchanged_inventory_costs_a_304_and_ages(
     took = Stopwatch()
     inventory = active_view(local, 0, extra_age=100, scanner=scanner)
     seen = serve(fake_http, inventory, age="30")
-    p = probe(fake_http, registry, api_token="tok")
+    p = probe(fake_http, registry, api_token="tok-0123456789abcdef")
     first = ok(run_probe(p, Deadline(10)))
     second = ok(run_probe(p, Deadline(10)))
     assert (first.response, second.response) == ("200", "304 not modified")
     assert seen[0].headers.get("If-None-Match") is None
     assert seen[1].headers["If-None-Match"] == f'W/"{inventory.etag}"'
-    assert seen[1].headers["Authorization"] == "Bearer tok"
+    assert seen[1].headers["Authorization"] == "Bearer tok-0123456789abcdef"
     assert 130 <= second.lag_seconds <= 130 + took()
     assert second.missing_tags == 1
 
@@ -211,7 +212,7 @@ def test_garbage_answers_fail_the_probe(
             b"\x1f\x8b garbage",
             200,
             {"Content-Encoding": "gzip"},
-            "active's inventory rejected: not valid gzip: Error -3 while decompressing data: unknown compression method",
+            "active's inventory rejected: not valid gzip: " + gzip_reason(b"\x1f\x8b garbage"),
         ),
         (
             b"x",

@@ -4,6 +4,7 @@ The sync_unit fixture's fake systemd booted 60 s ago: runs since then are shown 
 systemd, older ones only by the state file, as on a freshly rebooted standby."""
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import BeforeBoot, FakeSystemd, ago
 from tests.support.metrics import value
+from tests.support.reasons import json_reason
 from tests.support.sync import seed_run
 
 TIMER = "rsync-docker-registry-sync.timer"
@@ -195,6 +197,19 @@ def test_killed_run_is_reported_as_a_signal(
     )
 
 
+def test_rsyncs_max_delete_exit_is_a_failed_run_named(
+    systemd: FakeSystemd, sync_unit: SyncUnit, tmp_path: Path
+) -> None:
+    start = ago(30)
+    sync_unit.record(25, start, start + 2)
+    s = read(tmp_path / "state")
+    assert (s.last_exit_code, s.last_exit_meaning, s.last_run_succeeded) == (
+        25,
+        "--max-delete limit stopped deletions (the source shrank?)",
+        False,
+    )
+
+
 def test_stopped_timer_and_missing_unit(systemd: FakeSystemd, tmp_path: Path) -> None:
     systemd.set_unit(TIMER, "inactive")
     s = read(tmp_path / "state")
@@ -215,7 +230,7 @@ def test_garbled_state_file_is_not_fatal(sync_unit: SyncUnit, tmp_path: Path) ->
     assert s.last_success is None
     assert s.state_note == (
         f"state file {state / 'sync-state.json'} is not usable "
-        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); "
+        f"({json_reason('{not json')}); "  # json's reason
         "starting afresh"
     )
     t = ago(30)
@@ -297,3 +312,55 @@ def test_last_success_survives_an_exporter_restart(
     assert value(text, "registry_monitor_sync_last_success_timestamp_seconds") == t + 3
     assert value(text, "registry_monitor_sync_last_exit_code") == 24
     assert value(text, "registry_monitor_probe_success", probe="sync") == 1
+
+
+def test_a_fifo_as_the_state_file_is_a_note_then_replaced(
+    sync_unit: SyncUnit, tmp_path: Path
+) -> None:
+    import os
+
+    from registry_monitor.probes.reading import ProbeRunner
+
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "sync-state.json")
+    t = ago(30)
+    sync_unit.record(0, t, t + 1)
+    probe = SyncProbe(Config(role="standby", state_dir=state))
+    r = ProbeRunner(probe, timeout=5).run()  # a blocked open() would time out
+    assert r.ok, r.error
+    assert r.value.last_success == t + 1
+    assert r.value.state_note is None  # the FIFO was replaced by the saved state
+    assert json.loads((state / "sync-state.json").read_text())["last_exit_code"] == 0
+
+
+def test_a_guard_refusal_is_critical_until_a_run_succeeds(
+    sync_unit: SyncUnit, tmp_path: Path
+) -> None:
+    from registry_monitor.sync_guard.record import record_run
+    from registry_monitor.verdicts.sync import judge
+
+    state = tmp_path / "state"
+    first = ago(50)
+    sync_unit.record(0, first, first + 2)
+    refused_at = ago(30)
+    assert (
+        record_run(state, ("source_shrunk",), "sync REFUSED: source_shrunk: ...", None, refused_at)
+        is None
+    )
+    r = run_probe(SyncProbe(Config(role="standby", state_dir=state)), Deadline(5))
+    verdict = judge(r, {})
+    assert verdict.state.name == "CRITICAL"
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(refused_at))
+    assert verdict.summary == (
+        f"the sync guard refused the run at {when}: sync REFUSED: source_shrunk: ..."
+    )
+    # let through once: the run succeeds, the refusal stays named, as history
+    sync_unit.record(0, ago(10), ago(8))
+    r = run_probe(SyncProbe(Config(role="standby", state_dir=state)), Deadline(5))
+    verdict = judge(r, {})
+    assert verdict.state.name == "OK"
+    assert (
+        f"the sync guard refused the run at {when}: sync REFUSED: source_shrunk: ... "
+        "(a run succeeded since)"
+    ) in [i.text for i in verdict.items]

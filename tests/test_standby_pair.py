@@ -292,7 +292,12 @@ def test_active_unreachable_fails_the_probe_and_invents_no_lag(
 def test_wrong_token_on_the_standby(pair: Pair, start_exporter: Start) -> None:
     active = start_exporter(pair.config("active", pair.active), wait_for=("storage",), name="a")
     standby = start_exporter(
-        pair.config("standby", pair.standby, active_exporter_url=active.url, api_token="other"),
+        pair.config(
+            "standby",
+            pair.standby,
+            active_exporter_url=active.url,
+            api_token="other-0123456789abcdef",
+        ),
         name="b",
     )
     entry = standby.wait_reading("standby")

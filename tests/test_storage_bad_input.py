@@ -72,7 +72,8 @@ def fake_digest(text: str) -> str:
     ("body", "why"),
     [
         (b"\x1f\x8b\x08\x00 a gzipped layer", "manifest blob is not JSON"),
-        (b"[" * 200_000, "manifest blob nests JSON too deeply"),
+        (b"[" * 20_000, "manifest blob refused: JSON nested too deeply"),
+        (b"[" + b"{}," * 200_000 + b"{}]", "manifest blob refused: more than 100000 JSON values"),
         (b'{"schemaVersion": 2, "layers": "none"}', "image manifest without a config descriptor"),
     ],
 )
@@ -207,3 +208,49 @@ def test_symlink_loops_in_the_data_dir(registry: Registry, image: Pushed) -> Non
     )
     assert s.notes == (f"2 symlink loops ignored, first: {blob_loop}/data",)
     assert s.inventory.repositories["toolforge/python311"].tag_names() == ["latest"]
+
+
+def test_fifos_planted_in_the_data_dir_never_hang_the_scan(
+    registry: Registry, image: Pushed
+) -> None:
+    """A FIFO as a tag link, as a manifest's data and as an upload's startedat: each is
+    explained like any unusable file, and the scan ends (a blocked open() would not;
+    the startedat is then an upload without a date, stale by its directory's age)."""
+    import os
+    import time
+
+    from registry_monitor.probes.reading import ProbeRunner
+
+    pusher = Pusher(registry.url)
+    pusher.put_manifest("toolforge/python311", "fifo", image.manifest, DOCKER_MANIFEST)
+    link = tag_link(registry, "toolforge/python311", "fifo")
+    link.unlink()
+    os.mkfifo(link)
+    manifest = fake_digest("a fifo")
+    plant_manifest(registry, "toolforge/python311", "piped", manifest, b"")
+    blob_data(registry, manifest).unlink()
+    os.mkfifo(blob_data(registry, manifest))
+    upload = repo_dir(registry, "toolforge/python311") / "_uploads" / "f1f0"
+    upload.mkdir(parents=True)
+    os.mkfifo(upload / "startedat")
+    long_ago = time.time() - 3600
+    os.utime(upload, (long_ago, long_ago))
+    probe = StorageProbe(
+        Config(
+            data_dir=registry.data_dir,
+            registry_user=getpass.getuser(),
+            state_dir=registry.workdir / "state",
+        )
+    )
+    r = ProbeRunner(probe, timeout=30).run()
+    assert r.ok, r.error
+    s: StorageSnapshot = r.value.scan
+    fifo = "is a FIFO, not a regular file"
+    assert (s.tags, s.dangling_references) == (3, 3)
+    assert s.dangling_examples == (
+        f"toolforge/python311:fifo: tag link unusable: {fifo}",
+        # the walk takes only a regular file for a blob's data: a FIFO is none
+        f"toolforge/python311:piped: manifest blob {manifest} missing",
+        f"toolforge/python311@{manifest}: manifest blob {manifest} missing",
+    )
+    assert s.uploads_stale == 1  # no readable startedat, left for an hour

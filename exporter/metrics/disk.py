@@ -42,3 +42,11 @@ def render(reading: Reading[DiskUsage]) -> Iterator[Metric]:
         family = gauge(name, doc, LABELS)
         family.add_metric(labels, float(value))
         yield family
+    unmounted = gauge(
+        "data_dir_unmounted",
+        "1 if data_dir must be on a volume of its own (data_dir_must_be_mount) and is on "
+        "the root filesystem: the volume is not mounted. 0 otherwise, or with the rule off.",
+        ["path"],
+    )
+    unmounted.add_metric([d.path], flag(d.on_own_volume is False))
+    yield unmounted

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
-from registry_monitor.probes.parity import ParityStatus
+from registry_monitor.probes.parity import MAX_ITEMS, ParityStatus
 from registry_monitor.probes.reading import Reading
 
 
@@ -22,6 +22,13 @@ def render(reading: Reading[ParityStatus]) -> Iterator[Metric]:
         "compared.",
         ["item"],
     )
-    for m in status.matches:
+    for m in status.matches:  # at most MAX_ITEMS: a peer's description is capped
         match.add_metric([m.item], flag(m.match))
     yield match
+    uncompared = gauge(
+        "parity_items_uncompared",
+        f"Items of the active's description past the first {MAX_ITEMS}: neither compared "
+        "nor exported as parity_match.",
+    )
+    uncompared.add_metric([], status.uncompared)
+    yield uncompared

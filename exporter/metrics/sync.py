@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
-from exporter.metrics.families import flag, gauge
+from exporter.metrics.families import counter, flag, gauge
 from registry_monitor.probes.reading import Reading
 from registry_monitor.probes.sync import SyncStatus
+from registry_monitor.sync_guard.decision import REASONS
 
 
 def render(reading: Reading[SyncStatus]) -> Iterator[Metric]:
@@ -62,3 +63,19 @@ def render(reading: Reading[SyncStatus]) -> Iterator[Metric]:
     )
     saved.add_metric([], flag(s.state_note is None))
     yield from (running, timer, saved)
+    if s.guard is not None:
+        refusals = counter(
+            "sync_guard_refusals",
+            "Sync runs the sync guard (check_registry sync-guard, the unit's ExecStartPre) "
+            "refused, by reason; kept by the guard in state_dir.",
+            ["reason"],
+        )
+        for reason in REASONS:
+            refusals.add_metric([reason], float(s.guard.refusals.get(reason, 0)))
+        last = gauge(
+            "sync_guard_last_refusal_timestamp_seconds",
+            "Unix time of the sync guard's last refusal; 0 = never. Later than "
+            "sync_last_success_timestamp_seconds: syncs are stopped by the guard.",
+        )
+        last.add_metric([], s.guard.last_refusal_at or 0.0)
+        yield from (refusals, last)

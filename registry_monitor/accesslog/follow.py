@@ -1,23 +1,37 @@
 """Follow a log file the way `tail -F` does, and remember where it stopped.
 
 Invariants:
-- A line is handed out once. The position (device, inode, offset and the
-  file's first bytes) is saved to state_dir *before* the lines are returned,
-  so a crash loses at most the lines of one read, never counts them twice.
+- A line is handed out once, and counted once: the position (device, inode,
+  offset and the file's first bytes) is saved to state_dir at the end of each
+  read, and `Batch.countable` says whether the lines may be counted. When the
+  position cannot be saved, the old saved one is removed (a restart then begins
+  at the end of the log, as a first start does): the lines are countable. When
+  it can be neither saved nor removed, they are not, and the follower goes back
+  to the saved position, as a restart would: they are read again next time.
 - The first start (no state) begins at the end of the file: history is not
   traffic the exporter saw. A start in the middle of a line skips that line.
-- Rename-and-reopen (logrotate, then nginx USR1): the old file is read to its
-  end, then the new one from its start. While the new file is still empty and
-  the old one still grows, nginx has not reopened yet: keep reading the old.
+- Rename-and-reopen (logrotate, then nginx USR1), or delete-and-recreate: the
+  old file's descriptor is kept and read to its end, then the rotated files
+  written after it (`access.log.1`, `access.log-20261206`; not compressed ones),
+  oldest first, then the file at the path from its start. The old file is read
+  once more after the new one is seen with lines: what the writer appended to
+  it before reopening is read too. While the new file is still empty, the old
+  one is followed (nginx has not reopened yet).
 - copytruncate: the file shrinks below the offset, or its first bytes change
-  (truncated and refilled past the offset between two reads): read it again
-  from the start.
+  (truncated and refilled past the offset between two reads): the rest is read
+  from logrotate's copy (a rotated sibling with the same first bytes reaching
+  the offset), then the truncated file from its start.
 - A file that disappears (or is missing at the start) is waited for; the
-  one that comes back is read from its start.
+  one that comes back is read from its start. A deleted file that nobody has
+  written for DELETED_QUIET_SECONDS is closed, so its disk space is freed.
+- Only a regular file is read (regular_file.py: opened without blocking, a
+  FIFO, device or directory at the path is a note, never a hung read).
 - After a restart the saved inode is looked for among the rotated siblings
   (`access.log.1`), so lines written between the stop and a rotation are read.
 - A partial last line waits for its newline (and is read again after a
   restart). A line longer than max_line is skipped whole and counted.
+- With `consume`, lines are handed over chunk by chunk as they are read, so
+  the deadline bounds reading and the caller's parsing together.
 
 The file is read as latin-1, one character per byte, so string lengths are
 byte offsets; nginx escapes everything outside printable ASCII anyway.
@@ -26,16 +40,26 @@ byte offsets; nginx escapes everything outside printable ASCII anyway.
 from __future__ import annotations
 
 import os
+import re
+import stat
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from registry_monitor import statefile
+from registry_monitor import regular_file, statefile
 from registry_monitor.base import Deadline
 
 HEAD_BYTES = 64  # enough to tell two log files apart: the first line's time stamp
-CHUNK_BYTES = 1 << 20
+# one chunk's lines are parsed before the deadline is looked at again: 16 lines of the
+# longest kind (16 KiB, some 2 ms each to classify) stay far inside its margin
+CHUNK_BYTES = 256 * 1024
 MAX_LINE = 16 * 1024
+DELETED_QUIET_SECONDS = 60.0  # a deleted file unwritten this long is closed
+LISTING_TRIES = 10  # listings of the rotated files taken while logrotate renames them
+# a rotated sibling's suffix: `.1`, `-20261206`, `.2026-12-06` (not `.gz`, `.bak`)
+_ROTATED_SUFFIX = re.compile(r"[._-][0-9][0-9._-]*")
 
 
 @dataclass(slots=True)
@@ -45,6 +69,9 @@ class Batch:
     bytes_read: int = 0
     rotations: int = 0  # switches to a new file (renamed, truncated or recreated)
     note: str | None = None  # why nothing could be read, or a state-file problem
+    # the lines may be counted: their position is saved, or no saved position is left
+    # that a restart would read them again from
+    countable: bool = True
 
 
 @dataclass(slots=True)
@@ -62,7 +89,7 @@ class Follower:
         path: Path,
         state_path: Path,
         max_line: int = MAX_LINE,
-        max_bytes_per_read: int = 64 * CHUNK_BYTES,
+        max_bytes_per_read: int = 64 << 20,
     ) -> None:
         self.path = path
         self.state_path = state_path
@@ -74,24 +101,36 @@ class Follower:
         self._state: dict[str, Any] | None = None  # the saved position, until first used
         self._state_note: str | None = None
         self._was_missing = False  # the file did not exist at the first look: all of it is new
+        self._consume: Callable[[list[str]], None] | None = None
 
     # -- the one public operation -------------------------------------------------
 
-    def read(self, deadline: Deadline | None = None) -> Batch:
+    def read(
+        self,
+        deadline: Deadline | None = None,
+        consume: Callable[[list[str]], None] | None = None,
+    ) -> Batch:
+        """The lines written since the last read. With consume, each chunk's lines go to
+        it as they are read (Batch.lines stays empty); count them only if the returned
+        batch is countable."""
         batch = Batch()
-        if self._state is None and self._open is None:
-            self._state, self._state_note = statefile.load(self.state_path)
-        if self._open is None and not self._first_open(batch):
-            return batch
-        assert self._open is not None
-        while True:
-            self._check_truncated(batch)
-            got = self._drain(batch, deadline)
-            if batch.bytes_read >= self.max_bytes or _late(deadline):
-                break  # more next time; the position is saved below
-            if not self._switch_if_rotated(batch, grew=got > 0):
-                break
-        batch.note = batch.note or self._save()
+        self._consume = consume
+        try:
+            if self._state is None and self._open is None:
+                self._state, self._state_note = statefile.load(self.state_path)
+            if self._open is None and not self._first_open(batch):
+                return batch
+            assert self._open is not None
+            while True:
+                self._check_truncated(batch)
+                got = self._drain(batch, deadline)
+                if self._spent(batch, deadline):
+                    break  # more next time; the position is saved below
+                if not self._switch_if_rotated(batch, deadline, grew=got > 0):
+                    break
+            self._keep_position(batch)
+        finally:
+            self._consume = None
         return batch
 
     @property
@@ -112,9 +151,9 @@ class Follower:
         state, self._state = self._state or {}, {}
         if state.get("path") != str(self.path):
             state = {}  # another file was followed before: start this one afresh
-        opened = _open_file(self.path)
+        opened, why = _open_file(self.path)
         if opened is None:
-            batch.note = f"access log {self.path} does not exist (yet)"
+            batch.note = why
             self._state = state  # keep it for when the file appears
             self._was_missing = True
             return False
@@ -130,8 +169,9 @@ class Follower:
             if self._resume(opened, saved[2], state):
                 return True
             opened.file.close()
-            opened = _open_file(self.path)
+            opened, why = _open_file(self.path)
             if opened is None:
+                batch.note = why
                 return False
         if saved is not None or self._was_missing:
             # the saved file is gone, or there was none: what is at the path now is new
@@ -157,18 +197,40 @@ class Follower:
         self._discarding = bool(state.get("discarding"))
         return True
 
-    def _rotated_sibling(self, device: int, inode: int) -> _Open | None:
+    def _siblings(self) -> tuple[list[tuple[tuple[int, int, str], Path, os.stat_result]], bool]:
+        """The file at the path and its rotated siblings, regular files, with their order
+        key (last written first; on a tie `.2` before `.1` before the path itself), and
+        whether the listing held still (no name gone before its stat: logrotate may be
+        shifting `.1` to `.2` right now)."""
         try:
-            siblings = [p for p in self.path.parent.iterdir() if p.name.startswith(self.path.name)]
+            names = [
+                p
+                for p in self.path.parent.iterdir()
+                if p.name == self.path.name
+                or (
+                    p.name.startswith(self.path.name)
+                    and _ROTATED_SUFFIX.fullmatch(p.name[len(self.path.name) :])
+                )
+            ]
         except OSError:
-            return None
-        for sibling in siblings:
+            return [], True
+        found, settled = [], True
+        for sibling in names:
             try:
                 st = sibling.stat()
+            except FileNotFoundError:
+                settled = False
+                continue
             except OSError:
                 continue
+            if stat.S_ISREG(st.st_mode):
+                found.append((_order(self.path.name, sibling.name, st), sibling, st))
+        return found, settled
+
+    def _rotated_sibling(self, device: int, inode: int) -> _Open | None:
+        for _, sibling, st in self._siblings()[0]:
             if (st.st_dev, st.st_ino) == (device, inode):
-                return _open_file(sibling)
+                return _open_file(sibling)[0]
         return None
 
     def _start(self, opened: _Open, offset: int) -> None:
@@ -180,6 +242,9 @@ class Follower:
         self._pending, self._discarding = "", False
 
     # -- reading ----------------------------------------------------------------------
+
+    def _spent(self, batch: Batch, deadline: Deadline | None) -> bool:
+        return batch.bytes_read >= self.max_bytes or _late(deadline)
 
     def _drain(self, batch: Batch, deadline: Deadline | None) -> int:
         """Read the open file to its end (or the budget); returns the bytes read."""
@@ -193,6 +258,9 @@ class Follower:
             batch.bytes_read += len(chunk)
             self._open.offset += len(chunk)
             self._split(chunk.decode("latin-1"), batch)
+            if self._consume is not None and batch.lines:
+                self._consume(batch.lines)  # parsed inside the deadline, chunk by chunk
+                batch.lines = []
             if _late(deadline):
                 break
         if len(self._open.head) < HEAD_BYTES and got:
@@ -220,36 +288,132 @@ class Follower:
     # -- rotation ---------------------------------------------------------------------
 
     def _check_truncated(self, batch: Batch) -> None:
-        """copytruncate: shorter than what was read, or other first bytes."""
+        """copytruncate: shorter than what was read, or other first bytes. The rest of
+        what was there is in logrotate's copy, if one beside it has the same first bytes
+        and reaches the offset: read on in the copy, then the truncated file from its
+        start; without a copy, the truncated file from its start."""
         assert self._open is not None
         size = os.fstat(self._open.file.fileno()).st_size
         head = _pread(self._open.file, len(self._open.head), 0) if self._open.head else b""
-        if size < self._open.offset or head != self._open.head:
-            self._open.offset = 0
-            self._open.file.seek(0)
-            self._open.head = _pread(self._open.file, HEAD_BYTES, 0)
-            self._pending, self._discarding = "", False
-            batch.rotations += 1
+        if size >= self._open.offset and head == self._open.head:
+            return
+        copy = self._copy_of(self._open)
+        if copy is not None:
+            self.close()
+            self._open = copy  # the same bytes: the partial line and offset carry on
+            copy.file.seek(copy.offset)
+            return
+        self._open.offset = 0
+        self._open.file.seek(0)
+        self._open.head = _pread(self._open.file, HEAD_BYTES, 0)
+        self._pending, self._discarding = "", False
+        batch.rotations += 1
 
-    def _switch_if_rotated(self, batch: Batch, grew: bool) -> bool:
-        """True when a new file was taken up at the path (read it in the same call)."""
+    def _copy_of(self, truncated: _Open) -> _Open | None:
+        if len(truncated.head) < HEAD_BYTES:
+            return None  # too little to tell a copy from another file
+        for _, path, st in self._siblings()[0]:
+            if path.name == self.path.name or st.st_size < truncated.offset:
+                continue
+            if (st.st_dev, st.st_ino) == (truncated.device, truncated.inode):
+                continue
+            opened, _why = _open_file(path)
+            if opened is None:
+                continue
+            if _pread(opened.file, HEAD_BYTES, 0) == truncated.head:
+                opened.offset, opened.head = truncated.offset, truncated.head
+                return opened
+            opened.file.close()
+        return None
+
+    def _switch_if_rotated(self, batch: Batch, deadline: Deadline | None, grew: bool) -> bool:
+        """True when the next file was taken up (read it in the same call): the oldest
+        rotated file written after the open one, else the one at the path once it has
+        lines (until then nginx may still write the old one)."""
         assert self._open is not None
+        mine = os.fstat(self._open.file.fileno())
         try:
-            st = self.path.stat()
+            st: os.stat_result | None = self.path.stat()
         except OSError:
-            return False  # gone: keep the old one open, wait for the path to return
-        if (st.st_dev, st.st_ino) == (self._open.device, self._open.inode):
+            st = None  # gone: rotated files after the old one, or wait for the path
+        if st is not None and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
             return False
-        if grew and st.st_size == 0:
-            return False  # renamed, nginx not yet reopened: it still writes the old file
-        opened = _open_file(self.path)
-        if opened is None:
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            # a FIFO or directory put in its place: never opened
+            batch.note = (
+                f"access log {self.path} {regular_file.refusal(self.path, st.st_mode).strerror}"
+            )
+            st = None
+        deleted_quiet = (
+            mine.st_nlink == 0 and not grew and time.time() - mine.st_mtime >= DELETED_QUIET_SECONDS
+        )
+        path_ready = st is not None and (st.st_size > 0 or deleted_quiet)
+        nxt = self._next_file(mine, batch, path_ready)
+        if nxt is None:
+            if deleted_quiet and st is None:
+                self._give_up_deleted(batch)
+            return False
+        # the writer has moved on: what it appended to the old file before that, first
+        self._drain(batch, deadline)
+        if self._spent(batch, deadline):
+            nxt.file.close()
             return False
         if self._pending:
             batch.overlong += 1  # a last line the old file never finished
-        self._start(opened, 0)
+        self._start(nxt, 0)
         batch.rotations += 1
         return True
+
+    def _next_file(self, mine: os.stat_result, batch: Batch, path_ready: bool) -> _Open | None:
+        """The oldest rotated file written after the open one, else the file at the path
+        if it is ready to be taken up."""
+        identity = (mine.st_dev, mine.st_ino)
+        for _ in range(LISTING_TRIES):
+            siblings, settled = self._siblings()
+            own = [key for key, _, st in siblings if (st.st_dev, st.st_ino) == identity]
+            # a deleted file has no name: order it by its last write alone
+            after = own[0] if own else (mine.st_mtime_ns, -(1 << 62), "")
+            # the file at the path comes last whatever its time (a second writer may
+            # touch the old one after it)
+            rotated = sorted(
+                (key, path, (st.st_dev, st.st_ino))
+                for key, path, st in siblings
+                if key > after
+                and path.name != self.path.name
+                and (st.st_dev, st.st_ino) != identity
+            )
+            if rotated:
+                _, path, listed = rotated[0]
+                opened, _why = _open_file(path)
+                if opened is not None and (opened.device, opened.inode) == listed:
+                    return opened
+                if opened is not None:
+                    opened.file.close()
+                continue  # renamed or gone since the listing: list again
+            if settled:
+                break
+        if not path_ready:
+            return None
+        opened, why = _open_file(self.path)
+        if opened is not None and (opened.device, opened.inode) != identity:
+            return opened
+        if opened is not None:
+            opened.file.close()
+        batch.note = why or None  # gone or replaced since its stat: the old file meanwhile
+        return None
+
+    def _give_up_deleted(self, batch: Batch) -> None:
+        """A deleted file nobody writes any more: close it and free its disk space."""
+        minutes = DELETED_QUIET_SECONDS / 60
+        batch.note = (
+            f"access log {self.path} was deleted and not written for {minutes:g} minute(s): "
+            "closed it, waiting for a new one"
+        )
+        if self._pending:
+            batch.overlong += 1
+        self.close()
+        self._pending, self._discarding = "", False
+        self._was_missing = True
 
     # -- state ------------------------------------------------------------------------
 
@@ -258,6 +422,27 @@ class Follower:
         if self._discarding:
             return self._open.offset
         return self._open.offset - len(self._pending)
+
+    def _keep_position(self, batch: Batch) -> None:
+        """Save the position; if that fails, make sure no saved one makes a restart read
+        these lines again, or else take them back."""
+        note = self._save()
+        if note is None:
+            return
+        removed = statefile.remove(self.state_path)
+        if removed is None:
+            self._state = {}  # nothing saved: try again next time
+            batch.note = (
+                f"{note}; removed it, so a restart begins at the end of the log "
+                "(lines written while stopped are not counted, none twice)"
+            )
+            return
+        batch.note = f"{note}; {removed}: lines not counted until the position can be saved"
+        batch.countable = False
+        # as after a restart: from the saved position again, next time
+        self.close()
+        self._state, self._state_note = None, None
+        self._pending, self._discarding, self._was_missing = "", False, False
 
     def _save(self) -> str | None:
         if self._open is None:
@@ -284,13 +469,31 @@ def _late(deadline: Deadline | None) -> bool:
     return deadline is not None and deadline.remaining() <= min(0.5, deadline.seconds / 10)
 
 
-def _open_file(path: Path) -> _Open | None:
+def _order(log_name: str, name: str, st: os.stat_result) -> tuple[int, int, str]:
+    """A file's place among the log's rotations: by its last write; on a tie logrotate's
+    `.2` before `.1` before the log itself, other suffixes (dates) by name."""
+    suffix = name[len(log_name) :]
+    if not suffix:
+        rank = 1
+    elif suffix[1:].isdigit():
+        rank = -int(suffix[1:])
+    else:
+        rank = 0
+    return st.st_mtime_ns, rank, name
+
+
+def _open_file(path: Path) -> tuple[_Open | None, str]:
+    """The regular file at path, opened; or None and why not."""
     try:
-        file = path.open("rb", buffering=0)
-    except OSError:
-        return None
+        file = regular_file.open_binary(path)
+    except FileNotFoundError:
+        return None, f"access log {path} does not exist (yet)"
+    except regular_file.NotRegularFile as exc:
+        return None, f"access log {path} {exc.strerror}"
+    except OSError as exc:
+        return None, f"cannot open access log {path}: {exc.strerror or exc}"
     st = os.fstat(file.fileno())
-    return _Open(file, st.st_dev, st.st_ino, 0, b"")
+    return _Open(file, st.st_dev, st.st_ino, 0, b""), ""
 
 
 def _pread(file: IO[bytes], size: int, offset: int) -> bytes:

@@ -82,6 +82,26 @@ class Tally:
     def skip(self, lines: int = 1) -> None:
         self.lines_skipped += lines
 
+    def merge(self, other: Tally) -> None:
+        """Add another tally's counts to this one (a run's, once it may be counted)."""
+        for key, n in other.requests.items():
+            self.requests[key] = self.requests.get(key, 0) + n
+        for route, n in other.response_bytes.items():
+            self.response_bytes[route] = self.response_bytes.get(route, 0) + n
+        for pair, buckets in other._buckets.items():
+            mine = self._buckets.setdefault(pair, [0] * len(buckets))
+            for i, n in enumerate(buckets):
+                mine[i] += n
+            self._sums[pair] = self._sums.get(pair, 0.0) + other._sums[pair]
+        for route, n in other.upstream_errors.items():
+            self.upstream_errors[route] = self.upstream_errors.get(route, 0) + n
+        self.lines_parsed += other.lines_parsed
+        self.lines_skipped += other.lines_skipped
+        if other.last_line_time is not None and (
+            self.last_line_time is None or other.last_line_time > self.last_line_time
+        ):
+            self.last_line_time = other.last_line_time
+
     def snapshot(self) -> TrafficCounts:
         return TrafficCounts(
             requests=dict(self.requests),

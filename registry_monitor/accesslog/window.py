@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from registry_monitor import regular_file
 from registry_monitor.accesslog.follow import MAX_LINE
 from registry_monitor.accesslog.formats import Format, Parser, Request
 from registry_monitor.accesslog.routes import route_of
@@ -68,7 +69,7 @@ def read_window(
     newest: float | None = None
     truncated = False
     try:
-        file = path.open("rb")
+        file = regular_file.open_binary(path)  # a FIFO or directory: refused at once
     except OSError as exc:
         raise ProbeFailed(f"cannot read access log {path}: {exc.strerror or exc}") from None
     with file:

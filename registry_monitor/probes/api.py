@@ -12,12 +12,12 @@ reason, and says nothing about `public`.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from registry_monitor import bounded_json
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed, redact_url
@@ -29,6 +29,11 @@ from registry_monitor.registry_api import (
     next_link,
     split_image,
 )
+
+# A page holds at most catalog.maxentries (1000) names of at most 255 characters (260 kB):
+# a larger page, or one of more values, is not a catalog page and is refused undecoded.
+MAX_CATALOG_PAGE_BYTES = 4 * 1024 * 1024
+MAX_CATALOG_VALUES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,7 @@ class ApiProbe:
         pin = (public_host, config.public_connect) if config.public_connect else None
         # One client per endpoint: they are used from two threads at once.
         self.clients = {e: Client(config.ca_file, pin) for e, _ in self.targets}
+        self.page_cap = min(config.max_body_bytes, MAX_CATALOG_PAGE_BYTES)
 
     def __call__(self, deadline: Deadline) -> ApiStatus:
         name = resolve(  # first: bounded, and never left with the endpoints' leftovers
@@ -172,14 +178,17 @@ class ApiProbe:
             seen.add(url)
             try:
                 resp = client.get(url, timeout=deadline.io_timeout())
-                body = resp.read_capped(self.config.max_body_bytes, deadline)
+                body = resp.read_capped(self.page_cap, deadline)
             except RequestFailed as exc:
                 return failed(str(exc))
             except ProbeFailed as exc:
                 return failed(f"catalog page {pages + 1}: {exc}")
             if resp.status != 200:
                 return failed(f"catalog page {pages + 1} answered HTTP {resp.status}")
-            names = parse_catalog_page(body)
+            try:
+                names = parse_catalog_page(body)
+            except bounded_json.JsonRefused as exc:
+                return failed(f"catalog page {pages + 1} refused: {exc}")
             if names is None:
                 return failed(f"catalog page {pages + 1} is not a JSON repository list")
             pages += 1
@@ -215,11 +224,14 @@ class ApiProbe:
 
 
 def parse_catalog_page(body: bytes) -> list[str] | None:
-    """The repository names of one catalog page, or None if it is not one."""
+    """The repository names of one catalog page, or None if it is not one; JsonRefused
+    for a page that would cost more to decode than a page of names can."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+        doc = bounded_json.loads(body, max_bytes=len(body), max_values=MAX_CATALOG_VALUES)
+    except bounded_json.JsonRefused as exc:
+        if str(exc) == "not JSON":
+            return None
+        raise
     if not isinstance(doc, dict):
         return None
     names = doc.get("repositories")

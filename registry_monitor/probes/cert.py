@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from registry_monitor import certfacts
+from registry_monitor import certfacts, regular_file
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.tls import (
@@ -68,6 +68,7 @@ class CertStatus:
     valid: bool | None = None  # chain verifies and the name matches; None: not fetched
     error: str | None = None  # why valid is False, or why nothing was fetched
     names: tuple[str, ...] = ()  # subjectAltName DNS names
+    addresses: tuple[str, ...] = ()  # subjectAltName IP addresses
     host: str | None = None  # public_url's host, which the SANs must cover
     name_matches: bool | None = None  # they do
     chain_not_after: float | None = None  # earliest notAfter of the intermediates; None: none
@@ -134,8 +135,9 @@ def describe(source: str, target: str, facts: certfacts.CertFacts, host: str) ->
         not_before=facts.not_before,
         not_after=facts.not_after,
         names=facts.names,
+        addresses=facts.addresses,
         host=host,
-        name_matches=name_covered(host, list(facts.names)),
+        name_matches=name_covered(host, list(facts.names), facts.addresses),
     )
 
 
@@ -278,7 +280,7 @@ class CertProbe:
         "file_as_pem" when ssl's own PEM decoding read the same (so OpenSSL's leaf is it)."""
         target = str(path)
         try:
-            data = path.read_bytes()
+            data = regular_file.read_all(path, regular_file.MAX_PEM_BYTES)
         except OSError as exc:
             return CertStatus("file", target, error=f"cannot read: {exc.strerror or exc}")
         plain = pem_certificates(data)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
+from registry_monitor.mount_rule import on_own_volume
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class DiskUsage:
     files: int
     files_free: int
     readonly: bool
+    on_own_volume: bool | None = None  # data_dir_must_be_mount (mount_rule.py); None: off
 
     @property
     def used_percent(self) -> float:
@@ -95,6 +97,7 @@ class DiskProbe:
 
     def __init__(self, config: Config) -> None:
         self.path = config.data_dir
+        self.must_be_mount = config.data_dir_must_be_mount
 
     def __call__(self, deadline: Deadline) -> DiskUsage:
         path = os.path.realpath(self.path)
@@ -113,4 +116,5 @@ class DiskProbe:
             files=st.f_files,
             files_free=st.f_ffree,
             readonly=bool(st.f_flag & os.ST_RDONLY),
+            on_own_volume=on_own_volume(self.path, mountpoint, self.must_be_mount),
         )

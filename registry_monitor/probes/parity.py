@@ -2,11 +2,18 @@
 
 A standby can hold every byte and still fail as the active because its
 configuration drifted. Each node describes itself by digests only, never
-contents: the sha256 of each file in `parity_files` (the registry's
-config.yml, the nginx site, the htpasswd file), the fingerprints of the
-certificate nginx serves and of `cert_file`, the registry's version and the
-exporter's. The active's description is served at `/api/parity`; the
-standby fetches it and compares item by item.
+contents: of each file in `parity_files` (the registry's config.yml, the
+nginx site, the htpasswd file), of the certificate nginx serves and of
+`cert_file`; and by the registry's version and the exporter's. The active's
+description is served at `/api/parity`; the standby fetches it and compares
+item by item.
+
+Every digest is keyed: HMAC-SHA256 with a key derived from `api_token`, the
+secret both nodes share. A plain sha256 of an htpasswd file is a password
+guessed offline (a `{SHA}` entry gives its word to a word list); a keyed one
+tells nothing to whoever lacks the token. Without a token the digests are
+keyed by a random key of this process, `/api/parity` is not served, and the
+standby says there is nothing it can compare.
 
 Differences the operators intend are declared, not ignored wholesale:
 `parity_ignore_lines` names, per file, the regular expressions of lines left
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import hmac
 import os
 import re
 import signal
@@ -28,15 +35,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry_monitor import __version__
+from registry_monitor import __version__, bounded_json, regular_file
 from registry_monitor.active_memory import ParityMemory
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed
 from registry_monitor.probes.cert import CertProbe
 
-FORMAT = 1
+FORMAT = 2  # 2: digests keyed (HMAC-SHA256); 1 sent plain sha256
 MAX_FILE_BYTES = 16 * 1024 * 1024
+# The active's description: a few items per parity_files entry fit in far less.
+MAX_DESCRIPTION_BYTES = 1024 * 1024
+MAX_DESCRIPTION_VALUES = 200_000
+# Items compared (and parity_match series) at most; the rest of a description is counted.
+MAX_ITEMS = 64
+MAX_TEXT = 300  # characters kept of each string of the peer's (names, digests, errors)
+KEY_CONTEXT = b"registry-monitor parity v2"
+NO_KEY_HERE = "no api_token set: parity compares digests keyed by it, set the same on both"
+NO_PARITY_THERE = "serves no parity without api_token: set the same api_token on both"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +70,7 @@ class NodeDescription:
     role: str
     generated_at: float
     items: tuple[ParityItem, ...]
+    more_items: int = 0  # items past MAX_ITEMS in what was received: counted, not kept
 
     def item(self, name: str) -> ParityItem | None:
         return next((i for i in self.items if i.item == name), None)
@@ -72,6 +89,8 @@ class ParityStatus:
     active: NodeDescription | None = None  # on the standby: the active's description
     matches: tuple[ParityMatch, ...] = ()
     active_blob_bytes: int | None = None  # the active's stored content, from its last scan
+    uncompared: int = 0  # items past MAX_ITEMS, neither compared nor exported
+    shared: bool = True  # digests keyed by api_token; False: by a key of this process alone
 
     @property
     def mismatches(self) -> tuple[ParityMatch, ...]:
@@ -81,23 +100,38 @@ class ParityStatus:
         if self.active is None:
             unread = [i.item for i in self.local.items if i.error]
             text = f"{len(self.local.items)} items described"
+            if not self.shared:
+                text += " (no api_token: not served to the standby)"
             return text + (f", not readable: {', '.join(unread)}" if unread else "")
-        if not self.mismatches:
-            return f"{len(self.matches)} items as on {self.active.node}"
-        return "; ".join(f"{m.item} differs: {m.reason}" for m in self.mismatches)
+        parts = [f"{m.item} differs: {m.reason}" for m in self.mismatches]
+        if self.uncompared:
+            parts.append(f"{self.uncompared} more items not compared (at most {MAX_ITEMS})")
+        return "; ".join(parts) or f"{len(self.matches)} items as on {self.active.node}"
 
 
-def file_digest(path: Path, ignore: tuple[re.Pattern[str], ...]) -> ParityItem:
-    """sha256 of the file's lines that no ignore pattern matches (the whole bytes if none)."""
+def parity_key(token: str | None) -> tuple[bytes, bool]:
+    """(the key digests are keyed with, whether the standby can share it): derived from
+    api_token, or random when there is none."""
+    if token is None:
+        return os.urandom(32), False
+    return hmac.new(token.encode(), KEY_CONTEXT, hashlib.sha256).digest(), True
+
+
+def keyed(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def file_digest(path: Path, ignore: tuple[re.Pattern[str], ...], key: bytes) -> ParityItem:
+    """The keyed digest of the file's lines that no ignore pattern matches (the whole bytes
+    if none)."""
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+        data = regular_file.read_bytes(path, MAX_FILE_BYTES)
     except OSError as exc:
         return ParityItem("", "file", None, f"cannot read {path}: {exc.strerror or exc}")
     if len(data) > MAX_FILE_BYTES:
         return ParityItem("", "file", None, f"{path} is larger than {MAX_FILE_BYTES} bytes")
     if not ignore:
-        return ParityItem("", "file", hashlib.sha256(data).hexdigest())
+        return ParityItem("", "file", keyed(key, data))
     kept: list[bytes] = []
     dropped = 0
     for line in data.splitlines(keepends=True):
@@ -106,7 +140,7 @@ def file_digest(path: Path, ignore: tuple[re.Pattern[str], ...]) -> ParityItem:
             dropped += 1
         else:
             kept.append(line)
-    return ParityItem("", "file", hashlib.sha256(b"".join(kept)).hexdigest(), None, dropped)
+    return ParityItem("", "file", keyed(key, b"".join(kept)), None, dropped)
 
 
 class RegistryVersion:
@@ -183,7 +217,7 @@ def compare(mine: NodeDescription, theirs: NodeDescription) -> tuple[ParityMatch
                 reason = f"{a.digest!r} here, {b.digest!r} on the active"
             else:
                 reason = (
-                    f"sha256 {(a.digest or '')[:12]} here, {(b.digest or '')[:12]} on the active"
+                    f"digest {(a.digest or '')[:12]} here, {(b.digest or '')[:12]} on the active"
                 )
             out.append(ParityMatch(name, False, reason))
         else:
@@ -211,29 +245,39 @@ def description_json(d: NodeDescription) -> dict[str, Any]:
 
 
 def parse_description(doc: object) -> NodeDescription:
-    """The active's /api/parity answer, checked strictly (ValueError names what is wrong)."""
+    """The active's /api/parity answer, checked strictly (ValueError names what is wrong);
+    items past MAX_ITEMS are counted, not kept."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(f"not a format {FORMAT} parity description")
+    received = doc.get("items") or []
+    if not isinstance(received, list):
+        raise ValueError("items is not a list")
     items = []
-    for raw in doc.get("items") or ():
+    for raw in received[:MAX_ITEMS]:
         if not isinstance(raw, dict) or not isinstance(raw.get("item"), str):
             raise ValueError("an item without a name")
-        digest, error = raw.get("digest"), raw.get("error")
+        name = raw["item"][:MAX_TEXT]  # what comes from the peer is cut to a line's length
+        digest, error, kind = raw.get("digest"), raw.get("error"), raw.get("kind", "")
         if not isinstance(digest, str | None) or not isinstance(error, str | None):
-            raise ValueError(f"item {raw['item']}: digest and error must be strings or null")
+            raise ValueError(f"item {name}: digest and error must be strings or null")
+        ignored = raw.get("ignored_lines") or 0
+        if not isinstance(ignored, int) or not isinstance(kind, str):
+            raise ValueError(f"item {name}: kind must be a string, ignored_lines an integer")
         items.append(
             ParityItem(
-                raw["item"],
-                str(raw.get("kind", "")),
-                digest,
-                error,
-                int(raw.get("ignored_lines") or 0),
+                name,
+                kind[:MAX_TEXT],
+                None if digest is None else digest[:MAX_TEXT],
+                None if error is None else error[:MAX_TEXT],
+                ignored,
             )
         )
     node, role, at = doc.get("node"), doc.get("role"), doc.get("generated_at")
     if not isinstance(node, str) or not isinstance(role, str) or not isinstance(at, int | float):
         raise ValueError("node, role and generated_at are required")
-    return NodeDescription(node, role, float(at), tuple(items))
+    node, role = node[:MAX_TEXT], role[:MAX_TEXT]
+    more = len(received) - len(items)
+    return NodeDescription(node, role, float(at), tuple(items), more)
 
 
 class ParityProbe:
@@ -253,13 +297,14 @@ class ParityProbe:
             else None
         )
         self.client = Client(config.ca_file)
+        self.key, self.shared = parity_key(config.api_token)
         self.memory = ParityMemory(config.state_dir)  # the active's last description
 
     def describe(self, deadline: Deadline) -> NodeDescription:
         version = RegistryVersion(self.config.registry_binary)  # runs while the rest is read
         items: list[ParityItem] = []
         for name, path in self.files.items():
-            found = file_digest(path, self.ignore.get(name, ()))
+            found = file_digest(path, self.ignore.get(name, ()), self.key)
             items.append(ParityItem(name, "file", found.digest, found.error, found.ignored_lines))
         # one dict of chains, as the cert probe keeps it: a file that is the chain nginx
         # served and OpenSSL verified is taken as read, without cryptography
@@ -270,7 +315,7 @@ class ParityProbe:
                 ParityItem(
                     "cert_served",
                     "cert",
-                    served.fingerprint_sha256,
+                    self._keyed(served.fingerprint_sha256),
                     served.error if not served.fetched else None,
                 )
             )
@@ -280,7 +325,7 @@ class ParityProbe:
                 ParityItem(
                     "cert_file",
                     "cert",
-                    on_disk.fingerprint_sha256,
+                    self._keyed(on_disk.fingerprint_sha256),
                     on_disk.error if not on_disk.fetched else None,
                 )
             )
@@ -288,58 +333,80 @@ class ParityProbe:
         items.append(ParityItem("exporter_version", "version", __version__))
         return NodeDescription(self.config.node, self.config.role, time.time(), tuple(items))
 
+    def _keyed(self, fingerprint: str | None) -> str | None:
+        return None if fingerprint is None else keyed(self.key, fingerprint.encode())
+
     def fetch_active(self, deadline: Deadline) -> tuple[NodeDescription, int | None]:
-        assert self.url is not None
-        headers = {"Accept": "application/json"}
-        if self.config.api_token:
-            headers["Authorization"] = f"Bearer {self.config.api_token}"
+        assert self.url is not None and self.config.api_token is not None
+        headers = {
+            "Accept": "application/json",
+            "Authorization": f"Bearer {self.config.api_token}",
+        }
         try:
             resp = self.client.get(self.url, headers=headers, timeout=deadline.io_timeout(10))
-            body = resp.read_capped(1024 * 1024, deadline)
+            body = resp.read_capped(MAX_DESCRIPTION_BYTES, deadline)
         except RequestFailed as exc:
             raise ProbeFailed(f"active exporter {self.url} unreachable: {exc}") from None
+        except ProbeFailed as exc:
+            raise ProbeFailed(f"active's parity description rejected: {exc}") from None
         if resp.status == 401:
             raise ProbeFailed(
                 f"active exporter {self.url} refused the request (401): "
                 "set the same api_token on both"
             )
+        if resp.status == 403:
+            raise ProbeFailed(f"active exporter {self.url} {NO_PARITY_THERE}")
         if resp.status != 200:
             raise ProbeFailed(f"active exporter {self.url} answered HTTP {resp.status}")
         try:
-            doc = json.loads(body)
+            doc = bounded_json.loads(
+                body, max_bytes=MAX_DESCRIPTION_BYTES, max_values=MAX_DESCRIPTION_VALUES
+            )
             described = parse_description(doc)
-        except ValueError as exc:
+        except ValueError as exc:  # JsonRefused too
             raise ProbeFailed(f"active's parity description rejected: {exc}") from None
+        assert isinstance(doc, dict)  # parse_description holds it to an object
         size = doc.get("storage_blob_bytes")
         return described, size if isinstance(size, int) and size >= 0 else None
 
     def __call__(self, deadline: Deadline) -> ParityStatus:
         local = self.describe(deadline)
+        alone = ParityStatus(local, shared=self.shared)
         if self.config.role != "standby":
-            return ParityStatus(local)
+            return alone
         if self.url is None:
             raise ProbeFailed(
-                "active_exporter_url is not set: nothing to compare with",
-                partial=ParityStatus(local),
+                "active_exporter_url is not set: nothing to compare with", partial=alone
             )
+        if not self.shared:
+            raise ProbeFailed(NO_KEY_HERE, partial=alone)
         try:
             active, blob_bytes = self.fetch_active(deadline)
         except ProbeFailed as exc:  # judged against the active's last description kept
-            raise ProbeFailed(str(exc), partial=self.recalled(local)) from None
+            raise ProbeFailed(str(exc), partial=self.recalled(local, alone)) from None
         if active.role != "active":
             raise ProbeFailed(
                 f"{self.url} is node {active.node} with role {active.role}, not the active",
-                partial=ParityStatus(local),
+                partial=alone,
             )
         self.memory.keep(description_json(active), blob_bytes)
-        return ParityStatus(local, active, compare(local, active), blob_bytes)
+        return self.judged(local, active, blob_bytes)
 
-    def recalled(self, local: NodeDescription) -> ParityStatus:
+    def judged(
+        self, local: NodeDescription, active: NodeDescription, blob_bytes: int | None
+    ) -> ParityStatus:
+        matches = compare(local, active)
+        uncompared = active.more_items + max(0, len(matches) - MAX_ITEMS)
+        return ParityStatus(
+            local, active, matches[:MAX_ITEMS], blob_bytes, uncompared, shared=self.shared
+        )
+
+    def recalled(self, local: NodeDescription, alone: ParityStatus) -> ParityStatus:
         kept = self.memory.recall()
         try:
             active = parse_description(kept[0]) if kept is not None else None
         except ValueError:
             active = None
         if kept is None or active is None:
-            return ParityStatus(local)
-        return ParityStatus(local, active, compare(local, active), kept[1])
+            return alone
+        return self.judged(local, active, kept[1])

@@ -19,16 +19,22 @@ not leave it unverified forever.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from registry_monitor import bounded_json
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import BodyCut, Client, RequestFailed, Response, redact_url
-from registry_monitor.registry_api import DIGEST_HEADER, MANIFEST_ACCEPT, split_image
+from registry_monitor.registry_api import (
+    DIGEST_HEADER,
+    MANIFEST_ACCEPT,
+    MAX_MANIFEST_BYTES,
+    MAX_MANIFEST_VALUES,
+    split_image,
+)
 
 INDEX_TYPES = frozenset(
     {
@@ -144,7 +150,10 @@ def _descriptor(entry: object, what: str) -> tuple[str, int | None]:
 
 def pick_platform(index: dict[str, Any]) -> str:
     """The digest of the linux/amd64 child of a manifest list or OCI index."""
-    for entry in index.get("manifests") or ():
+    entries = index.get("manifests")
+    if not isinstance(entries, list):
+        raise _PullFailed("the index's manifests is not a list")
+    for entry in entries:
         platform = entry.get("platform") if isinstance(entry, dict) else None
         if isinstance(platform, dict) and (platform.get("os"), platform.get("architecture")) == (
             PLATFORM
@@ -162,7 +171,8 @@ class PullProbe:
         self.shown = redact_url(config.public_url)
         self.images = config.canary_images
         self.cap = config.pull_max_bytes_per_run
-        self.max_manifest = config.max_body_bytes
+        # never more than the registry itself would store (nor than max_body_bytes)
+        self.max_manifest = min(config.max_body_bytes, MAX_MANIFEST_BYTES)
         public_host = urlsplit(config.public_url).hostname or ""
         pin = (public_host, config.public_connect) if config.public_connect else None
         self.client = Client(config.ca_file, pin)
@@ -218,7 +228,10 @@ class PullProbe:
             if manifest.get("schemaVersion") != 2 or "layers" not in manifest:
                 raise _PullFailed("not a schema 2 image manifest (schema 1 is not pulled)")
             blobs = [_descriptor(manifest.get("config"), "config")]
-            for n, layer in enumerate(manifest.get("layers") or (), 1):
+            layers = manifest.get("layers")
+            if not isinstance(layers, list):
+                raise _PullFailed("the manifest's layers is not a list")
+            for n, layer in enumerate(layers, 1):
                 if isinstance(layer, dict) and layer.get("mediaType") in FOREIGN_LAYER_TYPES:
                     continue  # fetched from elsewhere by clients; not this registry's
                 blobs.append(_descriptor(layer, f"layer {n}"))
@@ -232,6 +245,8 @@ class PullProbe:
         except _PullFailed as exc:
             missing = state["manifest"] is None and exc.status == 404
             return result(False, error=str(exc), tag_missing=missing)
+        except Exception as exc:  # a manifest no registry sends fails its image, not the run
+            return result(False, error=f"{type(exc).__name__}: {str(exc)[:200]}")
         return result(True)
 
     def _get(self, url: str, what: str, deadline: Deadline, accept: str = "*/*") -> Response:
@@ -260,7 +275,10 @@ class PullProbe:
         resp = self._get(url, what, deadline, accept=MANIFEST_ACCEPT)
         try:
             body = resp.read_capped(self.max_manifest, deadline)
-        except (ProbeFailed, RequestFailed) as exc:
+        except ProbeFailed as exc:
+            cap = " (the registry stores none larger)" if "byte cap" in str(exc) else ""
+            raise _PullFailed(f"{what}: {exc}{cap}") from None
+        except RequestFailed as exc:
             raise _PullFailed(f"{what}: {exc}") from None
         budget.spend(len(body))
         actual = "sha256:" + hashlib.sha256(body).hexdigest()
@@ -268,9 +286,11 @@ class PullProbe:
         if expected is not None and expected != actual:
             raise _PullFailed(f"{what}: digest mismatch, got {short(actual)}")
         try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise _PullFailed(f"{what}: not JSON") from None
+            doc = bounded_json.loads(
+                body, max_bytes=self.max_manifest, max_values=MAX_MANIFEST_VALUES
+            )
+        except bounded_json.JsonRefused as exc:
+            raise _PullFailed(f"{what}: {exc}") from None
         if not isinstance(doc, dict):
             raise _PullFailed(f"{what}: not a JSON object")
         if "mediaType" not in doc:

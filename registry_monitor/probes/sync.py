@@ -17,7 +17,12 @@ outlasting it can be seen.
 
 rsync's exit 24 ("some files vanished before they could be transferred") is
 the expected race with pushes and garbage collection on the active: it counts
-as a success. Any other non-zero exit is a failed run.
+as a success. Any other non-zero exit is a failed run; 25 is rsync's own
+`--max-delete` stopping deletions, for a unit run with it.
+
+The sync guard (registry_monitor/sync_guard/, run by the unit before rsync)
+keeps its refusals in state_dir; they are read here, so that the sync's
+verdict and metrics show a run the guard stopped.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 from registry_monitor import statefile, systemd
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
+from registry_monitor.sync_guard.record import GuardHistory, load_history
 
 STATE_FILE = "sync-state.json"
 PROPERTIES = (  # of the service and of its timer, in one call
@@ -59,6 +65,7 @@ RSYNC_EXITS = {
     20: "received SIGUSR1 or SIGINT",
     23: "partial transfer due to error",
     24: "files vanished (expected race with pushes)",
+    25: "--max-delete limit stopped deletions (the source shrank?)",
     30: "timeout in data send/receive",
     35: "timeout waiting for daemon connection",
 }
@@ -98,6 +105,13 @@ class SyncStatus:
     last_duration_seconds: float | None  # of the last finished run (whole seconds)
     timer_period_seconds: float | None  # between two runs, from the timer's settings
     state_note: str | None  # the state file could not be read or written
+    guard: GuardHistory | None = None  # the sync guard's refusals (sync_guard/record.py)
+
+    @property
+    def guard_refused_last(self) -> bool:
+        """The guard's last refusal came after the last successful run: syncs are stopped."""
+        at = self.guard.last_refusal_at if self.guard is not None else None
+        return at is not None and (self.last_success is None or at > self.last_success)
 
     @property
     def installed(self) -> bool:
@@ -193,6 +207,7 @@ class SyncProbe:
         self.role = config.role
         self.systemctl = config.systemctl
         self.state_path = config.state_dir / STATE_FILE
+        self.state_dir = config.state_dir
 
     def __call__(self, deadline: Deadline) -> SyncStatus:
         service, timer = systemd.show(
@@ -249,4 +264,5 @@ class SyncProbe:
             last_duration_seconds=state.last_duration,
             timer_period_seconds=systemd.timer_period(timer),
             state_note=note,
+            guard=load_history(self.state_dir),
         )

@@ -8,7 +8,10 @@ the last N minutes of the file instead.
 
 The counters are read in the background and reset when the exporter
 restarts, as counters do; the file offset, kept in state_dir, is what makes
-sure a line is never counted twice.
+sure a line is never counted twice. A run parses its lines as they are read,
+within its deadline, into a tally of its own, added to the counters only when
+the follower says they may be counted (their position kept, or no stale one
+left for a restart to read them again from).
 """
 
 from __future__ import annotations
@@ -68,16 +71,22 @@ class TrafficProbe:
                 time.time(),
                 deadline,
             )
-        batch = self.follower.read(deadline)
-        parse, add, skipped = self.parser.parse, self.tally.add, batch.overlong
-        for line in batch.lines:
-            request = parse(line)
-            if request is None:
-                skipped += 1
-            else:
-                add(request)
-        self.tally.skip(skipped)
-        self.rotations += batch.rotations
+        run = Tally()  # this run's lines: counted once their position is kept
+        parse, add, skip = self.parser.parse, run.add, run.skip
+
+        def consume(lines: list[str]) -> None:
+            for line in lines:
+                request = parse(line)
+                if request is None:
+                    skip()
+                else:
+                    add(request)
+
+        batch = self.follower.read(deadline, consume)
+        run.skip(batch.overlong)
+        if batch.countable:  # else the follower reads them again from the saved position
+            self.tally.merge(run)
+            self.rotations += batch.rotations
         if self.tally.last_line_time is None and self._mtime is None:
             with contextlib.suppress(OSError):
                 self._mtime = self.access_log.path.stat().st_mtime
@@ -86,7 +95,7 @@ class TrafficProbe:
             format=self.access_log.format,
             counts=self.tally.snapshot(),
             last_line_time=self.tally.last_line_time or self._mtime,
-            lines_read=len(batch.lines) + batch.overlong,
+            lines_read=run.lines_parsed + run.lines_skipped if batch.countable else 0,
             rotations=self.rotations,
             note=batch.note,
         )

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from registry_monitor import bounded_json
 from registry_monitor.storage.inventory import DigestSet, Inventory, RepoTags
 from registry_monitor.storage.layout import DIGEST_SIZE, valid_repository, valid_tag
 from registry_monitor.storage.spill import anonymous_file
@@ -41,6 +42,10 @@ FORMAT = 1
 MEDIA_TYPE = "application/vnd.registry-monitor.inventory.v1+jsonl"
 BLOBS_PER_LINE = 2048
 STEP = 1024 * 1024  # decompressed bytes per inflate step
+# One line is decoded whole: a repository of ~65k tags is 16 MiB, and any line is held to
+# what its values can cost decoded (bounded_json), whatever the inventory's own cap.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_LINE_VALUES = 500_000  # two a tag (name, mtime)
 HEADER_KEYS = frozenset({"format", "node", "role", "generated_at", "repositories", "tags", "blobs"})
 REPO_KEYS = frozenset({"repository", "tags", "digests", "mtimes"})
 
@@ -233,9 +238,11 @@ class _Decoder:
     def line(self, raw: bytes | bytearray) -> None:
         self.line_no += 1
         try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise InventoryError(f"line {self.line_no} is not JSON") from None
+            obj = bounded_json.loads(raw, max_bytes=MAX_LINE_BYTES, max_values=MAX_LINE_VALUES)
+        except bounded_json.JsonRefused as exc:
+            if str(exc) == "not JSON":
+                raise InventoryError(f"line {self.line_no} is not JSON") from None
+            raise InventoryError(f"line {self.line_no} refused: {exc}") from None
         if not isinstance(obj, dict):
             raise InventoryError(f"line {self.line_no} is not a JSON object")
         if self.header is None:
@@ -365,13 +372,16 @@ def decode_into(
             raise InventoryError(f"inventory larger than the {max_bytes} byte cap")
         digest.update(data)
         buffer.extend(data)
-        if b"\n" not in data:
-            return
-        start = 0
-        while (end := buffer.find(b"\n", start)) >= 0:
-            decoder.line(buffer[start:end])
-            start = end + 1
-        del buffer[:start]
+        if b"\n" in data:
+            start = 0
+            while (end := buffer.find(b"\n", start)) >= 0:
+                decoder.line(buffer[start:end])
+                start = end + 1
+            del buffer[:start]
+        if len(buffer) > MAX_LINE_BYTES:  # a line with no end in sight is not held whole
+            raise InventoryError(
+                f"line {decoder.line_no + 1} refused: longer than the {MAX_LINE_BYTES} byte cap"
+            )
 
     try:
         for chunk in chunks:

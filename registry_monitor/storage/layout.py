@@ -8,15 +8,16 @@ memory.
 
 # Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
 # compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
-import json
 import os
 import re
 from pathlib import Path
 from typing import NamedTuple
 
+from registry_monitor import bounded_json, regular_file
+from registry_monitor.registry_api import MAX_MANIFEST_BYTES, MAX_MANIFEST_VALUES
+
 DIGEST_SIZE = 32
 LINK_SIZE = len("sha256:") + 2 * DIGEST_SIZE  # a link file is exactly this, no newline
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the registry's own limit on a manifest PUT is 4 MiB
 MAX_STARTEDAT_BYTES = 256
 
 _LINK = re.compile(rb"sha256:([0-9a-f]{64})")
@@ -106,9 +107,20 @@ def parse_link(data: bytes) -> bytes:
     return bytes.fromhex(match.group(1).decode())
 
 
+def _open_regular(
+    path: str, follow: bool = True, blocking: bool = True
+) -> tuple[int, os.stat_result]:
+    """A descriptor of the regular file at path; a FIFO or device planted in the data
+    directory is LayoutError at once, never a scan blocked in open()."""
+    try:
+        return regular_file.open_fd(path, follow, blocking)
+    except regular_file.NotRegularFile as exc:
+        raise LayoutError(exc.strerror) from None
+
+
 def read_link(path: str) -> bytes:
     """Read and parse a link file; at most LINK_SIZE + 1 bytes are read."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd, _ = _open_regular(path, follow=False, blocking=False)  # one read of 73 bytes
     try:
         data = os.read(fd, LINK_SIZE + 1)
     finally:
@@ -158,11 +170,12 @@ def parse_manifest(data: bytes) -> ManifestRefs:
     if len(data) > MAX_MANIFEST_BYTES:
         raise LayoutError(f"manifest of {len(data)} bytes exceeds the {MAX_MANIFEST_BYTES} cap")
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise LayoutError("manifest blob is not JSON") from None
-    except RecursionError:  # `[[[[...` within the size cap: garbage, not a reason to fail a scan
-        raise LayoutError("manifest blob nests JSON too deeply") from None
+        # within the size cap, `[[[[...` or a million `{}` is garbage, not a reason to fail
+        # a scan or to hold a hundred megabytes
+        doc = bounded_json.loads(data, max_bytes=MAX_MANIFEST_BYTES, max_values=MAX_MANIFEST_VALUES)
+    except bounded_json.JsonRefused as exc:
+        reason = "is not JSON" if str(exc) == "not JSON" else f"refused: {exc}"
+        raise LayoutError(f"manifest blob {reason}") from None
     if not isinstance(doc, dict):
         raise LayoutError("manifest blob is not a JSON object")
     version = doc.get("schemaVersion")
@@ -206,9 +219,9 @@ def read_manifest(path: str) -> ManifestRefs:
     Reads ask for the size fstat gives (plus one byte, to see growth), never for
     the cap: a 4 MiB request per 1 KiB manifest would churn the allocator.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd, info = _open_regular(path)
     try:
-        size = os.fstat(fd).st_size
+        size = info.st_size
         if size > MAX_MANIFEST_BYTES:
             raise LayoutError(f"a {size} byte blob is too large to be a manifest")
         data = os.read(fd, size + 1)

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from registry_monitor import regular_file
 from registry_monitor.base import Deadline
 from registry_monitor.storage.layout import (
     DIGEST_SIZE,
@@ -197,7 +198,7 @@ class BlobVerifier:
         """(bytes read, outcome, hash state): outcome "" = not finished, "ok", "gone", or
         what is wrong. A state of None is made here, once the blob's size is known."""
         try:
-            fd = os.open(blob_data_path(self.blobs, digest), os.O_RDONLY | os.O_CLOEXEC)
+            fd, _ = regular_file.open_fd(blob_data_path(self.blobs, digest))
         except FileNotFoundError:
             return 0, "gone", state  # removed since the scan (GC, rsync --delete): not corruption
         except OSError as exc:

@@ -43,6 +43,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
 
+from registry_monitor import regular_file
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.storage.layout import (
     DIGEST_SIZE,
@@ -501,7 +502,7 @@ class Tree:
                 continue
             when: float | None = None
             try:
-                fd = os.open(f"{entry.path}/startedat", os.O_RDONLY | os.O_CLOEXEC)
+                fd, _ = regular_file.open_fd(f"{entry.path}/startedat", blocking=False)
                 try:
                     when = parse_startedat(os.read(fd, MAX_STARTEDAT_BYTES))
                 finally:

@@ -85,7 +85,7 @@ def judge_cert(
     j.perf(f"{c.source}_lifetime_left_ratio", share, threshold=ratio, minimum=0, maximum=1)
     j.perf(f"{c.source}_valid", int(bool(c.valid)), critical=GOOD, minimum=0, maximum=1)
     if c.name_matches is False:
-        names = ", ".join(c.names) or "none"
+        names = ", ".join((*c.names, *c.addresses)) or "none"
         j.add(State.CRITICAL, f"{title(c)} does not cover {c.host} (its names: {names})")
     judge_chain(j, c, days_left, now)
     return days

@@ -1,4 +1,5 @@
-"""disk: used space (percent, or available bytes with --unit bytes), inodes, read-only."""
+"""disk: used space (percent, or available bytes with --unit bytes), inodes, read-only;
+data_dir on the root filesystem where it must be on a volume of its own (mount_rule.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from registry_monitor.config import Config
 from registry_monitor.judgement.ranges import Threshold, ceiling, floor, parse_floor, parse_range
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, UsageError, Verdict
+from registry_monitor.mount_rule import unmounted_reason
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits, failed, levels
 
@@ -68,6 +70,8 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         State.CRITICAL if d.readonly else State.OK,
         f"{d.mountpoint} is mounted read-only" if d.readonly else f"{where} is writable",
     )
+    if d.on_own_volume is False:
+        j.add(State.CRITICAL, unmounted_reason(d.path))
     used = round(d.used_percent, 2)
     space = f"{used:.1f}% of {human(d.size_bytes)} used, {human(d.avail_bytes)} available"
     if "used_percent" in limits:

@@ -30,6 +30,8 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         return failed(reading)
     j = Judgement("parity")
     if status.active is None:  # the active describes itself for the standby
+        if not status.shared:
+            j.add(State.OK, "no api_token: /api/parity is not served, the standby cannot compare")
         for item in status.local.items:
             if item.error and item.kind == "cert":  # the cert probe's to judge
                 j.add(State.OK, f"{item.item}: not described ({item.error})")
@@ -44,6 +46,12 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
         else:
             j.add(State.WARNING, f"{m.item} differs from {status.active.node}: {m.reason}")
         j.perf(f"{m.item}_match", int(m.match), warning=SAME, minimum=0, maximum=1)
+    if status.uncompared:
+        j.add(
+            State.WARNING,
+            f"{status.uncompared} more items of {status.active.node} not compared "
+            "(past the cap of items compared)",
+        )
     if reading.error:  # the active did not answer: compared with its last description kept
         kept = when(status.active.generated_at)
         j.add(State.WARNING, f"compared with the active's description of {kept}: {reading.error}")

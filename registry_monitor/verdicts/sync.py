@@ -12,6 +12,11 @@ node's new pushes); a unit not installed there (not-found) is fine.
 
 On both, a last run that lasted longer than the timer's period is a WARNING:
 every later run starts late, and the lag grows.
+
+On the standby, a refusal by the sync guard (check_registry sync-guard, run by
+the unit before rsync) since the last successful run is CRITICAL and names its
+reasons and the override: syncs stay stopped until the cause is fixed or an
+operator lets one run through.
 """
 
 from __future__ import annotations
@@ -61,6 +66,25 @@ def _duration(j: Judgement, s: SyncStatus) -> None:
     else:
         j.add(State.OK, f"last run took {took}s")
     j.perf("last_duration", took, "s", minimum=0, maximum=s.timer_period_seconds)
+
+
+def _guard(j: Judgement, s: SyncStatus) -> None:
+    g = s.guard
+    if g is None:
+        return
+    if g.last_refusal_at is not None:
+        what = f"the sync guard refused the run at {when(g.last_refusal_at)}: {g.last_refusal}"
+        if s.guard_refused_last:
+            j.add(State.CRITICAL, what)
+        else:
+            j.add(State.OK, f"{what} (a run succeeded since)")
+    if g.last_exemption is not None and g.last_exemption_at is not None:
+        j.add(
+            State.OK,
+            f"sync guard exemption used at {when(g.last_exemption_at)}: {g.last_exemption}",
+        )
+    if g.note:
+        j.add(State.OK, f"note: sync guard record: {g.note}")
 
 
 def _judge_active(s: SyncStatus) -> Verdict:
@@ -131,6 +155,7 @@ def _judge_standby(s: SyncStatus, now: float, limits: Limits) -> Verdict:
         )
     j.perf("last_success_age", age, "s", age_limit, 0)
     _duration(j, s)
+    _guard(j, s)
     if s.state_note:
         j.add(State.OK, f"note: {s.state_note}")
     if age is None:

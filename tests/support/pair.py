@@ -21,7 +21,7 @@ from testbed.registry import Registry, node_config
 from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
 
-TOKEN = "pair-secret"
+TOKEN = "pair-secret-0123456789"
 
 
 @dataclass

@@ -27,7 +27,7 @@ ITEM = re.compile(
     rf"(?:;(?P<warn>{RANGE})(?:;(?P<crit>{RANGE})(?:;(?P<min>{NUMERAL})?(?:;(?P<max>{NUMERAL})?)?)?)?)?"
 )
 STATUS = re.compile(
-    r"REGISTRY(?: (?P<probe>[A-Z]+))? (?P<state>OK|WARNING|CRITICAL|UNKNOWN) - (?P<text>\S.*)"
+    r"REGISTRY(?: (?P<probe>[A-Z][A-Z-]*))? (?P<state>OK|WARNING|CRITICAL|UNKNOWN) - (?P<text>\S.*)"
 )
 EXIT_CODES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 
