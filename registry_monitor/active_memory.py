@@ -25,12 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from registry_monitor import statefile
+from registry_monitor.base import ProbeFailed
 
 INVENTORY_FILE = "active-inventory-last-known.json"
 PARITY_FILE = "active-parity-last-known.json"
 FORMAT = 1
 KEEP_EVERY = 30.0
 LACKING = 50  # tags lacked named in the file (with their digests); the count is exact
+
+
+class Unreachable(ProbeFailed):
+    """The active's exporter did not answer at all (refused, reset, timed out): the one
+    failure judged from what it said last. An answer that is refused (401, garbage) is
+    not silence: it fails as ever."""
 
 
 @dataclass(frozen=True, slots=True)

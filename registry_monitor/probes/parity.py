@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_monitor import __version__, bounded_json, regular_file
-from registry_monitor.active_memory import ParityMemory
+from registry_monitor.active_memory import ParityMemory, Unreachable
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed
@@ -346,7 +346,7 @@ class ParityProbe:
             resp = self.client.get(self.url, headers=headers, timeout=deadline.io_timeout(10))
             body = resp.read_capped(MAX_DESCRIPTION_BYTES, deadline)
         except RequestFailed as exc:
-            raise ProbeFailed(f"active exporter {self.url} unreachable: {exc}") from None
+            raise Unreachable(f"active exporter {self.url} unreachable: {exc}") from None
         except ProbeFailed as exc:
             raise ProbeFailed(f"active's parity description rejected: {exc}") from None
         if resp.status == 401:
@@ -382,8 +382,10 @@ class ParityProbe:
             raise ProbeFailed(NO_KEY_HERE, partial=alone)
         try:
             active, blob_bytes = self.fetch_active(deadline)
-        except ProbeFailed as exc:  # judged against the active's last description kept
+        except Unreachable as exc:  # judged against the active's last description kept
             raise ProbeFailed(str(exc), partial=self.recalled(local, alone)) from None
+        except ProbeFailed as exc:
+            raise ProbeFailed(str(exc), partial=alone) from None
         if active.role != "active":
             raise ProbeFailed(
                 f"{self.url} is node {active.node} with role {active.role}, not the active",

@@ -26,7 +26,13 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from registry_monitor.active_memory import LACKING, InventoryMemory, KnownInventory, Lacking
+from registry_monitor.active_memory import (
+    LACKING,
+    InventoryMemory,
+    KnownInventory,
+    Lacking,
+    Unreachable,
+)
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed, Response
@@ -47,10 +53,6 @@ from registry_monitor.storage.snapshot import StorageSnapshot
 
 EXAMPLES = 10
 LOCAL_MAX_AGE = 20.0  # seconds a look at this node's own tree stands (storage looks every 15)
-
-
-class Unreachable(ProbeFailed):
-    """The active's exporter did not answer at all (refused, reset, timed out)."""
 
 
 @dataclass(frozen=True, slots=True)
