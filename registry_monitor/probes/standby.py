@@ -220,8 +220,12 @@ class StandbyProbe:
     name = "standby"
     uses_scanner = True
 
-    def __init__(self, config: Config, scanner: Scanner | None = None) -> None:
-        """`scanner`: the process's scanner of config.data_dir (None: one of its own)."""
+    def __init__(
+        self, config: Config, scanner: Scanner | None = None, remember: bool = True
+    ) -> None:
+        """`scanner`: the process's scanner of config.data_dir (None: one of its own);
+        `remember`: keep the active's answers in state_dir (the failover answer's memory;
+        off for a caller that only measures, such as the sync guard, run as root)."""
         if config.active_exporter_url is None:
             self.url = None
         else:
@@ -248,6 +252,7 @@ class StandbyProbe:
         self.sync = SyncProbe(config)
         self.sync_state = config.state_dir / STATE_FILE
         self.memory = InventoryMemory(config.state_dir)
+        self.remember = remember
         self.local_since: float | None = None  # the sync start the last local scan followed
 
     def _fetch(self, url: str, deadline: Deadline) -> tuple[Header, str, float]:
@@ -361,25 +366,25 @@ class StandbyProbe:
         found = self._compare(active, local.inventory, since, deadline)
         lag = lag_seconds(active, found.oldest_change, age)
         oldest = now - lag if found.oldest_change is not None else None
-        self.memory.keep(
-            KnownInventory(
-                active_node=active.node,
-                answered_at=now,
-                known_at=now - age,
-                missing_tags=found.missing_tags,
-                mismatched_tags=found.mismatched_tags,
-                missing_repositories=found.missing_repositories,
-                missing_blobs=found.missing_blobs,
-                divergent_tags=found.divergent.tags,
-                divergent_repositories=found.divergent.repositories,
-                oldest_missing_push=oldest,
-                lacking=tuple(
-                    Lacking(name, digest, now - lag + (mtime - found.oldest_change), why)
-                    for name, digest, mtime, why in found.lacking
-                    if found.oldest_change is not None
-                ),
-            )
+        known = KnownInventory(
+            active_node=active.node,
+            answered_at=now,
+            known_at=now - age,
+            missing_tags=found.missing_tags,
+            mismatched_tags=found.mismatched_tags,
+            missing_repositories=found.missing_repositories,
+            missing_blobs=found.missing_blobs,
+            divergent_tags=found.divergent.tags,
+            divergent_repositories=found.divergent.repositories,
+            oldest_missing_push=oldest,
+            lacking=tuple(
+                Lacking(name, digest, now - lag + (mtime - found.oldest_change), why)
+                for name, digest, mtime, why in found.lacking
+                if found.oldest_change is not None
+            ),
         )
+        if self.remember:
+            self.memory.keep(known)
         return StandbyStatus(
             active_url=self.url,
             active_node=active.node,
