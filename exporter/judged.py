@@ -16,12 +16,14 @@ from enum import Enum
 from typing import Any
 
 from registry_monitor.config import Config
+from registry_monitor.failover import Readiness, judge_failover
 from registry_monitor.judgement.lines import clean, item_lines
 from registry_monitor.judgement.state import SEVERITY, State
 from registry_monitor.judgement.verdict import Item, Options, Verdict, unknown
 from registry_monitor.judging import judge, limits_for, overall
 from registry_monitor.probes.reading import Reading
 from registry_monitor.verdicts import Limits
+from registry_monitor.verdicts.failover import judge_readiness
 
 NOT_RUN = "no reading yet: the probe has not finished its first run"
 
@@ -67,11 +69,39 @@ class ProbeVerdict:
 
 
 @dataclass(frozen=True)
+class FailoverAnswer:
+    """On the standby: `check_registry failover`'s answer, from the cached readings."""
+
+    readiness: Readiness
+    verdict: Verdict
+
+    def json(self) -> dict[str, Any]:
+        r, gone = self.readiness, self.readiness.active_gone
+        return {
+            "state": self.verdict.state.name,
+            "ready": r.ready,
+            "summary": clean(self.verdict.summary),
+            "lost_tags": r.lost_tags,
+            "lag_seconds": None if r.lag_seconds is None else round(r.lag_seconds, 3),
+            "oldest_lost_push": r.oldest_lost_push,
+            "lost_examples": list(r.lost_examples),
+            "blockers": [{"reason": b.reason, "detail": b.detail} for b in r.blockers],
+            "notes": list(r.notes),
+            "remaining": list(r.remaining),
+            "active_gone": None
+            if gone is None
+            else {"since": gone.since, "known_at": gone.known_at, "error": gone.error},
+            "reasons": [line for _, line in item_lines(self.verdict)],
+        }
+
+
+@dataclass(frozen=True)
 class NodeVerdict:
     state: State
     summary: str  # `check_registry all`'s status line text
     probes: tuple[ProbeVerdict, ...]
     judged_at: float
+    failover: FailoverAnswer | None = None  # on the standby
 
     def problems(self) -> list[tuple[State, str]]:
         """The non-OK lines `check_registry all -v` prints, worst first: the summary's items."""
@@ -88,6 +118,7 @@ class Judge:
     """Thresholds taken from the config once; verdicts made fresh on every call."""
 
     def __init__(self, config: Config, probes: tuple[str, ...]) -> None:
+        self.config = config
         self.probes = probes
         self.limits: dict[str, Limits] = {}
         self.refused: dict[str, str] = {}  # probe -> why its thresholds are unusable
@@ -117,4 +148,9 @@ class Judge:
             for name in self.probes
         )
         state, summary = overall([p.verdict for p in probes])
-        return NodeVerdict(state, clean(summary), probes, time.time())
+        now = time.time()
+        answer = None
+        if self.config.role == "standby":
+            readiness = judge_failover(self.config, readings, now)
+            answer = FailoverAnswer(readiness, judge_readiness(readiness))
+        return NodeVerdict(state, clean(summary), probes, now, answer)

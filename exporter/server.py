@@ -134,6 +134,8 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
             "version": __version__,
             "state": node.state.name,
             "summary": node.summary,
+            # on the standby: could it take over now, what it would lose, what blocks it
+            "failover": None if node.failover is None else node.failover.json(),
             "probes": probes,
         }
 

@@ -16,6 +16,7 @@ from html import escape
 from exporter.judged import Measured, NodeVerdict, ProbeVerdict
 from registry_monitor import __version__
 from registry_monitor.config import Config
+from registry_monitor.judgement.lines import clean, item_lines
 from registry_monitor.judgement.state import State
 from registry_monitor.verdicts import when
 
@@ -140,6 +141,29 @@ def node_summary(node: NodeVerdict) -> str:
     return f'<ul class="problems">{items}</ul>'
 
 
+def failover_section(node: NodeVerdict) -> str:
+    """On the standby, first on the page: could it take over now, and at what loss."""
+    answer = node.failover
+    if answer is None:
+        return ""
+    v = answer.verdict
+    state = v.state.name.lower()
+    title = "Failover: ready" if answer.readiness.ready else "Failover: NOT ready"
+    lines = []
+    for item, line in item_lines(v):
+        cls = "detail" if item.detail else f"st-{item.state.name.lower()}"
+        lines.append(f'<li class="{cls}">{escape(line)}</li>')
+    return f"""<section class="node failover st-{state}" id="failover">
+<h1>{badge(v.state)} {escape(title)}</h1>
+<p class="summary">{escape(clean(v.summary))}</p>
+<ul class="reasons">
+{"".join(lines)}
+</ul>
+<p class="meta">What <code>check_registry failover -v</code> answers now, judged from the
+probes' latest readings.</p>
+</section>"""
+
+
 def render(config: Config, node: NodeVerdict) -> str:
     now = node.judged_at
     where = f"{config.node} ({config.role})"
@@ -151,6 +175,7 @@ def render(config: Config, node: NodeVerdict) -> str:
 <meta http-equiv="refresh" content="{REFRESH_SECONDS}">
 <title>{node.state.name} · registry-monitor {escape(where)}</title>
 <style>{CSS}</style></head><body>
+{failover_section(node)}
 <header class="node st-{state}">
 <h1>{badge(node.state)} {escape(where)}</h1>
 {node_summary(node)}

@@ -182,6 +182,9 @@ class Config:
     max_body_bytes: Annotated[int, Meta(ge=1024)] = 16 * 1024 * 1024
     # storage probe: uploads the registry's purger never removes; rolling checks' budgets
     stale_upload_seconds: Annotated[float, Meta(gt=0)] = 7 * 86400
+    # runs between these only look for pushes (intervals.storage); these also re-list a
+    # slice of the tree and run the rolling checks
+    storage_full_scan_seconds: Annotated[float, Meta(gt=0)] = 300
     verify_bytes_per_scan: Annotated[int, Meta(ge=0)] = 256 * 1024 * 1024
     owner_check_files_per_scan: Annotated[int, Meta(ge=0)] = 250_000
     # ...spread so that each blob is verified, each file's owner checked, once a period

@@ -95,7 +95,7 @@ def problems_of(config: Config) -> list[str]:
             problems.append(f"{key}: {exc}{_shown(key, value)}")
     for name in probe_catalog.NAMES:
         timeout, interval = config.timeouts.of(name), config.intervals.of(name)
-        if timeout > interval:
+        if timeout > interval and not probe_catalog.spec(name).quick_runs:
             problems.append(
                 f"timeouts.{name} ({timeout:g}s) is longer than intervals.{name} "
                 f"({interval:g}s): a run would still be going when the next is due"

@@ -53,6 +53,16 @@ class Blocker:
 
 
 @dataclass(frozen=True, slots=True)
+class ActiveGone:
+    """The active did not answer: the loss is what it told at its last answer."""
+
+    since: float  # its last answer (this node's clock)
+    known_at: float  # the instant its content was as compared then
+    lacking: tuple[str, ...]  # repository:tag lacked then, the first ten
+    error: str  # why it could not be asked now
+
+
+@dataclass(frozen=True, slots=True)
 class Readiness:
     ready: bool
     blockers: tuple[Blocker, ...]
@@ -62,6 +72,7 @@ class Readiness:
     lost_examples: tuple[str, ...]
     notes: tuple[str, ...]  # worth knowing, not blocking
     remaining: tuple[str, ...]  # the checklist's steps still to do
+    active_gone: ActiveGone | None = None  # judged from what the active said last
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -83,6 +94,14 @@ def when(unix: float) -> str:
     return time.strftime("%H:%M UTC", time.gmtime(unix))
 
 
+def clock(unix: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(unix))
+
+
+def tags(n: int) -> str:
+    return f"{n} tag" if n == 1 else f"{n} tags"
+
+
 class _Judge:
     def __init__(self, config: Config, readings: Mapping[str, Reading[Any]], now: float) -> None:
         self.config = config
@@ -95,6 +114,8 @@ class _Judge:
         self.lag: float | None = None
         self.oldest: float | None = None
         self.examples: tuple[str, ...] = ()
+        self.gone: ActiveGone | None = None
+        self.timer: str | None = None  # the sync timer, when active here
 
     def block(self, reason: str, detail: str) -> None:
         self.blockers.append(Blocker(reason, detail))
@@ -105,14 +126,22 @@ class _Judge:
             self.block("standby_not_compared", f"the comparison with the active did not run: {why}")
             return
         self.lost = s.missing_tags + s.mismatched_tags
-        self.lag = s.lag_seconds
-        self.oldest = self.now - s.lag_seconds if self.lost else None
+        oldest = s.oldest_missing_push
+        if oldest is None and self.lost:  # a status that did not say: taken back from the lag
+            oldest = self.now - s.lag_seconds
+        self.oldest = oldest if self.lost else None
+        # the recovery point now: the age of the oldest lacking push grows with the clock
+        self.lag = max(0.0, self.now - self.oldest) if self.oldest is not None else s.lag_seconds
         self.examples = s.examples
+        lag = self.lag
+        if why is not None:  # the active did not answer: what it said last, and since when
+            self.gone = ActiveGone(s.answered_at, s.known_at, s.lacking, why)
+            lag = max(0.0, s.answered_at - self.oldest) if self.oldest is not None else 0.0
         critical = self.config.thresholds.standby_lag_seconds.critical
-        if s.lag_seconds > critical:
+        if lag > critical:
             self.block(
                 "lag_over_critical",
-                f"lag {s.lag_seconds:.0f}s is over {critical:g}s: {self.lost} tags would be lost",
+                f"lag {lag:.0f}s is over {critical:g}s: {self.lost} tags would be lost",
             )
         if s.divergent_tags or s.divergent_repositories:
             self.block(
@@ -169,6 +198,11 @@ class _Judge:
             self.block("parity_mismatch", f"{m.item} differs from the active: {m.reason}")
         if s.uncompared:
             self.block("parity_mismatch", f"{s.uncompared} items of the active not compared")
+        if why is not None:
+            self.notes.append(
+                f"parity judged against the active's description of {clock(s.active.generated_at)}"
+                " (its clock), kept from its last answer"
+            )
 
     def cert(self) -> None:
         s, why = _value(self.readings, "cert", CertsStatus)
@@ -199,10 +233,7 @@ class _Judge:
             return
         if s.running:
             self.block("sync_running", f"{s.unit} is running: let it finish, then look again")
-        if s.timer_active:
-            self.remaining.append(
-                f"stop the sync timer on this node, the new active: sudo systemctl stop {s.timer}"
-            )
+        self.timer = s.timer if s.timer_active else None
 
     def disk(self) -> None:
         d, why = _value(self.readings, "disk", DiskUsage)
@@ -227,12 +258,28 @@ class _Judge:
             )
 
     def result(self) -> Readiness:
+        # In an order puppet cannot undo: its agent keeps the sync timer enabled and running
+        # on the standby (systemd::timer::job from rsync::quickdatacopy) until hiera names
+        # this node the active; the timer must never again copy the old active onto this one.
         if self.config.role == "standby":
             self.remaining.append(
-                "swap role: role: active here and role: standby on the old active, "
-                "then restart both exporters"
+                "keep puppet from starting the sync again here: sudo puppet agent --disable "
+                '"failover to this node"'
             )
+            if self.timer is not None:
+                self.remaining.append(
+                    f"stop the sync on this node, the new active: sudo systemctl stop {self.timer}"
+                    f" {self.config.sync_unit}"
+                )
         self.remaining.append("point the public name at this node (DNS or floating IP)")
+        if self.config.role == "standby":
+            self.remaining += [
+                "in hiera, profile::toolforge::docker::registry::active_node: this node, "
+                "standby_node: the old active; then here sudo puppet agent --enable and "
+                "sudo run-puppet-agent (puppet removes the sync timer on the active)",
+                "swap role: role: active here and role: standby on the old active, "
+                "then restart both exporters",
+            ]
         return Readiness(
             ready=not self.blockers,
             blockers=tuple(self.blockers),
@@ -242,6 +289,7 @@ class _Judge:
             lost_examples=self.examples,
             notes=tuple(self.notes),
             remaining=tuple(self.remaining),
+            active_gone=self.gone,
         )
 
 
@@ -255,10 +303,29 @@ def judge_failover(
     return judge.result()
 
 
+def gone_text(r: Readiness) -> str:
+    """What is known, and since when, of an active that does not answer."""
+    g = r.active_gone
+    assert g is not None
+    lost = r.lost_tags or 0
+    names = ", ".join(g.lacking)
+    if lost > len(g.lacking):
+        names += f" and {lost - len(g.lacking)} more"
+    lacked = f"{tags(lost)}: {names}" if lost and names else tags(lost)
+    return (
+        f"the active has not answered since {clock(g.since)} UTC; at its last answer "
+        f"({clock(g.known_at)}) this standby lacked {lacked}; anything pushed after "
+        f"{clock(g.known_at)} is unknown"
+    )
+
+
 def headline(r: Readiness) -> str:
     """The one line for people: what a failover now loses, or what blocks it."""
     if not r.ready:
-        return "not ready: " + "; ".join(f"{b.reason}: {b.detail}" for b in r.blockers)
+        text = "not ready: " + "; ".join(f"{b.reason}: {b.detail}" for b in r.blockers)
+        return text + (f"; {gone_text(r)}" if r.active_gone is not None else "")
+    if r.active_gone is not None:
+        return gone_text(r)
     lag = f"lag {r.lag_seconds:.0f}s" if r.lag_seconds is not None else "lag unknown"
     if r.lost_tags and r.oldest_lost_push is not None:
         return (

@@ -50,6 +50,10 @@ class ProbeSpec(NamedTuple):
     timeout: float  # default seconds one run may take (config `timeouts.<name>`)
     switch: Switch | None = None
     needs: Needs | None = None
+    # an interval shorter than the time-out on purpose: most runs are quick (an unchanged
+    # rescan, a 304), the time-out is for the rare long one (a first scan, a new inventory);
+    # the scheduler starts a probe's next run only once its last has ended
+    quick_runs: bool = False
 
     @property
     def verdict_module(self) -> str:
@@ -97,8 +101,9 @@ PROBES: tuple[ProbeSpec, ...] = (
         "storage",
         "registry_monitor.probes.storage:StorageProbe",
         roles=BOTH,
-        interval=300,
+        interval=15,  # looks for pushes; a full run every storage_full_scan_seconds
         timeout=240,
+        quick_runs=True,
     ),
     ProbeSpec(
         "sync",
@@ -111,8 +116,9 @@ PROBES: tuple[ProbeSpec, ...] = (
         "standby",
         "registry_monitor.probes.standby:StandbyProbe",
         roles=("standby",),
-        interval=60,
+        interval=5,  # a 304 while nothing changed: a push shows here within seconds
         timeout=30,
+        quick_runs=True,
     ),
     ProbeSpec(
         "pull",

@@ -27,11 +27,16 @@ from tests.support.metrics import value
 FAST = {probe: 1 for probe in ("pull", "parity", "standby", "storage", "sync", "cert", "disk")}
 CANARY = CANARY_IMAGES[0]
 REMAINING = [
-    "[OK] remaining: stop the sync timer on this node, the new active: "
-    "sudo systemctl stop rsync-docker-registry-sync.timer",
+    "[OK] remaining: keep puppet from starting the sync again here: sudo puppet agent --disable "
+    '"failover to this node"',
+    "[OK] remaining: stop the sync on this node, the new active: "
+    "sudo systemctl stop rsync-docker-registry-sync.timer rsync-docker-registry-sync.service",
+    "[OK] remaining: point the public name at this node (DNS or floating IP)",
+    "[OK] remaining: in hiera, profile::toolforge::docker::registry::active_node: this node, "
+    "standby_node: the old active; then here sudo puppet agent --enable and "
+    "sudo run-puppet-agent (puppet removes the sync timer on the active)",
     "[OK] remaining: swap role: role: active here and role: standby on the old active, "
     "then restart both exporters",
-    "[OK] remaining: point the public name at this node (DNS or floating IP)",
 ]
 
 

@@ -40,6 +40,7 @@ def standby(server: HTTPServer, tmp_path: Path, **extra: Any) -> ParityProbe:
         "api_token": TOKEN,
         "parity_files": {},
         "registry_binary": str(tmp_path / "no-registry"),
+        "state_dir": tmp_path / "state",
     }
     return ParityProbe(Config(**{**settings, **extra}))
 
@@ -185,6 +186,7 @@ def test_a_standby_names_an_active_that_serves_no_parity(
         tmp_path,
         role="standby",
         node="tools-docker-registry-04",
+        state_dir=str(tmp_path / "standby-state"),
         active_exporter_url=active.url,
         api_token=TOKEN,
         **files,

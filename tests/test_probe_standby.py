@@ -96,7 +96,7 @@ def probe(server: HTTPServer, registry: Registry, **kw: Any) -> StandbyProbe:
             role="standby",
             data_dir=registry.data_dir,
             active_exporter_url=server.url_for("/"),
-            **kw,
+            **({"state_dir": registry.workdir / "state"} | kw),
         )
     )
 

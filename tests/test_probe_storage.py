@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from registry_monitor.base import Deadline
-from registry_monitor.config import Config
+from registry_monitor.config import Config, Intervals
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.storage import StorageProbe, StorageStatus
 from registry_monitor.storage.inventory_wire import decode
@@ -41,6 +41,10 @@ def probe(registry: Registry, **kw: Any) -> StorageProbe:
         "data_dir": registry.data_dir,
         "registry_user": getpass.getuser(),
         "state_dir": registry.workdir / "state",
+        # every run a full one, each taking the share of the rolling checks that a run
+        # every 300 s takes: these test the full runs
+        "storage_full_scan_seconds": 0.001,
+        "intervals": Intervals(storage=300),
         **kw,
     }
     return StorageProbe(Config(**config))

@@ -17,6 +17,7 @@ from exporter.metrics.families import flag, gauge
 from registry_monitor.config import Config
 from registry_monitor.failover import REASONS, judge_failover
 from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.standby import StandbyStatus
 
 
 def render_failover(config: Config, readings: Mapping[str, Reading[Any]]) -> Iterator[Metric]:
@@ -45,3 +46,26 @@ def render_failover(config: Config, readings: Mapping[str, Reading[Any]]) -> Ite
         )
         lost.add_metric([], float(readiness.lost_tags))
         yield lost
+    standby = readings.get("standby")
+    status = standby.value if standby is not None else None
+    if isinstance(status, StandbyStatus) and status.answered_at:
+        seen = gauge(
+            "failover_active_last_seen_timestamp_seconds",
+            "Unix time (this node's clock) the active's exporter last answered this standby. "
+            "While it does not answer, the failover answer is judged from that last answer "
+            "(kept in state_dir)",
+        )
+        seen.add_metric([], status.answered_at)
+        known = gauge(
+            "failover_active_known_timestamp_seconds",
+            "Unix time (this node's clock) of the active's content as last compared (its scan "
+            "behind that answer): pushes after it are unknown while the active is silent",
+        )
+        known.add_metric([], status.known_at)
+        answering = gauge(
+            "failover_active_answering",
+            "1 if the standby probe's last run had the active's answer, 0 if the failover "
+            "answer is judged from what it said last",
+        )
+        answering.add_metric([], flag(readiness.active_gone is None))
+        yield from (seen, known, answering)

@@ -1,7 +1,12 @@
-"""standby reading -> standby_* families (absent when the active could not be asked)."""
+"""standby reading -> standby_* families (absent when the active could not be asked).
+
+The lag is taken at scrape time from the oldest lacking push's time: between
+probe runs it grows with the clock, as the recovery point does.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client.core import Metric
@@ -13,15 +18,24 @@ from registry_monitor.probes.standby import StandbyStatus
 
 def render(reading: Reading[StandbyStatus]) -> Iterator[Metric]:
     s = reading.value
-    if s is None:
+    if s is None or not reading.ok:  # what the active said last: in failover_*
         return
+    oldest = s.oldest_missing_push
+    lag = max(0.0, time.time() - oldest) if oldest is not None else s.lag_seconds
     figures = (
         (
             "standby_lag_seconds",
             "Recovery point: age of the oldest tag push on the active that this standby "
             "lacks (missing, or pointing elsewhere, or incomplete here); 0 when in step. "
-            "What a failover now would lose.",
-            s.lag_seconds,
+            "What a failover now would lose. Taken at scrape time: it grows with the clock "
+            "between probe runs.",
+            lag,
+        ),
+        (
+            "standby_oldest_missing_push_timestamp_seconds",
+            "Unix time (this node's clock) of the oldest tag push on the active that this "
+            "standby lacks; 0 when it lacks none.",
+            oldest or 0.0,
         ),
         (
             "standby_missing_tags",

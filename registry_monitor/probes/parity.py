@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_monitor import __version__, bounded_json, regular_file
+from registry_monitor.active_memory import ParityMemory, Unreachable
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed
@@ -324,6 +325,7 @@ class ParityProbe:
         )
         self.client = Client(config.ca_file)
         self.key, self.shared = parity_key(config.api_token)
+        self.memory = ParityMemory(config.state_dir)  # the active's last description
 
     def describe(self, deadline: Deadline) -> NodeDescription:
         version = RegistryVersion(self.config.registry_binary)  # runs while the rest is read
@@ -371,7 +373,7 @@ class ParityProbe:
             resp = self.client.get(self.url, headers=headers, timeout=deadline.io_timeout(10))
             body = resp.read_capped(MAX_DESCRIPTION_BYTES, deadline)
         except RequestFailed as exc:
-            raise ProbeFailed(f"active exporter {self.url} unreachable: {exc}") from None
+            raise Unreachable(f"active exporter {self.url} unreachable: {exc}") from None
         except ProbeFailed as exc:
             raise ProbeFailed(f"active's parity description rejected: {exc}") from None
         if resp.status == 401:
@@ -407,6 +409,8 @@ class ParityProbe:
             raise ProbeFailed(NO_KEY_HERE, partial=alone)
         try:
             active, blob_bytes = self.fetch_active(deadline)
+        except Unreachable as exc:  # judged against the active's last description kept
+            raise ProbeFailed(str(exc), partial=self.recalled(local, alone)) from None
         except ProbeFailed as exc:
             raise ProbeFailed(str(exc), partial=alone) from None
         if active.role != "active":
@@ -414,6 +418,24 @@ class ParityProbe:
                 f"{self.url} is node {active.node} with role {active.role}, not the active",
                 partial=alone,
             )
+        self.memory.keep(description_json(active), blob_bytes)
+        return self.judged(local, active, blob_bytes)
+
+    def judged(
+        self, local: NodeDescription, active: NodeDescription, blob_bytes: int | None
+    ) -> ParityStatus:
         matches = compare(local, active)
         uncompared = active.more_items + max(0, len(matches) - MAX_ITEMS)
-        return ParityStatus(local, active, matches[:MAX_ITEMS], blob_bytes, uncompared)
+        return ParityStatus(
+            local, active, matches[:MAX_ITEMS], blob_bytes, uncompared, shared=self.shared
+        )
+
+    def recalled(self, local: NodeDescription, alone: ParityStatus) -> ParityStatus:
+        kept = self.memory.recall()
+        try:
+            active = parse_description(kept[0]) if kept is not None else None
+        except ValueError:
+            active = None
+        if kept is None or active is None:
+            return alone
+        return self.judged(local, active, kept[1])

@@ -26,6 +26,13 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from registry_monitor.active_memory import (
+    LACKING,
+    InventoryMemory,
+    KnownInventory,
+    Lacking,
+    Unreachable,
+)
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed, Response
@@ -40,10 +47,12 @@ from registry_monitor.storage.inventory_wire import (
     InventoryError,
     decode_into,
 )
-from registry_monitor.storage.layout import digest_key, parse_digest
+from registry_monitor.storage.layout import digest_key, format_digest, parse_digest
 from registry_monitor.storage.scan import Scanner
+from registry_monitor.storage.snapshot import StorageSnapshot
 
 EXAMPLES = 10
+LOCAL_MAX_AGE = 20.0  # seconds a look at this node's own tree stands (storage looks every 15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,7 @@ class Comparison:
     oldest_tag: str | None = None
     examples: tuple[str, ...] = ()
     divergent: Divergent = field(default_factory=Divergent)
+    lacking: tuple[tuple[str, str, float, str], ...] = ()  # (repo:tag, digest, mtime, why)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,12 @@ class StandbyStatus:
     divergent_repositories: int
     divergent_examples: tuple[DivergentTag, ...]  # the first ten, by repository name
     divergent_since: float | None  # start of the last successful sync; None: none known
+    # this node's clock: the oldest lacking push (the lag is the time since it), when the
+    # active last answered, and the instant its content was as compared (its scan)
+    oldest_missing_push: float | None = None
+    answered_at: float = 0.0
+    known_at: float = 0.0
+    lacking: tuple[str, ...] = ()  # repository:tag of the tags lacked, the first ten
 
     def summary(self) -> str:
         if self.in_step:
@@ -116,14 +132,17 @@ class Comparer:
         self.oldest: float | None = None
         self.oldest_tag: str | None = None
         self.examples: list[str] = []
+        self.lacking: list[tuple[str, str, float, str]] = []
         self.bucket = -1  # the blob bucket (first byte) being gathered
         self.pending: list[int] = []
 
-    def _lacking(self, repo: str, tag: str, mtime: float, what: str) -> None:
+    def _lacking(self, repo: str, tag: str, mtime: float, what: str, digest: bytes) -> None:
         if self.oldest is None or mtime < self.oldest:
             self.oldest, self.oldest_tag = mtime, f"{repo}:{tag}"
         if len(self.examples) < EXAMPLES:
             self.examples.append(f"{repo}:{tag} {what}")
+        if len(self.lacking) < LACKING:
+            self.lacking.append((f"{repo}:{tag}", format_digest(digest), mtime, what))
 
     def repository(self, repo: str, theirs: RepoTags) -> None:
         mine = self.local.repositories.get(repo)
@@ -139,10 +158,12 @@ class Comparer:
             j = where.get(tag)
             if j is None:
                 self.missing += 1
-                self._lacking(repo, tag, theirs.mtimes[i], "missing")
+                self._lacking(repo, tag, theirs.mtimes[i], "missing", theirs.digest(i))
             elif mine is not None and mine.digest(j) != theirs.digest(i):
                 self.mismatched += 1
-                self._lacking(repo, tag, theirs.mtimes[i], "points to another manifest")
+                self._lacking(
+                    repo, tag, theirs.mtimes[i], "points to another manifest", theirs.digest(i)
+                )
 
     def blob_keys(self, keys: array[int]) -> None:
         # keys ascend, so each bucket arrives whole before the next begins
@@ -170,6 +191,7 @@ class Comparer:
             oldest_tag=self.oldest_tag,
             examples=tuple(self.examples),
             divergent=self.divergence.result(),
+            lacking=tuple(self.lacking),
         )
 
 
@@ -198,8 +220,12 @@ class StandbyProbe:
     name = "standby"
     uses_scanner = True
 
-    def __init__(self, config: Config, scanner: Scanner | None = None) -> None:
-        """`scanner`: the process's scanner of config.data_dir (None: one of its own)."""
+    def __init__(
+        self, config: Config, scanner: Scanner | None = None, remember: bool = True
+    ) -> None:
+        """`scanner`: the process's scanner of config.data_dir (None: one of its own);
+        `remember`: keep the active's answers in state_dir (the failover answer's memory;
+        off for a caller that only measures, such as the sync guard, run as root)."""
         if config.active_exporter_url is None:
             self.url = None
         else:
@@ -225,6 +251,9 @@ class StandbyProbe:
         # the sync unit's last successful start tells pushes here from pending deletions
         self.sync = SyncProbe(config)
         self.sync_state = config.state_dir / STATE_FILE
+        self.memory = InventoryMemory(config.state_dir)
+        self.remember = remember
+        self.local_since: float | None = None  # the sync start the last local scan followed
 
     def _fetch(self, url: str, deadline: Deadline) -> tuple[Header, str, float]:
         """(the active's inventory header, how it came, its age now in seconds)."""
@@ -236,7 +265,7 @@ class StandbyProbe:
         try:
             resp = self.client.get(url, headers=headers, timeout=deadline.io_timeout(10))
         except RequestFailed as exc:
-            raise ProbeFailed(f"active exporter {url} unreachable: {exc}") from None
+            raise Unreachable(f"active exporter {url} unreachable: {exc}") from None
         arrived, arrived_at = time.monotonic(), time.time()
         with resp:
             age = _age_header(resp.headers.get("Age"))
@@ -321,17 +350,41 @@ class StandbyProbe:
     def __call__(self, deadline: Deadline) -> StandbyStatus:
         if self.url is None:
             raise ProbeFailed("active_exporter_url is not set: nothing to compare with")
-        active, how, age = self._fetch(self.url, deadline)
+        try:
+            active, how, age = self._fetch(self.url, deadline)
+            now = time.time()  # the instant `age` was taken: every time below is from it
+        except Unreachable as exc:  # the active cannot be reached: say what it said last
+            raise ProbeFailed(str(exc), partial=self._recalled(deadline)) from None
         if active.role != "active":
             raise ProbeFailed(
                 f"{self.url} is node {active.node} with role {active.role}, not the active"
             )
         if active.node == self.node:
             raise ProbeFailed(f"{self.url} is this node ({self.node}) itself")
-        local = self.scanner.scan(deadline)  # incremental: cheap, and never stale
         since = self._last_sync_start(deadline)
+        local = self._local(since, deadline)
         found = self._compare(active, local.inventory, since, deadline)
         lag = lag_seconds(active, found.oldest_change, age)
+        oldest = now - lag if found.oldest_change is not None else None
+        known = KnownInventory(
+            active_node=active.node,
+            answered_at=now,
+            known_at=now - age,
+            missing_tags=found.missing_tags,
+            mismatched_tags=found.mismatched_tags,
+            missing_repositories=found.missing_repositories,
+            missing_blobs=found.missing_blobs,
+            divergent_tags=found.divergent.tags,
+            divergent_repositories=found.divergent.repositories,
+            oldest_missing_push=oldest,
+            lacking=tuple(
+                Lacking(name, digest, now - lag + (mtime - found.oldest_change), why)
+                for name, digest, mtime, why in found.lacking
+                if found.oldest_change is not None
+            ),
+        )
+        if self.remember:
+            self.memory.keep(known)
         return StandbyStatus(
             active_url=self.url,
             active_node=active.node,
@@ -351,6 +404,59 @@ class StandbyProbe:
             divergent_repositories=found.divergent.repositories,
             divergent_examples=found.divergent.examples,
             divergent_since=since,
+            oldest_missing_push=oldest,
+            answered_at=now,
+            known_at=now - age,
+            lacking=tuple(name for name, *_ in found.lacking[:EXAMPLES]),
+        )
+
+    def _local(self, since: float | None, deadline: Deadline) -> StorageSnapshot:
+        """This node's content: the shared scanner's last scan while no push came and no
+        sync ended since (the storage probe looks every 15 s; this probe asks the active
+        more often), else a scan now."""
+        synced = since != self.local_since  # a sync may move tags in place: scan
+        self.local_since = since
+        if synced:
+            return self.scanner.scan(deadline, deep=False)
+        return self.scanner.fresh(deadline, LOCAL_MAX_AGE)
+
+    def _recalled(self, deadline: Deadline) -> StandbyStatus | None:
+        """What the active told at its last answer (this process's, else state_dir's),
+        as a status: the loss known then, its oldest push aging with the clock."""
+        known, _ = self.memory.recall()
+        if known is None or self.url is None:
+            return None
+        now = time.time()
+        try:
+            dangling = self._local(self.local_since, deadline).dangling_references
+            since = self._last_sync_start(deadline)
+        except ProbeFailed:
+            dangling, since = 0, None
+        oldest = known.oldest_missing_push
+        first = min(known.lacking, key=lambda t: t.pushed_at, default=None)
+        return StandbyStatus(
+            active_url=self.url,
+            active_node=known.active_node,
+            response="no answer",
+            inventory_generated_at=known.known_at,
+            inventory_age_seconds=round(now - known.known_at, 3),
+            in_step=oldest is None and not known.missing_repositories,
+            lag_seconds=max(0.0, now - oldest) if oldest is not None else 0.0,
+            missing_repositories=known.missing_repositories,
+            missing_tags=known.missing_tags,
+            mismatched_tags=known.mismatched_tags,
+            missing_blobs=known.missing_blobs,
+            oldest_missing_tag=first.name if first is not None else None,
+            examples=tuple(f"{t.name} {t.why}" for t in known.lacking[:EXAMPLES]),
+            local_dangling_references=dangling,
+            divergent_tags=known.divergent_tags,
+            divergent_repositories=known.divergent_repositories,
+            divergent_examples=(),
+            divergent_since=since,
+            oldest_missing_push=oldest,
+            answered_at=known.answered_at,
+            known_at=known.known_at,
+            lacking=tuple(t.name for t in known.lacking[:EXAMPLES]),
         )
 
 

@@ -12,6 +12,7 @@ and runs on its own interval, never on a scrape; its inventory is what
 
 # Annotations evaluated, not `from __future__ import annotations`: typing.NamedTuple
 # compiles each string annotation into a ForwardRef, ~0.1 ms a record at every start.
+import time
 from typing import NamedTuple
 
 from registry_monitor.base import Deadline
@@ -41,6 +42,7 @@ class StorageStatus(NamedTuple):
         return text
 
 
+FULL_SLACK = 1.0  # seconds: a run a little early for its full run does it all the same
 PERIOD_MARGIN = 1.25  # a pass ends within 80 % of its period: room for late or slow runs
 
 
@@ -58,7 +60,12 @@ class StorageProbe:
         self.scanner = scanner or Scanner(
             config.data_dir, config.node, config.role, config.stale_upload_seconds
         )
-        interval = config.intervals.of("storage")
+        # the rolling checks and the deep slice run on full runs only; the runs between
+        # (every intervals.storage seconds) look for pushes: the time stamps only
+        self.full_every = config.storage_full_scan_seconds
+        interval = max(config.intervals.of("storage"), self.full_every)
+        self.last_full: float | None = None  # monotonic
+        self.checked: tuple[VerifyStatus, OwnerStatus] | None = None
         self.verifier = BlobVerifier(
             config.data_dir,
             config.verify_bytes_per_scan,
@@ -72,7 +79,18 @@ class StorageProbe:
         )
 
     def __call__(self, deadline: Deadline) -> StorageStatus:
-        snapshot = self.scanner.scan(deadline)
-        verify = self.verifier.run(self.scanner, deadline)
-        owners = self.owners.run(self.scanner, deadline)
-        return StorageStatus(snapshot, verify, owners)
+        now = time.monotonic()
+        full = (
+            self.checked is None
+            or self.last_full is None
+            or now - self.last_full >= self.full_every - FULL_SLACK
+        )
+        # between full runs, a look for pushes; a scan only when one came
+        snapshot = self.scanner.scan(deadline) if full else self.scanner.fresh(deadline)
+        if full or self.checked is None:
+            self.checked = (
+                self.verifier.run(self.scanner, deadline),
+                self.owners.run(self.scanner, deadline),
+            )
+            self.last_full = now
+        return StorageStatus(snapshot, *self.checked)

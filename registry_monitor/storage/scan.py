@@ -7,10 +7,13 @@ something changed, the completeness graph is judged again
 (registry_monitor/storage/completeness.py); the snapshot's counts are taken
 every time (registry_monitor/storage/snapshot.py).
 
-Why the incremental scan earns its keep: the storage probe runs every 5
-minutes and the standby probe scans again every minute, so the rescan is
-what the host pays for, all day. Measured in one process on the synthetic
-trees, warm page cache (2 shared cores, loaded; 2026-12-01):
+Why the incremental scan earns its keep: the storage probe scans every 5
+minutes and, between, rescans whenever its look for pushes (`fresh`, every
+15 s) finds one, on both nodes, so the rescan is what the host pays for, all
+day. The look itself stats only the directories a push changes: 12 ms of CPU
+at the toolforge size against 85 ms for an unchanged rescan (2026-12-06).
+Measured in one process on the synthetic trees, warm page cache (2 shared
+cores, loaded; 2026-12-01):
 
     tree                             full scan CPU   unchanged rescan CPU
     toolforge (30k blobs, 10k tags)  1.1-1.3 s       0.12-0.15 s
@@ -68,24 +71,53 @@ class Scanner:
         self._scans = 0
         self._interrupted = False  # a scan stopped after updating some caches
         self._last_scan = 0.0  # when the last good scan finished
+        self._snapshot: StorageSnapshot | None = None  # the last good scan's
+        self._looked_at = 0.0  # when the tree was last found as that snapshot has it
 
-    def scan(self, deadline: Deadline) -> StorageSnapshot:
-        """Scan now (incrementally after the first time)."""
+    def scan(self, deadline: Deadline, deep: bool = True) -> StorageSnapshot:
+        """Scan now (incrementally after the first time). `deep`: also list again this
+        scan's slice of the tree whatever its time stamps say; a scan that only looks
+        for pushes leaves that to the next deep one."""
         if not self._lock.acquire(timeout=deadline.remaining()):
             raise ProbeFailed("another scan of the data directory is still running")
         try:
-            return self._scan(deadline)
+            self._snapshot = self._scan(deadline, deep)
+            return self._snapshot
         finally:
             self._lock.release()
 
-    def _scan(self, deadline: Deadline) -> StorageSnapshot:
+    def fresh(self, deadline: Deadline, max_age: float = 0.0) -> StorageSnapshot:
+        """The tree as it is now, cheaply: the last scan's snapshot while a look at the
+        directories finds no push since (Tree.quiet_since_walk), or while the last look
+        is under max_age seconds old; else a scan (not deep). Uploads and blobs are
+        counted again by the next scan."""
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise ProbeFailed("another scan of the data directory is still running")
+        try:
+            last = self._snapshot
+            if not self.data_dir.is_dir():  # gone: no snapshot stands for it
+                raise ProbeFailed(f"data directory {self.data_dir} does not exist")
+            if last is not None and not self._interrupted:
+                if 0 <= time.time() - self._looked_at <= max_age:
+                    return last
+                if self.tree.quiet_since_walk(self.racy_ns):
+                    self._looked_at = time.time()
+                    return last
+            self._snapshot = self._scan(deadline, False)
+            return self._snapshot
+        finally:
+            self._lock.release()
+
+    def _scan(self, deadline: Deadline, deep_slice: bool) -> StorageSnapshot:
         started = time.time()
         if not self.data_dir.is_dir():
             raise ProbeFailed(f"data directory {self.data_dir} does not exist")
-        self._scans += 1
         first = not self._last_scan
         slices = max(1, self.deep_slices)
-        deep = self._scans % self.deep_slices if self.deep_slices else -1
+        deep = -1
+        if deep_slice and self.deep_slices:
+            self._scans += 1
+            deep = self._scans % self.deep_slices
         stale = self._found is None or self._interrupted
         self._interrupted = True
 
@@ -103,7 +135,7 @@ class Scanner:
         snapshot = take_snapshot(
             tree, found, inventory, started, self.stale_upload_seconds, not first, changed
         )
-        self._last_scan = snapshot.finished_at
+        self._last_scan = self._looked_at = snapshot.finished_at
         return snapshot
 
     def blob_chunks(self) -> Iterator[bytes]:

@@ -172,6 +172,7 @@ class Tree:
         self.buckets: list[Bucket] = [NO_BUCKET] * 256
         self.spill = Spill()
         self.repos: dict[str, Repo] = {}
+        self.dir_keys: dict[str, int] = {}  # every directory of repositories/, by path
         self.manifests = ManifestCache()
         # per walk
         self.errors: list[str] = []
@@ -312,6 +313,7 @@ class Tree:
         stack = [("", root)]
         while stack:
             name, path = stack.pop()
+            self.dir_keys[path] = self._settled(self.stat(path))  # for quiet_since_walk
             entries = self._listdir(path)
             markers = {e.name for e in entries if e.name.startswith("_")}
             is_repo = bool(markers & {"_layers", "_manifests"})
@@ -325,6 +327,7 @@ class Tree:
         changed = False
         repos: dict[str, Repo] = {}
         skipped = 0
+        self.dir_keys = {}
         for name, path, is_repo in self._repository_dirs(str(repositories_root(self.data_dir))):
             if deadline.expired():
                 raise ProbeFailed(f"storage scan ran out of time after {len(repos)} repositories")
@@ -346,6 +349,37 @@ class Tree:
             changed = True
         self.repos = repos
         return changed
+
+    def quiet_since_walk(self, racy_ns: int) -> bool:
+        """Cheaply: that no repository, tag or manifest came or went since the last walk.
+
+        A stat of each blob bucket, of each directory of repositories/ and of each
+        repository's tags and revisions directories, about a fifth of a rescan's: a
+        push adds blob directories, a revision directory (a new manifest) and, for a
+        new tag, a tag directory; a new repository changes its parent. Blind to a tag
+        moved onto a manifest its repository already has and to a file removed inside
+        its directory (only that directory changes): the next full scan finds those."""
+        self.errors = []
+        self.racy_limit = time.time_ns() - racy_ns
+        if not self.dir_keys:
+            return False
+        for b, bucket in enumerate(self.buckets):
+            key = bucket.key
+            if key == UNSETTLED or self._settled(self.stat(f"{self.blobs_dir}/{b:02x}")) != key:
+                return False
+        for path, key in self.dir_keys.items():
+            if key == UNSETTLED or self._settled(self.stat(path)) != key:
+                return False
+        root = str(repositories_root(self.data_dir))
+        for name, repo in self.repos.items():
+            if UNSETTLED in (repo.links_key, repo.tags_key, repo.revs_key):
+                return False
+            if self._settled(self.stat(f"{root}/{name}/_manifests/tags")) != repo.tags_key:
+                return False
+            revisions = f"{root}/{name}/_manifests/revisions/sha256"
+            if self._settled(self.stat(revisions)) != repo.revs_key:
+                return False
+        return not self.errors
 
     def _scan_repo(self, path: str, old: Repo | None, deep: bool) -> Repo:
         repo = _NO_REPO if old is None or deep else old  # whose listings may be reused

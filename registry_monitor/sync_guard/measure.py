@@ -114,7 +114,7 @@ def _divergence(config: Config, scanner: Scanner) -> Any:
     def work(deadline: Deadline) -> StandbyStatus:
         from registry_monitor.probes.standby import StandbyProbe
 
-        return StandbyProbe(config, scanner)(deadline)
+        return StandbyProbe(config, scanner, remember=False)(deadline)  # measures only
 
     return work
 

@@ -1,6 +1,9 @@
 """failover: could this standby become the active now? (not a probe: a judgement over several)
 
-OK with what a failover now would lose, or CRITICAL naming each blocker.
+OK with what a failover now would lose, or CRITICAL naming each blocker. When
+the active does not answer, the answer is judged from what it said last: the
+loss known then and since when (WARNING: what was pushed since is unknown),
+while what can be measured here still blocks.
 The long output (-v) lists the tags that would be lost (from the standby
 comparison's examples), what is worth knowing but does not block, and the
 checklist's steps that remain.
@@ -35,5 +38,5 @@ def judge_readiness(r: Readiness) -> Verdict:
         perf.append(Perf("lost_tags", r.lost_tags, "", None, None, 0, None))
     if r.lag_seconds is not None:
         perf.append(Perf("lag", round(r.lag_seconds), "s", None, None, 0, None))
-    state = State.OK if r.ready else State.CRITICAL
+    state = State.CRITICAL if not r.ready else State.WARNING if r.active_gone else State.OK
     return Verdict("failover", state, headline(r), tuple(items), tuple(perf))

@@ -9,7 +9,7 @@ from registry_monitor.judgement.ranges import floor
 from registry_monitor.judgement.state import State
 from registry_monitor.judgement.verdict import Judgement, Options, Verdict
 from registry_monitor.probes.reading import Reading
-from registry_monitor.verdicts import Limits, failed, refuse
+from registry_monitor.verdicts import Limits, failed, refuse, when
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.parity import ParityItem, ParityStatus
@@ -64,4 +64,8 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
             "(past the cap of items compared)",
         )
     compared = sum(m.compared for m in status.matches)
+    if reading.error:  # the active did not answer: compared with its last description kept
+        kept = when(status.active.generated_at)
+        j.add(State.WARNING, f"compared with the active's description of {kept}: {reading.error}")
+        return j.verdict(f"{compared} items as on {status.active.node} at {kept}")
     return j.verdict(f"{compared} items as on {status.active.node}")

@@ -34,6 +34,15 @@ def judge(reading: Reading[Any], limits: Limits) -> Verdict:
     s: StandbyStatus | None = reading.value  # the probe's own type, or None
     if s is None:
         return failed(reading)
+    if reading.error:  # the active is silent: no lag measured, only what it said last
+        j = Judgement("standby")
+        j.add(State.UNKNOWN, reading.error)
+        lost = s.missing_tags + s.mismatched_tags
+        j.detail(
+            f"at the active's last answer ({when(s.known_at)}) this node lacked {lost} tags: "
+            "check_registry failover judges from that"
+        )
+        return j.verdict(reading.error)
     j = Judgement("standby")
     lag_limit = limits.get("lag", Threshold())
     lag = round(s.lag_seconds)
