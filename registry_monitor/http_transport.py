@@ -62,8 +62,10 @@ class _Watchdog:
 
     def __init__(self) -> None:
         # Held while a watched connection closes its socket, so that a shutdown never
-        # reaches a descriptor number already reused for something else.
-        self.lock = threading.Lock()
+        # reaches a descriptor number already reused for something else. Re-entrant: a
+        # close can run a pool's finalizer (garbage collection) that closes another
+        # connection in the same thread.
+        self.lock = threading.RLock()
         self._wake = threading.Condition(self.lock)
         self._heap: list[tuple[float, int, Call]] = []
         self._order = itertools.count()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from registry_monitor import http_transport
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.http import Client, RequestFailed
@@ -68,3 +70,21 @@ def test_the_write_probe_fails_in_time_with_the_reason(mode: str) -> None:
         reading = run_probe(WriteProbe(Config(backend_url=slow.url)), Deadline(1))
     assert reading.ok and reading.value is not None
     assert (reading.value.up, reading.value.error) == (False, "read timed out")
+
+
+def test_a_close_inside_a_close_in_one_thread_goes_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connection's close can run a pool's finalizer (garbage collection) that closes
+    another connection in the same thread, under the watchdog's lock: it must not wait
+    for itself. A private watchdog, so a thread stuck here holds no lock of the suite's."""
+    monkeypatch.setattr(http_transport, "WATCHDOG", http_transport._Watchdog())
+    done = threading.Event()
+
+    def nested_close() -> None:
+        with http_transport.WATCHDOG.lock:  # as the outer close holds it
+            http_transport._HTTPConnection("127.0.0.1", 9).close()
+        done.set()
+
+    threading.Thread(target=nested_close, daemon=True).start()
+    assert done.wait(30)
