@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,19 @@ def guard_state(pair: Pair) -> dict[str, Any]:
     return data
 
 
+@contextmanager
+def empty_source(tmp_path: Path, mount_name: str = "empty") -> Iterator[RsyncDaemon]:
+    """A real rsync daemon serving the module from an empty directory: an active whose
+    data volume is not mounted."""
+    mount_point = tmp_path / mount_name
+    mount_point.mkdir()
+    empty = RsyncDaemon(tmp_path / "rsyncd-empty", mount_point).start()
+    try:
+        yield empty
+    finally:
+        empty.stop()
+
+
 def in_step(pair: Pair, start: Start) -> Exporter:
     fill(pair.pusher)
     began = time.time()
@@ -103,14 +117,9 @@ def test_an_empty_source_is_refused_and_nothing_is_erased(
     before_tags, before_blobs = tag_links(pair.standby.data_dir), blob_files(pair.standby.data_dir)
     assert len(before_tags) == 24
     # the active rebooted without its data volume: the rsync daemon serves the empty mount point
-    mount_point = tmp_path / "unmounted-srv-registry"
-    mount_point.mkdir()
-    empty = RsyncDaemon(tmp_path / "rsyncd-empty", mount_point).start()
-    try:
+    with empty_source(tmp_path, "unmounted-srv-registry") as empty:
         config = guard_config(pair, active, empty.url)
         guard, rsync = unit_run(pair, config, empty.url)
-    finally:
-        empty.stop()
     assert (guard.exit_code, guard.state, rsync) == (2, "CRITICAL", None), guard.stdout
     assert guard.text.startswith(
         f"sync REFUSED: source_shrunk: the source {empty.url} holds no repositories: the sync "
@@ -182,10 +191,7 @@ def test_allow_once_lets_exactly_one_run_through(
     pair: Pair, start_exporter: Start, tmp_path: Path
 ) -> None:
     active = in_step(pair, start_exporter)
-    mount_point = tmp_path / "empty"
-    mount_point.mkdir()
-    empty = RsyncDaemon(tmp_path / "rsyncd-empty", mount_point).start()
-    try:
+    with empty_source(tmp_path) as empty:
         config = guard_config(pair, active, empty.url)
         assert run_check(config, "sync-guard").exit_code == 2
         written = run_check(config, "sync-guard", "--allow-once", "restoring from backup T123")
@@ -195,8 +201,6 @@ def test_allow_once_lets_exactly_one_run_through(
 
         first = run_check(config, "sync-guard")
         second = run_check(config, "sync-guard")
-    finally:
-        empty.stop()
     assert (first.exit_code, first.state) == (0, "OK"), first.stdout
     assert first.text.startswith("sync allowed once by exemption 'restoring from backup T123' (by ")
     assert first.text.endswith(", overriding source_shrunk")
@@ -263,13 +267,8 @@ def test_a_refusal_shows_in_the_sync_check_and_metrics(
     pair: Pair, start_exporter: Start, tmp_path: Path
 ) -> None:
     active = in_step(pair, start_exporter)
-    mount_point = tmp_path / "empty"
-    mount_point.mkdir()
-    empty = RsyncDaemon(tmp_path / "rsyncd-empty", mount_point).start()
-    try:
+    with empty_source(tmp_path) as empty:
         refused = run_check(guard_config(pair, active, empty.url), "sync-guard")
-    finally:
-        empty.stop()
     assert refused.exit_code == 2
     at = guard_state(pair)["last_refusal"]["at"]
     standby_config = pair.config("standby", pair.standby, active_exporter_url=active.url)
