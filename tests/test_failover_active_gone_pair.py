@@ -14,30 +14,21 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import trustme
 
 from registry_monitor.active_memory import INVENTORY_FILE, PARITY_FILE
 from testbed.images import Pusher
 from testbed.pair import HealthyPair
 from testbed.waiting import wait_until
 from tests.support.check import CheckRun, run_check
-from tests.support.metrics import value
+from tests.support.fast_pair import fast_pair
+from tests.support.fast_pair import standby_metric as metric
 
-FAST = {probe: 1 for probe in ("pull", "parity", "standby", "storage", "sync", "cert", "disk")}
 LOST = "toolforge-demo:v1"
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HealthyPair]:
-    with HealthyPair(
-        tmp_path_factory.mktemp("gone"), trustme.CA(), config={"intervals": FAST, "timeouts": FAST}
-    ) as started:
-        yield started
-
-
-def metric(pair: HealthyPair, name: str) -> float | None:
-    assert pair.standby.exporter is not None
-    return value(pair.standby.exporter.metrics_text(), name)
+    yield from fast_pair(tmp_path_factory.mktemp("gone"))
 
 
 def failover(pair: HealthyPair, *args: str) -> CheckRun:

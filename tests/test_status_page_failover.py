@@ -13,25 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from testbed.browser import Browser, Rendered, chromium
 from testbed.images import Pusher
 from testbed.pair import HealthyPair
 from testbed.waiting import wait_until
-from tests.support.metrics import value
+from tests.support.fast_pair import fast_pair
+from tests.support.fast_pair import standby_metric as metric
 
-FAST = {probe: 1 for probe in ("pull", "parity", "standby", "storage", "sync", "cert", "disk")}
 READY = "registry_monitor_failover_ready"
 LOST = "toolforge-demo:v1"
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HealthyPair]:
-    with HealthyPair(
-        tmp_path_factory.mktemp("page"), trustme.CA(), config={"intervals": FAST, "timeouts": FAST}
-    ) as started:
-        yield started
+    yield from fast_pair(tmp_path_factory.mktemp("page"))
 
 
 @pytest.fixture
@@ -40,11 +36,6 @@ def browser(tmp_path: Path) -> Browser:
     if binary is None:
         pytest.skip("Debian's chromium is not installed (make test installs it)")
     return Browser(binary, tmp_path / "browser")
-
-
-def metric(pair: HealthyPair, name: str) -> float | None:
-    assert pair.standby.exporter is not None
-    return value(pair.standby.exporter.metrics_text(), name)
 
 
 def page(pair: HealthyPair, browser: Browser, name: str) -> Rendered:
