@@ -20,56 +20,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from alerts.rule_files import ALERTS_DIR, dump, load, rule_files, rules
 from alerts.slo import SLO_FILE, Objectives, document
 
-ALERTS_DIR = Path(__file__).resolve().parent
+__all__ = ["ALERTS_DIR", "configure", "load", "main", "rule_files", "rules"]
+
 DEFAULT_TEAM = "registry"
 DEFAULT_RUNBOOK = "alerts/RUNBOOK.md"
 DEFAULT_JOB = "registry-monitor"
-
-
-def rule_files(directory: Path = ALERTS_DIR) -> list[Path]:
-    """The rule files in directory, sorted: not the unit tests, not the Alertmanager example."""
-    return sorted(
-        p
-        for p in directory.glob("*.yaml")
-        if not p.name.endswith("_test.yaml") and not p.name.startswith("alertmanager")
-    )
-
-
-def load(path: Path) -> dict[str, Any]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
-        raise ValueError(f"{path}: not a Prometheus rule file (no top-level `groups:` list)")
-    return doc
-
-
-def rules(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for group in doc["groups"]:
-        yield from group.get("rules", [])
-
-
-class _BlockDumper(yaml.SafeDumper):
-    """Multi-line strings (PromQL) as literal blocks, so the output stays readable."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_BlockDumper.add_representer(str, _str)
-
-
-def dump(doc: dict[str, Any], path: Path, header: str = "") -> None:
-    text = yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=1_000_000)
-    path.write_text(header + text, encoding="utf-8")
 
 
 def configure(

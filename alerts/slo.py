@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alerts.rule_files import dump  # the same YAML layout as every written rule file
+
 ALERTS_DIR = Path(__file__).resolve().parent
 SLO_FILE = ALERTS_DIR / "slo.yaml"
 # registry_monitor/accesslog/tally.py DURATION_BUCKETS: a latency threshold must be
@@ -233,8 +235,6 @@ HEADER = """\
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from alerts.configure import dump  # the same YAML layout as every written rule file
-
     parser = argparse.ArgumentParser(
         prog="python3 -m alerts.slo", description="Write alerts/slo.yaml from alerts/slo.py."
     )
