@@ -18,6 +18,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from registry_monitor.probes.reading import Reading
+from registry_monitor.storage import inventory_wire
 from registry_monitor.storage.inventory_wire import MEDIA_TYPE
 
 
@@ -59,7 +60,7 @@ def inventory_response(reading: Reading[Any] | None, headers: Mapping[str, str])
             headers={"Retry-After": "60"},
         )
     try:
-        etag = f'W/"{inventory.etag}"'  # written after the scan (exporter/wire.py)
+        etag = f'W/"{inventory_wire.etag(inventory)}"'  # written after the scan (exporter/wire.py)
     except OSError as exc:
         return JSONResponse(
             {"error": f"cannot write the inventory's wire form: {exc}"},
@@ -76,8 +77,8 @@ def inventory_response(reading: Reading[Any] | None, headers: Mapping[str, str])
         return Response(status_code=304, headers=common)
     if accepts_gzip(headers.get("accept-encoding", "")):
         return StreamingResponse(
-            inventory.gzip_chunks(),
+            inventory_wire.gzip_chunks(inventory),
             media_type=MEDIA_TYPE,
             headers={**common, "Content-Encoding": "gzip"},
         )
-    return StreamingResponse(inventory.lines(), media_type=MEDIA_TYPE, headers=common)
+    return StreamingResponse(inventory_wire.lines(inventory), media_type=MEDIA_TYPE, headers=common)

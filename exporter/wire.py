@@ -9,6 +9,7 @@ from typing import Any
 
 from registry_monitor.base import Deadline
 from registry_monitor.probes.reading import Probe
+from registry_monitor.storage import inventory_wire
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,9 @@ class WritingWireForm:
         inventory = getattr(value, "inventory", None)
         if inventory is not None:
             try:
-                inventory.wire()  # once per change: an unchanged scan keeps the inventory
+                inventory_wire.wire_form(
+                    inventory
+                )  # once per change: an unchanged scan keeps the inventory
             except OSError as exc:  # the request will say so; the reading stands
                 log.warning("cannot write the inventory's wire form: %s", exc)
         return value

@@ -18,6 +18,7 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.probes.standby import StandbyProbe, StandbyStatus
+from registry_monitor.storage import inventory_wire
 from registry_monitor.storage.inventory import Inventory, RepoTags, build_inventory
 from registry_monitor.storage.scan import Scanner
 from testbed.images import Pusher
@@ -75,14 +76,14 @@ def active_view(
 
 def serve(server: HTTPServer, inventory: Inventory, age: str | None = "0") -> list[Request]:
     seen: list[Request] = []
-    etag = f'W/"{inventory.etag}"'
+    etag = f'W/"{inventory_wire.etag(inventory)}"'
     headers = {"ETag": etag, **({"Age": age} if age is not None else {})}
 
     def handler(request: Request) -> Response:
         seen.append(request)
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers=headers)
-        body = b"".join(inventory.gzip_chunks())
+        body = b"".join(inventory_wire.gzip_chunks(inventory))
         return Response(body, headers={**headers, "Content-Encoding": "gzip"})
 
     server.expect_request("/api/inventory").respond_with_handler(handler)
@@ -169,7 +170,7 @@ def test_an_unchanged_inventory_costs_a_304_and_ages(
     second = ok(run_probe(p, Deadline(10)))
     assert (first.response, second.response) == ("200", "304 not modified")
     assert seen[0].headers.get("If-None-Match") is None
-    assert seen[1].headers["If-None-Match"] == f'W/"{inventory.etag}"'
+    assert seen[1].headers["If-None-Match"] == f'W/"{inventory_wire.etag(inventory)}"'
     assert seen[1].headers["Authorization"] == "Bearer tok-0123456789abcdef"
     assert 130 <= second.lag_seconds <= 130 + took()
     assert second.missing_tags == 1

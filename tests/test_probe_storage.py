@@ -15,6 +15,7 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config, Intervals
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.storage import StorageProbe, StorageStatus
+from registry_monitor.storage import inventory_wire
 from registry_monitor.storage.inventory_wire import decode
 from registry_monitor.storage.spill import Spill
 from registry_monitor.storage.verify import Sha256
@@ -374,12 +375,12 @@ def test_full_digests_survive_the_spill_file_being_rewritten(
     lone = Pusher(registry.url).push_blob("toolforge/python311", b"one more blob")
     second = run(p)
     assert p.scanner.tree.spill is not old_spill
-    body = b"".join(second.inventory.lines())
+    body = b"".join(inventory_wire.lines(second.inventory))
     inventory = decode([body], gzipped=False, max_bytes=10**6)
     assert len(inventory.blobs) == first.scan.blobs + 1 == 11
     assert lone[7:] in body.decode()
     # the first scan's inventory, its wire form not written yet, still reads its digests
-    before = b"".join(first.inventory.lines())
+    before = b"".join(inventory_wire.lines(first.inventory))
     assert len(decode([before], gzipped=False, max_bytes=10**6).blobs) == 10
     assert lone[7:] not in before.decode()
     assert (second.verify.failures_total, second.verify.blobs_this_run) == (0, 11)

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import itertools
 import threading
-import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final
 
 from registry_monitor.storage.layout import DIGEST_SIZE
-
-if TYPE_CHECKING:
-    from registry_monitor.storage.inventory_wire import WireForm
 
 _EMPTY_KEYS = array("Q")
 
@@ -83,22 +79,23 @@ _GENERATIONS = itertools.count(1)
 class Inventory:
     """A node's content: complete tags by repository and its blobs.
 
-    This node's own (from a scan) can give its wire form, written on first use
-    only: the exporter, which serves it, asks for it after each scan; the check
-    command never does. One decoded from the wire carries the ETag it came with.
+    This node's own (from a scan) carries what its wire form is written from
+    (storage/inventory_wire.py, on first use only: the exporter, which serves it,
+    asks for it after each scan; the check command never does). One decoded from
+    the wire carries the ETag it came with.
     """
 
     __slots__ = (
-        "_blob_digests",
-        "_etag",
-        "_lock",
-        "_wire",
+        "blob_digests",
         "blobs",
         "generated_at",
         "generation",
+        "lock",
         "node",
+        "received_etag",
         "repositories",
         "role",
+        "wire_cache",
     )
 
     def __init__(
@@ -117,35 +114,12 @@ class Inventory:
         self.repositories = repositories
         self.blobs = blobs
         self.generation = next(_GENERATIONS)  # tells inventories apart without the wire form
-        self._blob_digests = blob_digests
-        self._etag = etag
-        self._wire: WireForm | None = None
-        self._lock = threading.Lock()
-
-    def wire(self) -> WireForm:
-        """The wire form, written once (thread-safe)."""
-        from registry_monitor.storage import inventory_wire  # only where it is served
-
-        with self._lock:
-            if self._wire is None:
-                if self._blob_digests is None:
-                    raise ValueError("only this node's own inventory has a wire form")
-                self._wire = inventory_wire.write_wire(self, self._blob_digests())
-            return self._wire
-
-    @property
-    def etag(self) -> str:
-        return self._etag if self._etag is not None else self.wire().etag
-
-    def gzip_chunks(self) -> Iterator[bytes]:
-        return self.wire().body.chunks()
-
-    def lines(self) -> Iterator[bytes]:
-        """The wire form uncompressed (for clients that do not take gzip)."""
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        for chunk in self.gzip_chunks():
-            yield inflater.decompress(chunk)
-        yield inflater.flush()
+        self.blob_digests = blob_digests
+        self.received_etag = etag
+        # the wire form, once storage/inventory_wire.py has written it: opaque here, where
+        # the format is not known (the check command never writes one)
+        self.wire_cache: object = None
+        self.lock = threading.Lock()
 
 
 def build_inventory(

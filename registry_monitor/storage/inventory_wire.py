@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from registry_monitor import bounded_json
+from registry_monitor.clients import bounded_json
 from registry_monitor.storage.inventory import DigestSet, Inventory, RepoTags
 from registry_monitor.storage.layout import DIGEST_SIZE, valid_repository, valid_tag
 from registry_monitor.storage.spill import anonymous_file
@@ -138,6 +138,34 @@ def encode_lines(
             pending = pending[step:]
     if pending:
         yield _dump({"blobs": pending.hex()})
+
+
+def wire_form(inventory: Inventory) -> WireForm:
+    """This node's own inventory's wire form, written once (thread-safe) and kept on it."""
+    with inventory.lock:
+        if not isinstance(inventory.wire_cache, WireForm):
+            if inventory.blob_digests is None:
+                raise ValueError("only this node's own inventory has a wire form")
+            inventory.wire_cache = write_wire(inventory, inventory.blob_digests())
+        return inventory.wire_cache
+
+
+def etag(inventory: Inventory) -> str:
+    """The ETag a decoded inventory came with, or that of this node's own wire form."""
+    received = inventory.received_etag
+    return received if received is not None else wire_form(inventory).etag
+
+
+def gzip_chunks(inventory: Inventory) -> Iterator[bytes]:
+    return wire_form(inventory).body.chunks()
+
+
+def lines(inventory: Inventory) -> Iterator[bytes]:
+    """The wire form uncompressed (for clients that do not take gzip)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    for chunk in gzip_chunks(inventory):
+        yield inflater.decompress(chunk)
+    yield inflater.flush()
 
 
 def write_wire(inventory: Inventory, blob_digests: Iterable[bytes]) -> WireForm:
