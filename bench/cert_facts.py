@@ -64,8 +64,8 @@ def child(case: str, n: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (CAP, CAP))
     import trustme
 
-    from registry_monitor import certfacts
-    from registry_monitor.chain_verify import pem_chain
+    from registry_monitor.tls import certfacts
+    from registry_monitor.tls.chain_verify import pem_chain
 
     ca = trustme.CA()
     ders = [

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from registry_monitor import __version__, probe_catalog
 from registry_monitor.config import DEFAULT_CONFIG_PATH
-from registry_monitor.judgement.verdict import Options, UsageError
+from registry_monitor.judging.verdict import Options, UsageError
 
 PROBES = probe_catalog.NAMES
 TARGETS = (*PROBES, "all", "failover", "sync-guard")

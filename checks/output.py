@@ -1,6 +1,6 @@
 """The plugin's answer as text (status line, long output) or as JSON.
 
-Every line goes through `clean` (registry_monitor.judgement.lines): no `|`,
+Every line goes through `clean` (registry_monitor.judging.lines): no `|`,
 which Icinga would read as the start of perfdata, and multi-line reasons
 folded into the one line they belong to.
 """
@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from checks.collect import probe_timeout
-from registry_monitor.judgement.lines import clean, reason_lines
-from registry_monitor.judgement.perfdata import render
-from registry_monitor.judgement.state import State
-from registry_monitor.judgement.verdict import Verdict
+from registry_monitor.judging.lines import clean, reason_lines
+from registry_monitor.judging.perfdata import render
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdict import Verdict
+from registry_monitor.judging.verdicts import Limits
 from registry_monitor.probes.reading import Reading
-from registry_monitor.verdicts import Limits
 
 
 @dataclass
@@ -123,7 +123,7 @@ class Answer:
 
 
 def reading_json(reading: Reading[Any]) -> dict[str, Any]:
-    from registry_monitor.jsonable import jsonable  # only for --json and -vvv
+    from registry_monitor.judging.jsonable import jsonable  # only for --json and -vvv
 
     return {
         "ok": reading.ok,

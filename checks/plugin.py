@@ -16,13 +16,13 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from checks import arguments, config_file
+from checks import arguments, config_cache
 from checks.collect import collect
 from checks.output import Answer
 from registry_monitor.config import Config, ConfigError
-from registry_monitor.judgement.state import State
-from registry_monitor.judgement.verdict import UsageError, Verdict
-from registry_monitor.judging import judge, limits_for, overall
+from registry_monitor.judging.judge import judge, limits_for, overall
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdict import UsageError, Verdict
 
 
 class Result(NamedTuple):  # not a dataclass, which costs ten times as much to define
@@ -45,9 +45,9 @@ CERT_READERS = frozenset({"cert", "parity"})
 def keep_cert_facts(names: tuple[str, ...]) -> None:
     """A certificate's fields, read once by cryptography, are kept in the user's cache
     directory by the certificate's sha256, so that the next runs need no cryptography."""
-    directory = config_file.cache_dir() if CERT_READERS.intersection(names) else None
+    directory = config_cache.cache_dir() if CERT_READERS.intersection(names) else None
     if directory is not None:
-        from registry_monitor import certfacts
+        from registry_monitor.tls import certfacts
 
         certfacts.keep_on_disk(directory / "cert-facts.json")
 
@@ -57,7 +57,7 @@ def check(args: arguments.Args, started: float) -> Answer:
     answer = Answer(args.target, State.UNKNOWN, "", args.verbosity, config_path=args.config)
     answer.run_timeout = args.timeout
     try:
-        config = config_file.load(args.config)
+        config = config_cache.load(args.config)
     except ConfigError as exc:
         answer.summary = str(exc)
         return answer
@@ -97,8 +97,8 @@ def run_probes(
 
 def check_failover(args: arguments.Args, config: Config, answer: Answer, deadline: float) -> Answer:
     """Run the probes readiness is judged from, then the one judgement the exporter uses."""
-    from registry_monitor.failover import PROBES, judge_failover
-    from registry_monitor.verdicts.failover import judge_readiness
+    from registry_monitor.judging.readiness import PROBES, judge_failover
+    from registry_monitor.judging.verdicts.failover import judge_readiness
 
     if config.role != "standby":
         answer.summary = (

@@ -17,12 +17,12 @@ from checks import arguments
 from checks.output import Answer
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.judgement.state import State
-from registry_monitor.judgement.verdict import Item
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdict import Item
+from registry_monitor.judging.verdicts.sync_guard import judge_guard
 from registry_monitor.sync_guard import record
 from registry_monitor.sync_guard.decision import decide
 from registry_monitor.sync_guard.measure import measure
-from registry_monitor.verdicts.sync_guard import judge_guard
 
 MARGIN = 0.1  # of the bound: time to judge, record and answer after measuring
 

@@ -1,7 +1,7 @@
 """The alert thresholds the panels colour by: the one place the dashboards hold them.
 
 They equal the `thresholds:` defaults of the exporter's config
-(registry_monitor/config.py), which check_registry judges by and the alert rules
+(registry_monitor/config/__init__.py), which check_registry judges by and the alert rules
 carry; tests/test_dashboards.py holds them to that. Change a number in the
 config, then here, then run `make dashboards`.
 """

@@ -12,7 +12,8 @@ from exporter.connections import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from exporter.scheduler import Scheduler
 from exporter.wire import WritingWireForm
 from registry_monitor import __version__
-from registry_monitor.config import Config, ConfigError, load_config
+from registry_monitor.config import Config, ConfigError
+from registry_monitor.config.loading import load_config
 from registry_monitor.probes import Shared, build_probe
 from registry_monitor.probes.reading import ProbeRunner
 

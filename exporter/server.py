@@ -15,13 +15,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from exporter import status_page
 from exporter.inventory_api import inventory_response
-from exporter.judged import Judge
 from exporter.metrics import ReadingsCollector, build_registry
+from exporter.node_status import RequestJudge
 from exporter.parity_api import parity_response
 from exporter.scheduler import Scheduler
 from registry_monitor import __version__
 from registry_monitor.config import Config
-from registry_monitor.jsonable import jsonable
+from registry_monitor.judging.jsonable import jsonable
 
 MAX_REQUEST_BODY_BYTES = 64 * 1024
 
@@ -68,7 +68,7 @@ def create_app(config: Config, scheduler: Scheduler, intervals: dict[str, float]
     )
     app.add_middleware(RefuseLargeBodies)
     registry = build_registry(ReadingsCollector(config, scheduler.probe_names, scheduler.readings))
-    judge = Judge(config, scheduler.probe_names)
+    judge = RequestJudge(config, scheduler.probe_names)
 
     def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
         """With api_token set, /api/* needs `Authorization: Bearer <token>` (the scheme in

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from html import escape
 
-from exporter.judged import Measured, NodeVerdict, ProbeVerdict
+from exporter.node_status import Measured, NodeVerdict, ProbeVerdict
 from registry_monitor import __version__
 from registry_monitor.config import Config
-from registry_monitor.judgement.lines import clean, item_lines
-from registry_monitor.judgement.state import State
-from registry_monitor.verdicts import when
+from registry_monitor.judging.lines import clean, item_lines
+from registry_monitor.judging.state import State
+from registry_monitor.judging.times import when
 
 REFRESH_SECONDS = 15
 MARKS = {State.OK: "✔", State.WARNING: "▲", State.CRITICAL: "✖", State.UNKNOWN: "?"}

@@ -6,16 +6,16 @@ interval and time-out, and where its probe class is. Everything else follows
 from it:
 
 - the config's `intervals` and `timeouts` keys (one field per probe, these
-  defaults) and `probes_for_role()`, in registry_monitor/config.py;
+  defaults) and `probes_for_role()`, in registry_monitor/config/__init__.py;
 - check_registry's PROBE argument, in checks/arguments.py;
-- the verdict, found by name: `registry_monitor.verdicts.<name>`;
+- the verdict, found by name: `registry_monitor.judging.verdicts.<name>`;
 - the exporter's renderer, found by name by the exporter: `exporter.metrics.<name>.render`.
 
 Adding a probe means its own files and one entry here (docs/adding-a-probe.md);
 tests/test_probe_catalog.py fails while either face is missing. The order of
 the entries is the order probes run in and are reported in.
 
-This module imports nothing of the project, so config.py can build on it.
+This module imports nothing of the project, so the config package can build on it.
 Its records are NamedTuples: a dataclass (slots=True builds each class twice)
 costs every check_registry run about a millisecond a class.
 """
@@ -57,7 +57,7 @@ class ProbeSpec(NamedTuple):
 
     @property
     def verdict_module(self) -> str:
-        return f"registry_monitor.verdicts.{self.name}"
+        return f"registry_monitor.judging.verdicts.{self.name}"
 
 
 PROBES: tuple[ProbeSpec, ...] = (

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor import statefile
 from registry_monitor.accesslog.follow import DELETED_QUIET_SECONDS, Follower
 from registry_monitor.base import Deadline
 from registry_monitor.config import AccessLog, Config
+from registry_monitor.files import statefile
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.traffic import STATE_FILE, TrafficProbe
 from testbed.mounts import can_mount, tmpfs

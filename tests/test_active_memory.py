@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor.active_memory import (
+from registry_monitor.files.active_memory import (
     INVENTORY_FILE,
     KEEP_EVERY,
     PARITY_FILE,

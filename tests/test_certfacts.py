@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from registry_monitor import certfacts, provenance
-from registry_monitor.certfacts import FactsStore, fingerprint, read_facts
-from registry_monitor.chain_verify import pem_chain
+from registry_monitor.files import provenance
+from registry_monitor.tls import certfacts
+from registry_monitor.tls.certfacts import FactsStore, fingerprint, read_facts
+from registry_monitor.tls.chain_verify import pem_chain
 from testbed.certs import issue, issue_via_intermediate
 
 DAY = 86400.0

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from registry_monitor.config import Config
-from registry_monitor.judgement.state import State, worst
+from registry_monitor.judging.state import State, worst
 from testbed.systemd import FakeSystemd
 from tests.conftest import CANARY_IMAGE
 from tests.support.check import run_check, write_config

@@ -252,17 +252,17 @@ COMMON = {
     "registry_monitor",
     "registry_monitor.base",
     "registry_monitor.config",
-    "registry_monitor.jsonable",
-    "registry_monitor.judgement",
+    "registry_monitor.judging.jsonable",
+    "registry_monitor.judging",
     "registry_monitor.probes",
     "registry_monitor.probes.reading",
-    "registry_monitor.verdicts",
+    "registry_monitor.judging.verdicts",
 }
 # HTTP is requests (and what it imports), under the whole-call deadline of http_transport.
 HTTP = {
-    "registry_monitor.http",
-    "registry_monitor.http_transport",
-    "registry_monitor.trust",
+    "registry_monitor.clients.http",
+    "registry_monitor.clients.http_transport",
+    "registry_monitor.tls.trust",
     "requests",
     "urllib3",
     "idna",
@@ -271,79 +271,79 @@ HTTP = {
     "cython_runtime",  # charset_normalizer's compiled modules
 }
 MAY_LOAD = {
-    "disk": {"registry_monitor.probes.disk", "registry_monitor.verdicts.disk", "psutil"},
+    "disk": {"registry_monitor.probes.disk", "registry_monitor.judging.verdicts.disk", "psutil"},
     "services": {
         "registry_monitor.probes.services",
         "registry_monitor.probes.service_process",  # the main process's figures
         "psutil",
-        "registry_monitor.verdicts.services",
-        "registry_monitor.systemd",
+        "registry_monitor.judging.verdicts.services",
+        "registry_monitor.clients.systemd",
     },
     "cert": {
         "registry_monitor.probes.cert",
-        "registry_monitor.verdicts.cert",
-        "registry_monitor.trust",
-        "registry_monitor.tls",  # the chain a connection carries, the key
-        "registry_monitor.certfacts",  # a certificate's fields, kept by its hash
-        "registry_monitor.chain_verify",  # cryptography's judgements, when needed
+        "registry_monitor.judging.verdicts.cert",
+        "registry_monitor.tls.trust",
+        "registry_monitor.tls.certificates",  # the chain a connection carries, the key
+        "registry_monitor.tls.certfacts",  # a certificate's fields, kept by its hash
+        "registry_monitor.tls.chain_verify",  # cryptography's judgements, when needed
         "cryptography",
         "typing_extensions",  # cryptography's
         "cffi",
     },
     "api": {
         "registry_monitor.probes.api",
-        "registry_monitor.verdicts.api",
-        "registry_monitor.registry_api",
+        "registry_monitor.judging.verdicts.api",
+        "registry_monitor.clients.registry_api",
         *HTTP,
     },
     "storage": {
         "registry_monitor.probes.storage",
-        "registry_monitor.verdicts.storage",
+        "registry_monitor.judging.verdicts.storage",
         "registry_monitor.storage",
     },
     "write": {
         "registry_monitor.probes.write",
-        "registry_monitor.verdicts.write",
-        "registry_monitor.registry_api",
-        "registry_monitor.statefile",
+        "registry_monitor.judging.verdicts.write",
+        "registry_monitor.clients.registry_api",
+        "registry_monitor.files.statefile",
         *HTTP,
     },
     "sync": {
         "registry_monitor.probes.sync",
-        "registry_monitor.verdicts.sync",
-        "registry_monitor.systemd",
-        "registry_monitor.statefile",
+        "registry_monitor.judging.verdicts.sync",
+        "registry_monitor.clients.systemd",
+        "registry_monitor.files.statefile",
     },
     "standby": {
         "registry_monitor.probes.standby",
-        "registry_monitor.verdicts.standby",
+        "registry_monitor.judging.verdicts.standby",
         "registry_monitor.probes.write",  # its canary digest
-        "registry_monitor.registry_api",
+        "registry_monitor.clients.registry_api",
         "registry_monitor.storage",
-        "registry_monitor.statefile",
+        "registry_monitor.files.statefile",
         *HTTP,
     },
 }
 MAY_LOAD["pull"] = {
     "registry_monitor.probes.pull",
-    "registry_monitor.verdicts.pull",
-    "registry_monitor.registry_api",
+    "registry_monitor.judging.verdicts.pull",
+    "registry_monitor.clients.registry_api",
     *HTTP,
 }
 # parity fingerprints the certificates as the cert probe reads them, and asks the active
 MAY_LOAD["parity"] = {
     "registry_monitor.probes.parity",
-    "registry_monitor.verdicts.parity",
+    "registry_monitor.judging.verdicts.parity",
     *MAY_LOAD["cert"],
     *HTTP,
 }
 MAY_LOAD["traffic"] = {
     "registry_monitor.probes.traffic",
-    "registry_monitor.verdicts.traffic",
+    "registry_monitor.judging.verdicts.traffic",
     "registry_monitor.accesslog",
 }
 NEVER = {"fastapi", "uvicorn", "starlette", "prometheus_client", "exporter", "yaml", "pydantic"}
-NEVER |= {"msgspec", "registry_monitor.config_validation"}  # the Config is cached validated
+NEVER |= {"msgspec", "registry_monitor.config.validation"}  # the Config is cached validated
 
 
 def allowed(module: str, names: set[str]) -> bool:

@@ -6,13 +6,15 @@ import binascii
 import os
 import pickle
 import random
+import shutil
+import types
 from pathlib import Path
 
 import pytest
 
-from checks import config_file
-from registry_monitor import provenance
+from checks import config_cache as config_file
 from registry_monitor.config import Config, ConfigError
+from registry_monitor.files import provenance
 
 
 @pytest.fixture
@@ -44,17 +46,32 @@ def plant(cache: Path, inputs: tuple[object, ...], config: object) -> None:
 
 
 def test_the_key_names_every_module_that_reads_and_validates() -> None:
-    here = Path(config_file.config_module.__file__).parent
-    assert sorted(
-        Path(p).relative_to(here).as_posix() for p in config_file.validating_sources()
-    ) == [
-        "config.py",
-        "config_file.py",
-        "config_validation.py",
-        "config_yaml.py",
+    here = Path(config_file.config_module.__file__).parent.parent
+    assert [Path(p).relative_to(here).as_posix() for p in config_file.validating_sources()] == [
         "probe_catalog.py",
+        "config/__init__.py",
+        "config/file_bounds.py",
+        "config/loading.py",
+        "config/mount_rule.py",
+        "config/rules.py",
+        "config/validation.py",
+        "config/yaml_source.py",
     ]
     assert [d for _, d in config_file.VALIDATING_LIBRARIES] == ["PyYAML", "msgspec"]
+
+
+def test_a_module_added_to_the_config_package_is_in_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key is the package as a whole: validation moved into a new module cannot
+    leave a cached Config standing on the old code."""
+    package = tmp_path / "config"
+    shutil.copytree(Path(config_file.config_module.__file__).parent, package)
+    (package / "new_rules.py").write_text("LIMIT = 1\n")
+    monkeypatch.setattr(
+        config_file, "config_module", types.SimpleNamespace(__file__=str(package / "__init__.py"))
+    )
+    assert str(package / "new_rules.py") in config_file.validating_sources()
 
 
 @pytest.mark.parametrize("change", ["a validating module", "a library", "the host name"])

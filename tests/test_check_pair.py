@@ -12,10 +12,10 @@ import pytest
 
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.judgement.verdict import Options
+from registry_monitor.judging.verdict import Options
+from registry_monitor.judging.verdicts import sync as verdict
 from registry_monitor.probes.reading import Reading
 from registry_monitor.probes.sync import SyncProbe
-from registry_monitor.verdicts import sync as verdict
 from testbed.exporter import Exporter
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import FakeSystemd, ago

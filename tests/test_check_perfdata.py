@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry_monitor.judgement.numerals import numeral
-from registry_monitor.judgement.perfdata import Perf, quote_label, render
-from registry_monitor.judgement.ranges import parse_floor, parse_range
+from registry_monitor.judging.numerals import numeral
+from registry_monitor.judging.perfdata import Perf, quote_label, render
+from registry_monitor.judging.ranges import parse_floor, parse_range
 from tests.support.icinga import assert_icinga_reads, icinga_parse
 from tests.support.perfdata import PerfdataError, parse_output, parse_perfdata
 

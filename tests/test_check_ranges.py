@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from registry_monitor.judgement.ranges import (
+from registry_monitor.judging.ranges import (
     RangeError,
     Threshold,
     ceiling,
@@ -16,7 +16,7 @@ from registry_monitor.judgement.ranges import (
     parse_floor,
     parse_range,
 )
-from registry_monitor.judgement.state import State
+from registry_monitor.judging.state import State
 
 # The guidelines' examples: range -> values that alert / that do not.
 TABLE = [

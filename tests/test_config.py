@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor.config import Config, ConfigError, load_config, parse_config
+from registry_monitor.config import Config, ConfigError
+from registry_monitor.config.loading import load_config
+from registry_monitor.config.validation import parse_config
 from tests.support.reasons import msgspec_reason, yaml_reason
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor.config import MAX_CONFIG_BYTES, ConfigError, load_config
+from registry_monitor.config import MAX_CONFIG_BYTES, ConfigError
+from registry_monitor.config.loading import load_config
 from testbed.exporter import exporter_argv
 from tests.support.check import CHECK_REGISTRY
 from tests.support.reasons import value_error

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from exporter.metrics.disk import render
-from registry_monitor.mount_rule import on_own_volume, required
+from registry_monitor.config.mount_rule import on_own_volume, required
 from registry_monitor.probes.disk import DiskUsage, find_mount
 from registry_monitor.probes.reading import Reading
 from testbed.mounts import can_mount, tmpfs

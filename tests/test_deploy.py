@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor.config import ConfigError, load_config
+from registry_monitor.config import ConfigError
+from registry_monitor.config.loading import load_config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from registry_monitor.active_memory import INVENTORY_FILE, PARITY_FILE
+from registry_monitor.files.active_memory import INVENTORY_FILE, PARITY_FILE
 from testbed.images import Pusher
 from testbed.pair import HealthyPair
 from testbed.waiting import wait_until

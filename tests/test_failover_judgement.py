@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from registry_monitor.base import Deadline
-from registry_monitor.config import Config, parse_config
-from registry_monitor.failover import REASONS, Blocker, headline, judge_failover
+from registry_monitor.config import Config
+from registry_monitor.config.validation import parse_config
+from registry_monitor.judging.readiness import REASONS, Blocker, headline, judge_failover
 from registry_monitor.probes import build_probe
 from registry_monitor.probes.disk import DiskUsage
 from registry_monitor.probes.parity import NodeDescription, ParityStatus

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor.config import load_config
+from registry_monitor.config.loading import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor import regular_file, statefile
 from registry_monitor.config import AccessLog, Config
+from registry_monitor.files import regular_file, statefile
 from registry_monitor.probes.reading import ProbeRunner
 from registry_monitor.probes.traffic import STATE_FILE, TrafficProbe
 from tests.support.check import run_check
@@ -140,12 +140,12 @@ def test_a_fifo_or_directory_as_a_state_file_is_a_note_not_a_hang(tmp_path: Path
 def test_check_registry_answers_within_t_with_a_fifo_as_its_config_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from checks import config_file
+    from checks import config_cache
 
     config = tmp_path / "config.yaml"
     config.write_text(f"data_dir: {tmp_path / 'gone'}\n")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    cache = config_file.cache_file(config)
+    cache = config_cache.cache_file(config)
     assert cache is not None
     cache.parent.mkdir(parents=True, mode=0o700)
     os.mkfifo(cache, 0o600)
@@ -181,7 +181,7 @@ def test_a_fifo_at_a_private_files_temporary_name_fails_the_write_at_once(
 ) -> None:
     import threading
 
-    from registry_monitor import private_file
+    from registry_monitor.files import private_file
 
     target = tmp_path / "cache" / "cert-facts.marshal"
     target.parent.mkdir(mode=0o700)

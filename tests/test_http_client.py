@@ -1,4 +1,4 @@
-"""The probes' HTTP client (registry_monitor.http): keep-alive, framing, redirects, the
+"""The probes' HTTP client (registry_monitor.clients.http): keep-alive, framing, redirects, the
 pinned address and the reasons it gives. Real nginx and registry where they can show it;
 a canned TCP server for framing they never get wrong."""
 
@@ -12,8 +12,8 @@ import pytest
 
 from bench.proxy import counting_proxy
 from registry_monitor.base import Deadline
+from registry_monitor.clients.http import USER_AGENT, BodyCut, Client, RequestFailed
 from registry_monitor.config import Config
-from registry_monitor.http import USER_AGENT, BodyCut, Client, RequestFailed
 from registry_monitor.probes.api import ApiProbe
 from registry_monitor.probes.pull import PullProbe, PullStatus
 from registry_monitor.probes.reading import run_probe

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor import http_transport
 from registry_monitor.base import Deadline
+from registry_monitor.clients import http_transport
+from registry_monitor.clients.http import Client, RequestFailed
 from registry_monitor.config import Config
-from registry_monitor.http import Client, RequestFailed
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.standby import StandbyProbe
 from registry_monitor.probes.write import WriteProbe

@@ -208,11 +208,11 @@ def test_the_check_path_never_loads_the_web_stack_and_requests_only_for_http(
         ran = probe_catalog.NAMES if target == "all" else (target,)
         for name in ran:  # the probe really ran, and its verdict judged it
             assert f"registry_monitor.probes.{name}" in modules, (target, name)
-            assert f"registry_monitor.verdicts.{name}" in modules, (target, name)
+            assert f"registry_monitor.judging.verdicts.{name}" in modules, (target, name)
         web = sorted(m for m in modules if m.split(".")[0] in (*WEB_STACK, "exporter"))
         assert web == [], f"check_registry {target} loaded {web}"
         if target in (*HTTP_PROBES, "all"):  # its HTTP went through requests
-            assert {"registry_monitor.http", "requests"} <= modules, target
+            assert {"registry_monitor.clients.http", "requests"} <= modules, target
         else:
             heavy = sorted(m for m in modules if m.split(".")[0] in HTTP_LIBRARIES)
             assert heavy == [], f"check_registry {target} loaded {heavy}"
@@ -233,7 +233,7 @@ LOCAL_NEVER = (
     "logging",
     "yaml",
     "msgspec",  # the Config is cached validated
-    "registry_monitor.config_validation",
+    "registry_monitor.config.validation",
     "shutil",
     "bz2",
     "lzma",
@@ -243,14 +243,14 @@ LOCAL_NEVER = (
     "calendar",
 )
 NOT_LOADED: dict[str, tuple[str, ...]] = {
-    "disk": (*LOCAL_NEVER, "hashlib", "zlib", "registry_monitor.systemd"),
+    "disk": (*LOCAL_NEVER, "hashlib", "zlib", "registry_monitor.clients.systemd"),
     "services": (*LOCAL_NEVER, "hashlib", "zlib"),
     "sync": (*LOCAL_NEVER, "hashlib", "zlib", "psutil"),
     "storage": (
         *LOCAL_NEVER,
         "psutil",
         "subprocess",
-        "registry_monitor.systemd",
+        "registry_monitor.clients.systemd",
         "registry_monitor.storage.inventory_wire",  # only the exporter and the standby
         "hashlib",  # OpenSSL's sha256: only past the first MiB of blobs verified
         "_hashlib",
@@ -329,7 +329,7 @@ def test_a_healthy_cert_checks_next_run_loads_no_cryptography(
     assert "file_valid=1" in lines[0] and "key_matches=1" in lines[0]
     assert "cryptography" in loaded_first  # real figures: the first run read them
     assert "registry_monitor.probes.cert" in loaded_second
-    heavy = ("cryptography", "registry_monitor.chain_verify")
+    heavy = ("cryptography", "registry_monitor.tls.chain_verify")
     assert sorted(m for m in loaded_second if m.startswith(heavy)) == []
     # parity fingerprints both certificates as the cert probe reads them, from the same facts
     assert parity.startswith("REGISTRY PARITY "), parity

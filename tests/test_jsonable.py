@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from registry_monitor.jsonable import jsonable
+from registry_monitor.judging.jsonable import jsonable
 
 
 class Inner(NamedTuple):
@@ -62,7 +62,7 @@ def test_a_dataclass_is_an_object_of_its_shown_fields() -> None:
 
 
 def test_a_state_file_nested_past_the_recursion_limit_is_a_fresh_start(tmp_path: Path) -> None:
-    from registry_monitor.statefile import load
+    from registry_monitor.files.statefile import load
 
     path = tmp_path / "state.json"
     path.write_bytes(b"[" * 20_000)

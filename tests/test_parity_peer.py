@@ -17,11 +17,11 @@ from pytest_httpserver import HTTPServer
 from exporter.metrics.parity import render
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.failover import Blocker, judge_failover
-from registry_monitor.judgement.state import State
+from registry_monitor.judging.readiness import Blocker, judge_failover
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdicts.parity import judge
 from registry_monitor.probes.parity import MAX_ITEMS, ParityProbe, ParityStatus, parity_key
 from registry_monitor.probes.reading import Reading, run_probe
-from registry_monitor.verdicts.parity import judge
 from testbed.exporter import Exporter
 from tests.support.metrics import value
 from tests.support.nodes import quiet_config

@@ -15,7 +15,8 @@ import pytest
 
 from exporter.metrics.parity import render
 from registry_monitor.config import Config
-from registry_monitor.judgement.state import State
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdicts import parity as verdict
 from registry_monitor.probes.parity import (
     GRANT,
     NodeDescription,
@@ -26,7 +27,6 @@ from registry_monitor.probes.parity import (
     file_digest,
 )
 from registry_monitor.probes.reading import Reading
-from registry_monitor.verdicts import parity as verdict
 
 PUPPET_HTPASSWD = Path("/etc/nginx/htpasswd.registry")
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from registry_monitor.registry_api import next_link
+from registry_monitor.clients.registry_api import next_link
 from registry_monitor.storage.inventory_wire import InventoryError, decode
 from registry_monitor.storage.layout import LayoutError, ManifestRefs, parse_link, parse_manifest
 from testbed.images import (

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from registry_monitor import probe_catalog
-from registry_monitor.config import Config, parse_config
+from registry_monitor.config import Config
+from registry_monitor.config.validation import parse_config
 from registry_monitor.probe_catalog import PROBES, ProbeSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,8 +54,8 @@ def test_a_probe_without_faces_is_reported() -> None:
     ghost = ProbeSpec("ghost", "registry_monitor.probes.ghost:GhostProbe", ("active",), 1, 1)
     assert missing_parts(ghost) == [
         "probe class registry_monitor.probes.ghost:GhostProbe",
-        "registry_monitor.verdicts.ghost.thresholds",
-        "registry_monitor.verdicts.ghost.judge",
+        "registry_monitor.judging.verdicts.ghost.thresholds",
+        "registry_monitor.judging.verdicts.ghost.judge",
         "exporter.metrics.ghost.render",
     ]
     wrong_name = ProbeSpec("api", "registry_monitor.probes.disk:DiskProbe", ("active",), 1, 1)
@@ -74,7 +75,7 @@ def _defining(package: str, function: str) -> set[str]:
 
 def test_no_face_without_a_declared_probe() -> None:
     declared = set(probe_catalog.NAMES)
-    assert _defining("registry_monitor.verdicts", "judge") == declared
+    assert _defining("registry_monitor.judging.verdicts", "judge") == declared
     assert _defining("exporter.metrics", "render") == declared
 
 

@@ -12,11 +12,11 @@ import pytest
 import trustme
 
 from registry_monitor.base import Deadline
-from registry_monitor.chain_verify import pem_chain
 from registry_monitor.config import Config
 from registry_monitor.probes.cert import CertProbe, CertsStatus
 from registry_monitor.probes.reading import Reading, run_probe
-from registry_monitor.tls import check_key, name_covered, pem_certificates
+from registry_monitor.tls.certificates import check_key, name_covered, pem_certificates
+from registry_monitor.tls.chain_verify import pem_chain
 from testbed.certs import CertFiles, PlainCA, issue, issue_via_intermediate, now, self_signed
 from testbed.registry import Registry
 from tests.support.tls_reasons import cryptography_refusal, openssl_refusal
@@ -228,7 +228,7 @@ def test_a_fifo_as_the_cert_file_or_ca_bundle_is_refused_at_once(
     r = ProbeRunner(CertProbe(config), timeout=5).run()  # a blocked open() would time out
     assert r.error == f"file {fifo}: cannot read: is a FIFO, not a regular file"
     assert check_key(fifo, None).error == "cannot read: is a FIFO, not a regular file"
-    from registry_monitor.chain_verify import judge_chain
+    from registry_monitor.tls.chain_verify import judge_chain
 
     leaf = pem_chain(ca_file.read_bytes())
     assert judge_chain(leaf, NAME, str(fifo))[1] == (
@@ -481,7 +481,7 @@ def test_a_key_that_matches_or_not_is_judged_without_cryptography(
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from registry_monitor.tls import check_key, pem_certificates\n"
+        "from registry_monitor.tls.certificates import check_key, pem_certificates\n"
         "cert = Path(sys.argv[1])\n"
         "leaf = pem_certificates(cert.read_bytes())[0]\n"
         "print(check_key(Path(sys.argv[2]), leaf, cert).state,\n"

@@ -8,12 +8,12 @@ import pytest
 
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.judgement.state import State
-from registry_monitor.judgement.verdict import Options
-from registry_monitor.judging import judge
+from registry_monitor.judging.judge import judge
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdict import Options
+from registry_monitor.judging.verdicts import load
 from registry_monitor.probes.disk import DiskProbe, find_mount, superblock_options
 from registry_monitor.probes.reading import ProbeRunner, run_probe
-from registry_monitor.verdicts import load
 from testbed.mounts import can_mount, read_only_bind, tmpfs
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from registry_monitor.base import Deadline
-from registry_monitor.config import ConfigError, parse_config
+from registry_monitor.config import ConfigError
+from registry_monitor.config.validation import parse_config
 from registry_monitor.probes.parity import (
     MAX_ITEMS,
     NodeDescription,

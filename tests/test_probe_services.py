@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from exporter.metrics.services import render
-from registry_monitor import systemd as systemctl
 from registry_monitor.base import Deadline
+from registry_monitor.clients import systemd as systemctl
 from registry_monitor.config import Config
-from registry_monitor.judgement.state import State
-from registry_monitor.judgement.verdict import Options
-from registry_monitor.judging import judge
+from registry_monitor.judging.judge import judge
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdict import Options
+from registry_monitor.judging.verdicts import load
 from registry_monitor.probes.reading import run_probe
 from registry_monitor.probes.service_process import ProcessStatus
 from registry_monitor.probes.services import ServicesProbe, UnitStatus
-from registry_monitor.verdicts import load
 from testbed.systemd import FakeSystemd
 
 ROOT = Path(__file__).resolve().parent.parent

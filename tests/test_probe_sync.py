@@ -337,8 +337,8 @@ def test_a_fifo_as_the_state_file_is_a_note_then_replaced(
 def test_a_guard_refusal_is_critical_until_a_run_succeeds(
     sync_unit: SyncUnit, tmp_path: Path
 ) -> None:
+    from registry_monitor.judging.verdicts.sync import judge
     from registry_monitor.sync_guard.record import record_run
-    from registry_monitor.verdicts.sync import judge
 
     state = tmp_path / "state"
     first = ago(50)

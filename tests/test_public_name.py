@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from registry_monitor.config import ConfigError, load_config
+from registry_monitor.config import ConfigError
+from registry_monitor.config.loading import load_config
 from registry_monitor.probes import public_name
 from registry_monitor.probes.public_name import resolve
 from testbed.exporter import Exporter

@@ -9,11 +9,11 @@ from pathlib import Path
 from exporter.metrics.sync import render
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.judgement.state import State
-from registry_monitor.judgement.verdict import Options
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdict import Options
+from registry_monitor.judging.verdicts import sync as verdict
 from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.probes.sync import SyncProbe, SyncStatus
-from registry_monitor.verdicts import sync as verdict
 from testbed.rsync import SYNC_UNIT, SyncUnit
 from testbed.systemd import ago
 

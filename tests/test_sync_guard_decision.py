@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from registry_monitor.config import SyncGuard
+from registry_monitor.judging.verdicts.sync_guard import judge_guard
 from registry_monitor.probes.public_name import PublicName
 from registry_monitor.probes.reading import Reading
 from registry_monitor.sync_guard import record
 from registry_monitor.sync_guard.decision import Decision, decide
 from registry_monitor.sync_guard.dry_run import DryRun
 from registry_monitor.sync_guard.measure import GuardFacts, LocalCounts, source_of
-from registry_monitor.verdicts.sync_guard import judge_guard
 
 SOURCE = "rsync://reg-a1/docker-registry-sync/"
 LOCAL = LocalCounts(repositories=10, tags=100, blobs=400)

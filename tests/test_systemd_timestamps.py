@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_monitor import systemd
+from registry_monitor.clients import systemd
 from testbed.systemd import BeforeBoot, FakeSystemd
 
 

@@ -11,10 +11,10 @@ from prometheus_client import generate_latest
 from exporter.metrics import ReadingsCollector, build_registry
 from registry_monitor.base import Deadline
 from registry_monitor.config import AccessLog, Config
-from registry_monitor.judgement.state import State
+from registry_monitor.judging.state import State
+from registry_monitor.judging.verdicts.traffic import judge
 from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.probes.traffic import TrafficProbe
-from registry_monitor.verdicts.traffic import judge
 from tests.support.metrics import samples, value
 
 

@@ -1,7 +1,7 @@
 """The standby's readings -> failover_ready and failover_blocker{reason}, at render time.
 
 Not one probe's rendering: the judgement over the cached readings of several
-(registry_monitor.failover), the same function check_registry failover runs.
+(registry_monitor.judging.readiness), the same function check_registry failover runs.
 It does no I/O, so it is cheap enough to run on each scrape.
 """
 
@@ -15,7 +15,7 @@ from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
 from registry_monitor.config import Config
-from registry_monitor.failover import REASONS, judge_failover
+from registry_monitor.judging.readiness import REASONS, judge_failover
 from registry_monitor.probes.reading import Reading
 from registry_monitor.probes.standby import StandbyStatus
 

@@ -24,7 +24,7 @@ Invariants:
 - A file that disappears (or is missing at the start) is waited for; the
   one that comes back is read from its start. A deleted file that nobody has
   written for DELETED_QUIET_SECONDS is closed, so its disk space is freed.
-- Only a regular file is read (regular_file.py: opened without blocking, a
+- Only a regular file is read (files/regular_file.py: opened without blocking, a
   FIFO, device or directory at the path is a note, never a hung read).
 - After a restart the saved inode is looked for among the rotated siblings
   (`access.log.1`), so lines written between the stop and a rotation are read.
@@ -48,8 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from registry_monitor import regular_file, statefile
 from registry_monitor.base import Deadline
+from registry_monitor.files import regular_file, statefile
 
 HEAD_BYTES = 64  # enough to tell two log files apart: the first line's time stamp
 # one chunk's lines are parsed before the deadline is looked at again: 16 lines of the

@@ -13,11 +13,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from registry_monitor import regular_file
 from registry_monitor.accesslog.follow import MAX_LINE
 from registry_monitor.accesslog.formats import Format, Parser, Request
 from registry_monitor.accesslog.routes import route_of
 from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.files import regular_file
 
 BLOCK = 256 * 1024
 MAX_WINDOW_BYTES = 512 * 1024 * 1024  # at 200 bytes a line: 2.5 million lines

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urljoin
 
 from registry_monitor.base import Deadline, ProbeFailed
-from registry_monitor.http import Client, RequestFailed
+from registry_monitor.clients.http import Client, RequestFailed
 
 REFUSED = frozenset({401, 403})
 

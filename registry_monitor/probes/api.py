@@ -18,19 +18,19 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from registry_monitor import bounded_json
 from registry_monitor.base import Deadline, ProbeFailed
-from registry_monitor.config import Config
-from registry_monitor.http import Client, RequestFailed, redact_url
-from registry_monitor.probes.anonymous_push import AnonymousPush, try_anonymous_push
-from registry_monitor.probes.public_name import RESOLVE_SECONDS, PublicName, resolve
-from registry_monitor.registry_api import (
+from registry_monitor.clients import bounded_json
+from registry_monitor.clients.http import Client, RequestFailed, redact_url
+from registry_monitor.clients.registry_api import (
     API_VERSION_HEADER,
     DIGEST_HEADER,
     MANIFEST_ACCEPT,
     next_link,
     split_image,
 )
+from registry_monitor.config import Config
+from registry_monitor.probes.anonymous_push import AnonymousPush, try_anonymous_push
+from registry_monitor.probes.public_name import RESOLVE_SECONDS, PublicName, resolve
 
 # A page holds at most catalog.maxentries (1000) names of at most 255 characters (260 kB):
 # a larger page, or one of more values, is not a catalog page and is refused undecoded.

@@ -20,7 +20,7 @@ subjectAltNames cover the public name is its own finding; and
 readable" being a state of its own, never a mismatch.
 
 A healthy steady run loads no cryptography (some 40 ms of imports):
-- a certificate's fields come from registry_monitor.certfacts, which keeps
+- a certificate's fields come from registry_monitor.tls.certfacts, which keeps
   them by the sha256 of its DER bytes (exact), read by cryptography once;
 - when cert_file's certificates are byte for byte the chain nginx sent and
   OpenSSL verified in this run (same trust store, same name), the file is
@@ -29,7 +29,7 @@ A healthy steady run loads no cryptography (some 40 ms of imports):
   verifier as before;
 - OpenSSL loads cert_file with cert_key_file and compares them (as nginx
   does at start); only what that cannot settle goes to cryptography (see
-  registry_monitor.tls.check_key).
+  registry_monitor.tls.certificates.check_key).
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from registry_monitor import certfacts, regular_file
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
-from registry_monitor.tls import (
+from registry_monitor.files import regular_file
+from registry_monitor.tls import certfacts
+from registry_monitor.tls.certificates import (
     KeyStatus,
     check_key,
     earliest_intermediate,
@@ -52,7 +53,7 @@ from registry_monitor.tls import (
     peer_chain,
     pem_certificates,
 )
-from registry_monitor.trust import trust_store
+from registry_monitor.tls.trust import trust_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +271,7 @@ class CertProbe:
         the public name), with the earliest expiry among the intermediates of the path
         that verifies (trust anchor left out); all sent, self-signed roots left out, if
         none does."""
-        from registry_monitor.chain_verify import judge_chain
+        from registry_monitor.tls.chain_verify import judge_chain
 
         counted, error = judge_chain(chain, self.hostname, self.trust)
         return _with_validity(self._with_intermediates(status, counted), error is None, error)
@@ -295,7 +296,7 @@ class CertProbe:
             status = describe("file", target, self.facts(plain[0]), self.hostname)
             intermediates = self._with_intermediates(status, chains["verified"][:-1])
             return _with_validity(intermediates, True, None)
-        from registry_monitor.chain_verify import pem_chain
+        from registry_monitor.tls.chain_verify import pem_chain
 
         try:
             chain = pem_chain(data)

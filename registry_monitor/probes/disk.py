@@ -24,7 +24,7 @@ import psutil
 
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import Config
-from registry_monitor.mount_rule import on_own_volume
+from registry_monitor.config.mount_rule import on_own_volume
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class DiskUsage:
     files: int
     files_free: int
     readonly: bool  # the filesystem itself (its superblock) is read-only
-    on_own_volume: bool | None = None  # data_dir_must_be_mount (mount_rule.py); None: off
+    on_own_volume: bool | None = None  # data_dir_must_be_mount (config/mount_rule.py); None: off
     mount_readonly: bool = False  # the mount this process sees is (a sandbox's bind mount)
 
     @property

@@ -35,11 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry_monitor import __version__, bounded_json, regular_file
-from registry_monitor.active_memory import ParityMemory, Unreachable
+from registry_monitor import __version__
 from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.clients import bounded_json
+from registry_monitor.clients.http import Client, RequestFailed
 from registry_monitor.config import Config
-from registry_monitor.http import Client, RequestFailed
+from registry_monitor.files import regular_file
+from registry_monitor.files.active_memory import ParityMemory, Unreachable
 from registry_monitor.probes.cert import CertProbe
 
 FORMAT = 2  # 2: digests keyed (HMAC-SHA256); 1 sent plain sha256

@@ -24,17 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from registry_monitor import bounded_json
 from registry_monitor.base import Deadline, ProbeFailed
-from registry_monitor.config import Config
-from registry_monitor.http import BodyCut, Client, RequestFailed, Response, redact_url
-from registry_monitor.registry_api import (
+from registry_monitor.clients import bounded_json
+from registry_monitor.clients.http import BodyCut, Client, RequestFailed, Response, redact_url
+from registry_monitor.clients.registry_api import (
     DIGEST_HEADER,
     MANIFEST_ACCEPT,
     MAX_MANIFEST_BYTES,
     MAX_MANIFEST_VALUES,
     split_image,
 )
+from registry_monitor.config import Config
 
 INDEX_TYPES = frozenset(
     {

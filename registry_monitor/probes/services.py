@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from registry_monitor import systemd
 from registry_monitor.base import Deadline
+from registry_monitor.clients import systemd
 from registry_monitor.config import Config
 from registry_monitor.probes.service_process import ProcessStatus, read_process
 

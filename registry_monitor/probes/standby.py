@@ -26,16 +26,16 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from registry_monitor.active_memory import (
+from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.clients.http import Client, RequestFailed, Response
+from registry_monitor.config import Config
+from registry_monitor.files.active_memory import (
     LACKING,
     InventoryMemory,
     KnownInventory,
     Lacking,
     Unreachable,
 )
-from registry_monitor.base import Deadline, ProbeFailed
-from registry_monitor.config import Config
-from registry_monitor.http import Client, RequestFailed, Response
 from registry_monitor.probes.divergence import DivergenceFinder, Divergent, DivergentTag
 from registry_monitor.probes.sync import STATE_FILE, SyncProbe, load_state
 from registry_monitor.probes.write import CANARY_DIGEST

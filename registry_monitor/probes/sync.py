@@ -32,9 +32,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from registry_monitor import statefile, systemd
 from registry_monitor.base import Deadline
+from registry_monitor.clients import systemd
 from registry_monitor.config import Config
+from registry_monitor.files import statefile
 from registry_monitor.sync_guard.record import GuardHistory, load_history
 
 STATE_FILE = "sync-state.json"

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urljoin
 
 from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.clients.http import Client, RequestFailed, Response
 from registry_monitor.config import Config
-from registry_monitor.http import Client, RequestFailed, Response
 
 # Fixed content: the same digest every run, and recognisable on disk.
 CANARY_BLOB = b"registry-monitor write canary: a fixed blob, uploaded again and again\n"

@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from registry_monitor import bounded_json, regular_file
-from registry_monitor.registry_api import MAX_MANIFEST_BYTES, MAX_MANIFEST_VALUES
+from registry_monitor.clients import bounded_json
+from registry_monitor.clients.registry_api import MAX_MANIFEST_BYTES, MAX_MANIFEST_VALUES
+from registry_monitor.files import regular_file
 
 DIGEST_SIZE = 32
 LINK_SIZE = len("sha256:") + 2 * DIGEST_SIZE  # a link file is exactly this, no newline

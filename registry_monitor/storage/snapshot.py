@@ -48,7 +48,7 @@ class StorageSnapshot(NamedTuple):
     inventory: Inventory
 
     def json_fields(self) -> dict[str, object]:
-        """As readings show it (registry_monitor/jsonable.py): without the inventory,
+        """As readings show it (registry_monitor/judging/jsonable.py): without the inventory,
         internal data too large to show."""
         fields = self._asdict()
         del fields["inventory"]

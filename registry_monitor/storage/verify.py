@@ -33,8 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from registry_monitor import regular_file
 from registry_monitor.base import Deadline
+from registry_monitor.files import regular_file
 from registry_monitor.storage.layout import (
     DIGEST_SIZE,
     blob_data_path,

@@ -43,8 +43,8 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
 
-from registry_monitor import regular_file
 from registry_monitor.base import Deadline, ProbeFailed
+from registry_monitor.files import regular_file
 from registry_monitor.storage.layout import (
     DIGEST_SIZE,
     MAX_STARTEDAT_BYTES,

@@ -2,7 +2,7 @@
 
 `check_registry sync-guard` (checks/sync_guard.py) is run by the sync unit as
 ExecStartPre (the drop-in debian/ ships). measure.py gathers the facts,
-decision.py judges them (verdicts/sync_guard.py words the answer), record.py
+decision.py judges them (judging/verdicts/sync_guard.py words the answer), record.py
 keeps refusals and the operator's one-run exemption in state_dir for the
 exporter. docs/sync-guard.md is the operator's side.
 """

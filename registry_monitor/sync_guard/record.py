@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from registry_monitor import statefile
+from registry_monitor.files import statefile
+from registry_monitor.judging.times import when
 
 STATE_FILE = "sync-guard.json"
 ALLOW_ONCE_FILE = "sync-guard-allow-once.json"
@@ -37,7 +38,7 @@ class Exemption:
     at: float  # unix time written
 
     def describe(self) -> str:
-        return f"{self.reason!r} (by {self.by} at {_when(self.at)})"
+        return f"{self.reason!r} (by {self.by} at {when(self.at)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +51,6 @@ class GuardHistory:
     last_exemption: str | None  # the last exemption used, described
     last_exemption_at: float | None
     note: str | None = None  # the file could not be read
-
-
-def _when(unix: float) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))
 
 
 def _time(value: Any) -> float | None:
@@ -145,7 +140,7 @@ def take_exemption(state_dir: Path, now: float) -> tuple[Exemption | None, str |
         return None, f"exemption {path} not used and removed: {note or 'not one this wrote'}"
     if now - at > ALLOW_ONCE_SECONDS:
         return None, (
-            f"exemption {reason!r} by {by} written at {_when(at)} not used and removed: "
+            f"exemption {reason!r} by {by} written at {when(at)} not used and removed: "
             f"older than {ALLOW_ONCE_SECONDS / 60:.0f} minutes"
         )
     return Exemption(reason, by, at), None

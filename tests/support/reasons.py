@@ -16,7 +16,6 @@ import zlib
 import msgspec
 import yaml
 
-from registry_monitor import config_validation
 from registry_monitor.config import Config
 
 
@@ -24,7 +23,6 @@ def msgspec_reason(key: str, value: object) -> str:
     """msgspec's reason for refusing `value` as the config key `key`, as the config's
     error shows it: without where (the error names the key) and without its ", got
     `type`" (the error shows the value instead)."""
-    assert config_validation  # loaded: it puts msgspec's Meta where Config's hints find it
     kind = typing.get_type_hints(Config, include_extras=True)[key]
     try:
         msgspec.convert(value, kind)
