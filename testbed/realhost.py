@@ -96,7 +96,7 @@ class Host:
     def boot(cls, name: str, workdir: Path, netns: str) -> Host:
         workdir.mkdir(parents=True, exist_ok=True)
         host = cls(name, workdir / "root", netns, workdir / "boot.log")
-        rootfs.copy_of(rootfs.cached_tree(), host.root)
+        rootfs.layered_over(rootfs.cached_tree(), host.root)
         (host.root / "etc/hostname").write_text(name + "\n")
         with host.log.open("wb") as log:
             host.process = subprocess.Popen(
@@ -234,5 +234,4 @@ class Host:
                         os.kill(self.leader, signal.SIGKILL)
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(STOP_TIMEOUT)
-        if self.root.exists():
-            subprocess.run(["rm", "-rf", "--one-file-system", str(self.root)], check=False)
+        rootfs.remove_tree(self.root)

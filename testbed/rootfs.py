@@ -3,7 +3,7 @@
 Built once with debootstrap (as root, from Debian's mirror) and kept in a cache directory
 outside the repository, keyed by everything that decides its content (suite, mirror,
 package list): later runs reuse it, a change of the list builds a new one. Every host
-boots from its own copy (`copy_of`), so no test sees another's changes.
+boots from its own writable layer over it (`layered_over`), so no test sees another's changes.
 
 The packages are installed into the cached tree rather than in each container: the
 containers' network is private (never the outside), and the project's .deb then needs
@@ -100,3 +100,34 @@ def copy_of(tree: Path, dest: Path) -> Path:
     """A host's own copy of the tree (reflinked where the filesystem can)."""
     subprocess.run(["cp", "-a", "--reflink=auto", str(tree), str(dest)], check=True, timeout=600)
     return dest
+
+
+def layered_over(tree: Path, dest: Path) -> Path:
+    """A host's own writable tree at dest: an overlay whose upper layer beside it holds only
+    what the host changes, so a host costs the temporary directory megabytes, not the
+    tree's hundreds (a nearly full /tmp must not fail the tests). The cached tree, the
+    lower layer, is never written. A full copy where overlayfs cannot be mounted."""
+    upper, work = dest.with_name(dest.name + ".upper"), dest.with_name(dest.name + ".work")
+    for path in (upper, work, dest):
+        path.mkdir(parents=True, exist_ok=True)
+    options = f"lowerdir={tree},upperdir={upper},workdir={work}"
+    mounted = subprocess.run(
+        ["mount", "-t", "overlay", "overlay", "-o", options, str(dest)],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        for path in (upper, work, dest):
+            path.rmdir()
+        return copy_of(tree, dest)
+    return dest
+
+
+def remove_tree(dest: Path) -> None:
+    """Unmount a layered tree (if it is one) and remove what the host wrote."""
+    if os.path.ismount(dest):
+        subprocess.run(["umount", "--lazy", str(dest)], check=False, timeout=60)
+    for path in (dest, dest.with_name(dest.name + ".upper"), dest.with_name(dest.name + ".work")):
+        if path.exists():
+            subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=False)
