@@ -60,7 +60,12 @@ def test_pushes_to_the_standby_are_divergent_until_a_sync_erases_them(
     hotfix_at = link(pair.standby.data_dir, "toolforge/hotfix", "v1").stat().st_mtime
     rebuilt_at = link(pair.standby.data_dir, "toolforge/python311", "latest").stat().st_mtime
 
-    entry = standby.wait_reading("standby", newer_than=pushed)  # the very next reading
+    # the first standby reading after a scan of its own tree that began after the pushes
+    # (between scans the standby reuses its last look for LOCAL_MAX_AGE seconds)
+    scan = standby.wait_reading("storage", newer_than=pushed)
+    entry = standby.wait_reading(
+        "standby", newer_than=scan["started_at"] + scan["duration_seconds"]
+    )
     assert entry["ok"], entry["error"]
     status = entry["value"]
     assert (status["divergent_tags"], status["divergent_repositories"]) == (2, 1)
