@@ -9,13 +9,11 @@ from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
 from registry_monitor.probes.api import ApiStatus
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 
-def render(reading: Reading[ApiStatus]) -> Iterator[Metric]:
+def render(reading: Measured[ApiStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None:
-        return
     ep = ["endpoint"]
     up = gauge(
         "api_up", "1 if GET /v2/ answered as a registry (200 or 401 with the API header).", ep

@@ -8,12 +8,12 @@ from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
 from registry_monitor.probes.parity import MAX_ITEMS, ParityStatus
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 
-def render(reading: Reading[ParityStatus]) -> Iterator[Metric]:
+def render(reading: Measured[ParityStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None or status.active is None:
+    if status.active is None:  # nothing of the active's to compare with
         return
     match = gauge(
         "parity_match",

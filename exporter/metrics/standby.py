@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import gauge
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.standby import StandbyStatus
 
 
-def render(reading: Reading[StandbyStatus]) -> Iterator[Metric]:
+def render(reading: Measured[StandbyStatus]) -> Iterator[Metric]:
     s = reading.value
-    if s is None or not reading.ok:  # what the active said last: in failover_*
+    if not reading.ok:  # what the active said last: in failover_*
         return
     oldest = s.oldest_missing_push
     lag = max(0.0, time.time() - oldest) if oldest is not None else s.lag_seconds

@@ -7,14 +7,12 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import counter, gauge
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.storage import StorageStatus
 
 
-def render(reading: Reading[StorageStatus]) -> Iterator[Metric]:
+def render(reading: Measured[StorageStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None:
-        return
     s = status.scan
     figures = (
         ("storage_repositories", "Repositories on disk (with _layers).", s.repositories),

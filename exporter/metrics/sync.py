@@ -7,15 +7,13 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import counter, flag, gauge
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.sync import SyncStatus
 from registry_monitor.sync_guard.decision import REASONS
 
 
-def render(reading: Reading[SyncStatus]) -> Iterator[Metric]:
+def render(reading: Measured[SyncStatus]) -> Iterator[Metric]:
     s = reading.value
-    if s is None:
-        return
     if s.last_run_started is not None:
         run = gauge(
             "sync_last_run_timestamp_seconds", "Unix time the last (or current) sync run started."
