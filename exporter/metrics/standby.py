@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
-from exporter.metrics.families import gauge
+from exporter.metrics.families import single_gauge
 from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.standby import StandbyStatus
 
@@ -67,7 +67,4 @@ def render(reading: Measured[StandbyStatus]) -> Iterator[Metric]:
             s.divergent_repositories,
         ),
     )
-    for name, doc, value in figures:
-        family = gauge(name, doc)
-        family.add_metric([], float(value))
-        yield family
+    yield from (single_gauge(name, doc, float(value)) for name, doc, value in figures)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-from exporter.metrics.families import NAMESPACE, gauge
+from exporter.metrics.families import NAMESPACE, single_gauge
 from registry_monitor.accesslog.tally import DURATION_BUCKETS
 from registry_monitor.accesslog.window import TrafficWindow
 from registry_monitor.probes.reading import Measured
@@ -72,10 +72,9 @@ def render(reading: Measured[TrafficStatus | TrafficWindow]) -> Iterator[Metric]
     lines.add_metric(["skipped"], float(c.lines_skipped))
     yield lines
     if s.last_line_time is not None:
-        last = gauge(
+        yield single_gauge(
             "access_log_last_line_timestamp_seconds",
             "Time stamp of the newest access log line read (before the first one: the "
             "file's modification time)",
+            s.last_line_time,
         )
-        last.add_metric([], s.last_line_time)
-        yield last
