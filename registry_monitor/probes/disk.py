@@ -53,13 +53,6 @@ class DiskUsage:
     def inodes_used_percent(self) -> float:
         return 100.0 * (self.files - self.files_free) / self.files if self.files else 0.0
 
-    def summary(self) -> str:
-        ro = ", READ-ONLY" if self.readonly else ""
-        return (
-            f"{self.used_percent:.1f}% used, {self.avail_bytes / 2**30:.1f} GiB available, "
-            f"{self.inodes_used_percent:.1f}% inodes used{ro}"
-        )
-
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 _ESCAPED = re.compile(rb"\\([0-7]{3})")
