@@ -45,9 +45,15 @@ class DiskUsage:
     @property
     def used_percent(self) -> float:
         """Used share as df shows it: used / (used + avail)."""
+        share = self.used_percent_with(0)
+        return 0.0 if share is None else share
+
+    def used_percent_with(self, more_bytes: int) -> float | None:
+        """The used share once more_bytes are written; None when nothing is usable
+        (size 0, or all of it reserved)."""
         used = self.size_bytes - self.free_bytes
         usable = used + self.avail_bytes
-        return 100.0 * used / usable if usable else 0.0
+        return 100.0 * (used + more_bytes) / usable if usable else None
 
     @property
     def inodes_used_percent(self) -> float:
