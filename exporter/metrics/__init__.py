@@ -18,11 +18,11 @@ from exporter.metrics.families import NAMESPACE, gauge
 from registry_monitor import __version__
 from registry_monitor.config import Config
 from registry_monitor.probe_catalog import spec
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured, Reading, measured
 
 log = logging.getLogger(__name__)
 
-Render = Callable[[Reading[Any]], Iterator[Metric]]
+Render = Callable[[Measured[Any]], Iterator[Metric]]
 
 
 def renderer(probe: str) -> Render:
@@ -49,10 +49,12 @@ class ReadingsCollector(Collector):
         yield from (cap_labels(f) for f in self._self_metrics(readings))  # node is config's
         for name in self.probes:
             reading = readings.get(name)
-            if reading is None:
+            # a reading without a value has only the probe_* series: for every probe, here
+            with_value = measured(reading) if reading is not None else None
+            if with_value is None:
                 continue
             try:
-                families = [cap_labels(f) for f in self.renderers[name](reading)]
+                families = [cap_labels(f) for f in self.renderers[name](with_value)]
             except Exception:  # a rendering bug must cost one probe's series, not the scrape
                 if name not in self._failing:  # one traceback, not one per scrape
                     self._failing.add(name)

@@ -7,15 +7,13 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
-from exporter.metrics.families import flag, gauge
+from exporter.metrics.families import flag, gauge, single_gauge
 from registry_monitor.probes.api import ApiStatus
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 
-def render(reading: Reading[ApiStatus]) -> Iterator[Metric]:
+def render(reading: Measured[ApiStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None:
-        return
     ep = ["endpoint"]
     up = gauge(
         "api_up", "1 if GET /v2/ answered as a registry (200 or 401 with the API header).", ep
@@ -48,27 +46,24 @@ def render(reading: Reading[ApiStatus]) -> Iterator[Metric]:
     yield from (up, duration, code, cat_up, cat_repos, cat_pages, cat_duration, manifest)
     pushes = [e.anonymous_push for e in status.endpoints if e.anonymous_push is not None]
     if pushes and pushes[0].refused is not None:
-        refused = gauge(
+        yield single_gauge(
             "anonymous_push_refused",
             "1 if an anonymous POST /v2/<write canary>/blobs/uploads/ through public_url was "
             "refused (401/403), 0 if accepted (anyone can push); absent when neither.",
+            flag(pushes[0].refused),
         )
-        refused.add_metric([], flag(pushes[0].refused))
-        yield refused
     name = status.public_name
     if name is None:
         return
-    resolves = gauge(
+    yield single_gauge(
         "public_name_resolves",
         "1 if public_url's host resolved (system resolver, time-bounded) to an address.",
+        flag(name.resolves),
     )
-    resolves.add_metric([], flag(name.resolves))
-    yield resolves
     if name.points_here is not None:
-        here = gauge(
+        yield single_gauge(
             "public_name_points_here",
             "1 if public_url's host resolves to one of this node's public_addresses; "
             "absent when public_addresses is not set.",
+            flag(name.points_here),
         )
-        here.add_metric([], flag(name.points_here))
-        yield here

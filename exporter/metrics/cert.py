@@ -8,13 +8,11 @@ from prometheus_client.core import InfoMetricFamily, Metric
 
 from exporter.metrics.families import CACHED, NAMESPACE, flag, gauge
 from registry_monitor.probes.cert import CertsStatus
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 
-def render(reading: Reading[CertsStatus]) -> Iterator[Metric]:
+def render(reading: Measured[CertsStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None:
-        return
     st = ["source", "target"]
     not_after = gauge(
         "cert_not_after_timestamp_seconds", "Certificate's notAfter as unix time.", st

@@ -8,15 +8,13 @@ from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
 from registry_monitor.probes.disk import DiskUsage
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 LABELS = ("path", "mountpoint", "device", "fstype")
 
 
-def render(reading: Reading[DiskUsage]) -> Iterator[Metric]:
+def render(reading: Measured[DiskUsage]) -> Iterator[Metric]:
     d = reading.value
-    if d is None:
-        return
     labels = [d.path, d.mountpoint, d.device, d.fstype]
     figures = (
         (

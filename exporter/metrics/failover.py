@@ -13,7 +13,7 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
-from exporter.metrics.families import flag, gauge
+from exporter.metrics.families import flag, gauge, single_gauge
 from registry_monitor.config import Config
 from registry_monitor.judging.readiness import REASONS, judge_failover
 from registry_monitor.probes.reading import Reading
@@ -22,14 +22,14 @@ from registry_monitor.probes.standby import StandbyStatus
 
 def render_failover(config: Config, readings: Mapping[str, Reading[Any]]) -> Iterator[Metric]:
     readiness = judge_failover(config, readings, time.time())
-    ready = gauge(
+    ready = single_gauge(
         "failover_ready",
         "1 if this standby could become the active now: compared with the active, lag under "
         "its critical level, no divergent content or dangling references, every canary pull "
         "verified, configuration as on the active, certificate valid with its key, no sync "
         "running, room on disk for the active's content. Judged from the probes' last readings",
+        flag(readiness.ready),
     )
-    ready.add_metric([], flag(readiness.ready))
     blocker = gauge(
         "failover_blocker",
         "1 for each reason that blocks a failover now, 0 for the others (one series per reason)",
@@ -40,32 +40,30 @@ def render_failover(config: Config, readings: Mapping[str, Reading[Any]]) -> Ite
         blocker.add_metric([reason], flag(reason in blocking))
     yield from (ready, blocker)
     if readiness.lost_tags is not None:
-        lost = gauge(
+        yield single_gauge(
             "failover_lost_tags",
             "Tags of the active a failover now would lose (missing or moved on this standby)",
+            float(readiness.lost_tags),
         )
-        lost.add_metric([], float(readiness.lost_tags))
-        yield lost
     standby = readings.get("standby")
     status = standby.value if standby is not None else None
     if isinstance(status, StandbyStatus) and status.answered_at:
-        seen = gauge(
+        yield single_gauge(
             "failover_active_last_seen_timestamp_seconds",
             "Unix time (this node's clock) the active's exporter last answered this standby. "
             "While it does not answer, the failover answer is judged from that last answer "
             "(kept in state_dir)",
+            status.answered_at,
         )
-        seen.add_metric([], status.answered_at)
-        known = gauge(
+        yield single_gauge(
             "failover_active_known_timestamp_seconds",
             "Unix time (this node's clock) of the active's content as last compared (its scan "
             "behind that answer): pushes after it are unknown while the active is silent",
+            status.known_at,
         )
-        known.add_metric([], status.known_at)
-        answering = gauge(
+        yield single_gauge(
             "failover_active_answering",
             "1 if the standby probe's last run had the active's answer, 0 if the failover "
             "answer is judged from what it said last",
+            flag(readiness.active_gone is None),
         )
-        answering.add_metric([], flag(readiness.active_gone is None))
-        yield from (seen, known, answering)

@@ -14,6 +14,13 @@ def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
     return GaugeMetricFamily(NAMESPACE + name, doc + CACHED, labels=list(labels))
 
 
+def single_gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    """A gauge with one unlabelled sample: the shape most figures take."""
+    family = gauge(name, doc)
+    family.add_metric([], value)
+    return family
+
+
 def counter(name: str, doc: str, labels: Sequence[str] = ()) -> CounterMetricFamily:
     return CounterMetricFamily(NAMESPACE + name, doc + CACHED, labels=list(labels))
 

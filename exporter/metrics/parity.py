@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
-from exporter.metrics.families import flag, gauge
+from exporter.metrics.families import flag, gauge, single_gauge
 from registry_monitor.probes.parity import MAX_ITEMS, ParityStatus
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 
-def render(reading: Reading[ParityStatus]) -> Iterator[Metric]:
+def render(reading: Measured[ParityStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None or status.active is None:
+    if status.active is None:  # nothing of the active's to compare with
         return
     match = gauge(
         "parity_match",
@@ -27,10 +27,9 @@ def render(reading: Reading[ParityStatus]) -> Iterator[Metric]:
             continue
         match.add_metric([m.item], flag(m.match))
     yield match
-    uncompared = gauge(
+    yield single_gauge(
         "parity_items_uncompared",
         f"Items of the active's description past the first {MAX_ITEMS}: neither compared "
         "nor exported as parity_match.",
+        status.uncompared,
     )
-    uncompared.add_metric([], status.uncompared)
-    yield uncompared

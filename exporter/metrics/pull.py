@@ -8,13 +8,11 @@ from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
 from registry_monitor.probes.pull import PullStatus
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 
-def render(reading: Reading[PullStatus]) -> Iterator[Metric]:
+def render(reading: Measured[PullStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None:
-        return
     labels = ["endpoint", "image"]
     up = gauge(
         "pull_up",

@@ -7,15 +7,13 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporter.metrics.families import counter, flag, gauge
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.service_process import ProcessStatus
 from registry_monitor.probes.services import ACTIVE_STATES, LOAD_STATES, ServicesStatus
 
 
-def render(reading: Reading[ServicesStatus]) -> Iterator[Metric]:
+def render(reading: Measured[ServicesStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None:
-        return
     active = gauge("service_active", "1 if the systemd unit is active.", ["unit"])
     state = gauge(
         "service_state",

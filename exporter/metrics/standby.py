@@ -11,14 +11,14 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
-from exporter.metrics.families import gauge
-from registry_monitor.probes.reading import Reading
+from exporter.metrics.families import single_gauge
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.standby import StandbyStatus
 
 
-def render(reading: Reading[StandbyStatus]) -> Iterator[Metric]:
+def render(reading: Measured[StandbyStatus]) -> Iterator[Metric]:
     s = reading.value
-    if s is None or not reading.ok:  # what the active said last: in failover_*
+    if not reading.ok:  # what the active said last: in failover_*
         return
     oldest = s.oldest_missing_push
     lag = max(0.0, time.time() - oldest) if oldest is not None else s.lag_seconds
@@ -67,7 +67,4 @@ def render(reading: Reading[StandbyStatus]) -> Iterator[Metric]:
             s.divergent_repositories,
         ),
     )
-    for name, doc, value in figures:
-        family = gauge(name, doc)
-        family.add_metric([], float(value))
-        yield family
+    yield from (single_gauge(name, doc, float(value)) for name, doc, value in figures)

@@ -6,15 +6,13 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
-from exporter.metrics.families import counter, gauge
-from registry_monitor.probes.reading import Reading
+from exporter.metrics.families import counter, gauge, single_gauge
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.storage import StorageStatus
 
 
-def render(reading: Reading[StorageStatus]) -> Iterator[Metric]:
+def render(reading: Measured[StorageStatus]) -> Iterator[Metric]:
     status = reading.value
-    if status is None:
-        return
     s = status.scan
     figures = (
         ("storage_repositories", "Repositories on disk (with _layers).", s.repositories),
@@ -34,16 +32,13 @@ def render(reading: Reading[StorageStatus]) -> Iterator[Metric]:
             s.reclaimable_bytes,
         ),
     )
-    for name, doc, value in figures:
-        family = gauge(name, doc)
-        family.add_metric([], float(value))
-        yield family
+    yield from (single_gauge(name, doc, float(value)) for name, doc, value in figures)
     if s.last_push is not None:
-        push = gauge(
-            "storage_last_push_timestamp_seconds", "Newest tag link mtime: the last tag push."
+        yield single_gauge(
+            "storage_last_push_timestamp_seconds",
+            "Newest tag link mtime: the last tag push.",
+            s.last_push,
         )
-        push.add_metric([], s.last_push)
-        yield push
     uploads = gauge(
         "storage_uploads",
         "Uploads in _uploads: active, or stale (startedat older than stale_upload_seconds, "
@@ -69,10 +64,9 @@ def render(reading: Reading[StorageStatus]) -> Iterator[Metric]:
         yield from (failures, verified)
     o = status.owners
     if o.checked and o.foreign_files is not None:
-        foreign = gauge(
+        yield single_gauge(
             "storage_foreign_owner_files",
             "Files and directories under data_dir not owned by registry_user (rolling "
             "sweep); after a failover they break pushes.",
+            float(o.foreign_files),
         )
-        foreign.add_metric([], float(o.foreign_files))
-        yield foreign

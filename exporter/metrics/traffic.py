@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
-from exporter.metrics.families import NAMESPACE, gauge
+from exporter.metrics.families import NAMESPACE, single_gauge
 from registry_monitor.accesslog.tally import DURATION_BUCKETS
-from registry_monitor.probes.reading import Reading
+from registry_monitor.accesslog.window import TrafficWindow
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.traffic import TrafficStatus
 
 READ = " (read from nginx's access log in the background; reset when the exporter restarts)"
@@ -22,9 +23,9 @@ def _counter(name: str, doc: str, labels: list[str]) -> CounterMetricFamily:
     return CounterMetricFamily(NAMESPACE + name, doc + READ, labels=labels)
 
 
-def render(reading: Reading[TrafficStatus]) -> Iterator[Metric]:
+def render(reading: Measured[TrafficStatus | TrafficWindow]) -> Iterator[Metric]:
     s = reading.value
-    if not isinstance(s, TrafficStatus):
+    if not isinstance(s, TrafficStatus):  # a window is check_registry's, never the exporter's
         return
     c = s.counts
     requests = _counter(
@@ -71,10 +72,9 @@ def render(reading: Reading[TrafficStatus]) -> Iterator[Metric]:
     lines.add_metric(["skipped"], float(c.lines_skipped))
     yield lines
     if s.last_line_time is not None:
-        last = gauge(
+        yield single_gauge(
             "access_log_last_line_timestamp_seconds",
             "Time stamp of the newest access log line read (before the first one: the "
             "file's modification time)",
+            s.last_line_time,
         )
-        last.add_metric([], s.last_line_time)
-        yield last

@@ -7,14 +7,12 @@ from collections.abc import Iterator
 from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.write import WriteStatus
 
 
-def render(reading: Reading[WriteStatus]) -> Iterator[Metric]:
+def render(reading: Measured[WriteStatus]) -> Iterator[Metric]:
     w = reading.value
-    if w is None:
-        return
     up = gauge(
         "write_up", "1 if a blob upload to the canary repository completed (201).", ["endpoint"]
     )

@@ -13,8 +13,8 @@ from typing import Any
 from registry_monitor.config import Config
 from registry_monitor.judging.state import SEVERITY, State, worst
 from registry_monitor.judging.verdict import Options, Verdict, unknown
-from registry_monitor.judging.verdicts import Limits, load
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, failed, load
+from registry_monitor.probes.reading import Reading, measured
 
 
 def limits_for(names: Iterable[str], config: Config, options: Options) -> dict[str, Limits]:
@@ -23,9 +23,16 @@ def limits_for(names: Iterable[str], config: Config, options: Options) -> dict[s
 
 
 def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    """The probe's verdict on its reading; never raises."""
+    """The probe's verdict on its reading; never raises.
+
+    A reading without a value is UNKNOWN with its error, for every probe; a
+    partial value (a ProbeFailed's) goes to the verdict with its error.
+    """
+    with_value = measured(reading)
+    if with_value is None:
+        return failed(reading)
     try:
-        return load(reading.probe).judge(reading, limits)
+        return load(reading.probe).judge(with_value, limits)
     except Exception as exc:  # a verdict bug must not hide the other probes' states
         return unknown(reading.probe, f"internal error judging the reading: {exc!r}")
 

@@ -239,10 +239,10 @@ class _Assessment:
         if theirs is None or storage is None:
             self.notes.append("the active's content size is unknown: disk judged as it is")
         needed = max(0, theirs - storage.scan.blob_bytes) if theirs and storage else 0
-        used = d.size_bytes - d.free_bytes
-        usable = used + d.avail_bytes
         critical = self.config.thresholds.disk_used_percent.critical
-        after = 100.0 * (used + needed) / usable if usable else 100.0
+        after = d.used_percent_with(needed)
+        if after is None:  # nothing usable: it cannot hold the active's content
+            after = 100.0
         if after > critical:
             self.block(
                 "disk_too_small",

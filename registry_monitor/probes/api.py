@@ -74,27 +74,6 @@ class ApiStatus:
     endpoints: tuple[EndpointStatus, ...]
     public_name: PublicName | None = None  # where public_url's host resolves
 
-    def summary(self) -> str:
-        parts = []
-        for e in self.endpoints:
-            if not e.up:
-                parts.append(f"{e.endpoint} DOWN ({e.error})")
-                continue
-            text = f"{e.endpoint} up {1000 * (e.duration_seconds or 0):.0f} ms"
-            if e.catalog is not None:
-                text += (
-                    f", {e.catalog.repositories} repositories"
-                    if e.catalog.up
-                    else f", catalog FAILED ({e.catalog.error})"
-                )
-            missing = [m.image for m in e.manifests if not m.up]
-            if missing:
-                text += f", canary missing: {', '.join(missing)}"
-            parts.append(text)
-        if self.public_name is not None:
-            parts.append(self.public_name.summary())
-        return "; ".join(parts)
-
 
 class ApiProbe:
     name = "api"

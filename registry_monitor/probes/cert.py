@@ -109,21 +109,6 @@ class CertsStatus:
     def by_source(self, source: str) -> CertStatus | None:
         return next((c for c in self.certs if c.source == source), None)
 
-    def summary(self) -> str:
-        parts = []
-        for c in self.certs:
-            days = c.days_left()
-            if days is None:
-                parts.append(f"{c.source}: {c.error}")
-                continue
-            validity = "valid" if c.valid else f"INVALID ({c.error})"
-            parts.append(f"{c.source}: {days:.0f} days left, {validity}")
-        if self.served_matches_file is False:
-            parts.append("served certificate differs from the file (reload nginx?)")
-        if self.key is not None and self.key.state != "matches":
-            parts.append(f"key {self.key.path}: {self.key.state}")
-        return "; ".join(parts)
-
 
 def describe(source: str, target: str, facts: certfacts.CertFacts, host: str) -> CertStatus:
     return CertStatus(

@@ -45,20 +45,19 @@ class DiskUsage:
     @property
     def used_percent(self) -> float:
         """Used share as df shows it: used / (used + avail)."""
+        share = self.used_percent_with(0)
+        return 0.0 if share is None else share
+
+    def used_percent_with(self, more_bytes: int) -> float | None:
+        """The used share once more_bytes are written; None when nothing is usable
+        (size 0, or all of it reserved)."""
         used = self.size_bytes - self.free_bytes
         usable = used + self.avail_bytes
-        return 100.0 * used / usable if usable else 0.0
+        return 100.0 * (used + more_bytes) / usable if usable else None
 
     @property
     def inodes_used_percent(self) -> float:
         return 100.0 * (self.files - self.files_free) / self.files if self.files else 0.0
-
-    def summary(self) -> str:
-        ro = ", READ-ONLY" if self.readonly else ""
-        return (
-            f"{self.used_percent:.1f}% used, {self.avail_bytes / 2**30:.1f} GiB available, "
-            f"{self.inodes_used_percent:.1f}% inodes used{ro}"
-        )
 
 
 MOUNTINFO = Path("/proc/self/mountinfo")

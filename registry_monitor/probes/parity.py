@@ -106,18 +106,6 @@ class ParityStatus:
     def mismatches(self) -> tuple[ParityMatch, ...]:
         return tuple(m for m in self.matches if not m.match and m.compared)
 
-    def summary(self) -> str:
-        if self.active is None:
-            unread = [i.item for i in self.local.items if i.error]
-            text = f"{len(self.local.items)} items described"
-            if not self.shared:
-                text += " (no api_token: not served to the standby)"
-            return text + (f", not readable: {', '.join(unread)}" if unread else "")
-        parts = [f"{m.item} differs: {m.reason}" for m in self.mismatches]
-        if self.uncompared:
-            parts.append(f"{self.uncompared} more items not compared (at most {MAX_ITEMS})")
-        return "; ".join(parts) or f"{len(self.matches)} items as on {self.active.node}"
-
 
 def _user() -> str:
     import pwd

@@ -87,19 +87,6 @@ class PullStatus:
     def failing(self) -> tuple[ImagePull, ...]:
         return tuple(i for i in self.images if i.failed)
 
-    def summary(self) -> str:
-        if not self.images:
-            return "no canary_images configured: nothing to pull"
-        parts = []
-        for i in self.images:
-            if i.up:
-                parts.append(f"{i.image} pulled ({i.blobs_verified} blobs, {i.bytes} bytes)")
-            elif i.failed:
-                parts.append(f"{i.image} FAILED ({i.error})")
-            else:
-                parts.append(f"{i.image} cut short at the {self.cap_bytes} byte cap")
-        return "; ".join(parts)
-
 
 class _CapReached(Exception):
     """The run's byte budget is spent: stop this pull, say so, do not fail it."""

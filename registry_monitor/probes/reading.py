@@ -38,6 +38,26 @@ class Reading(Generic[T]):
         return self.error is None
 
 
+@dataclass(frozen=True)
+class Measured(Reading[T]):
+    """A reading that carries its probe's value: a whole one, or a partial one with an error.
+
+    What the verdicts and the exporter's renderers take: a reading without a
+    value is handled once, before them (judging/judge.py, exporter/metrics).
+    """
+
+    value: T
+
+
+def measured(reading: Reading[T]) -> Measured[T] | None:
+    """The reading as a Measured one, or None when it has no value to show."""
+    if reading.value is None:
+        return None
+    if isinstance(reading, Measured):
+        return reading
+    return Measured(**vars(reading))
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     if isinstance(exc, ProbeFailed | TimeoutError) and text:

@@ -52,10 +52,6 @@ class UnitStatus:
 class ServicesStatus:
     units: tuple[UnitStatus, ...]
 
-    def summary(self) -> str:
-        down = [f"{u.unit} {u.active_state}" for u in self.units if not u.active]
-        return ", ".join(down) if down else f"{len(self.units)}/{len(self.units)} active"
-
 
 def unit_status(unit: str, props: dict[str, str]) -> UnitStatus:
     pid = systemd.int_or_none(props.get("MainPID"))

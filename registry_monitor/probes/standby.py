@@ -96,27 +96,6 @@ class StandbyStatus:
     known_at: float = 0.0
     lacking: tuple[str, ...] = ()  # repository:tag of the tags lacked, the first ten
 
-    def summary(self) -> str:
-        if self.in_step:
-            text = f"in step with {self.active_node}"
-        else:
-            text = (
-                f"lag {self.lag_seconds:.0f}s behind {self.active_node}: "
-                f"{self.missing_tags} tags missing, {self.mismatched_tags} mismatched, "
-                f"{self.missing_repositories} repositories missing"
-            )
-        if self.missing_blobs:
-            text += f", {self.missing_blobs} blobs missing"
-        if self.local_dangling_references:
-            text += f", {self.local_dangling_references} DANGLING references here"
-        if self.divergent_tags:
-            text += (
-                f", {self.divergent_tags} tags pushed HERE "
-                f"({self.divergent_repositories} repositories only here): the next sync "
-                "erases them"
-            )
-        return text
-
 
 class Comparer:
     """What `local` lacks of an active's inventory, taken line by line as it is decoded,

@@ -33,14 +33,6 @@ class StorageStatus(NamedTuple):
     def inventory(self) -> Inventory:
         return self.scan.inventory
 
-    def summary(self) -> str:
-        text = self.scan.summary()
-        if self.verify.failures_total:
-            text += f", {self.verify.failures_total} blob checksum failures"
-        if self.owners.foreign_files:
-            text += f", {self.owners.foreign_files} files not owned by {self.owners.user}"
-        return text
-
 
 FULL_SLACK = 1.0  # seconds: a run a little early for its full run does it all the same
 PERIOD_MARGIN = 1.25  # a pass ends within 80 % of its period: room for late or slow runs

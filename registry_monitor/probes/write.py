@@ -34,11 +34,6 @@ class WriteStatus:
     status_code: int | None
     error: str | None = None
 
-    def summary(self) -> str:
-        if self.up:
-            return f"blob push to {self.repository} OK in {1000 * self.duration_seconds:.0f} ms"
-        return f"blob push to {self.repository} FAILED: {self.error}"
-
 
 class WriteProbe:
     name = "write"

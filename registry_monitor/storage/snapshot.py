@@ -54,17 +54,6 @@ class StorageSnapshot(NamedTuple):
         del fields["inventory"]
         return fields
 
-    def summary(self) -> str:
-        text = (
-            f"{self.repositories} repositories, {self.tags} tags, {self.blobs} blobs "
-            f"({self.blob_bytes / 2**30:.2f} GiB)"
-        )
-        if self.dangling_references:
-            text += f", {self.dangling_references} DANGLING references"
-        if self.uploads_stale:
-            text += f", {self.uploads_stale} stale uploads"
-        return text
-
 
 def inventory_of(
     tree: Tree, found: Completeness, node: str, role: str, generated_at: float

@@ -6,7 +6,9 @@ and provides two functions:
     thresholds(config, options) -> Limits   the config's levels, overridden by
                                             -w/-c as that probe reads them
                                             (raises UsageError)
-    judge(reading, limits) -> Verdict       never raises for any reading
+    judge(reading, limits) -> Verdict       never raises for any reading that
+                                            has a value (judging/judge.py
+                                            answers for one without)
 
 Modules are imported on demand, like the probes themselves.
 """
@@ -21,7 +23,7 @@ from registry_monitor.config import Config, Levels
 from registry_monitor.judging.ranges import Range, RangeError, Threshold, ceiling, parse_range
 from registry_monitor.judging.verdict import Options, UsageError, Verdict, unknown
 from registry_monitor.probe_catalog import spec
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured, Reading
 
 Limits = dict[str, Threshold]
 
@@ -29,7 +31,7 @@ Limits = dict[str, Threshold]
 class VerdictModule(Protocol):
     def thresholds(self, config: Config, options: Options) -> Limits: ...
 
-    def judge(self, reading: Reading[Any], limits: Limits) -> Verdict: ...
+    def judge(self, reading: Measured[Any], limits: Limits) -> Verdict: ...
 
 
 def load(probe: str) -> VerdictModule:

@@ -11,15 +11,15 @@ shown, not judged.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, floor
 from registry_monitor.judging.state import State
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
-from registry_monitor.judging.verdicts import Limits, ceiling_levels, failed
+from registry_monitor.judging.verdicts import Limits, ceiling_levels
 from registry_monitor.probes.public_name import PublicName
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.anonymous_push import AnonymousPush
@@ -138,10 +138,8 @@ def judge_public_name(j: VerdictBuilder, name: PublicName) -> None:
         j.add(State.OK, f"{answer}: not this {role}")
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status: ApiStatus | None = reading.value  # the probe's own type, or None
-    if status is None:
-        return failed(reading)
+def judge(reading: Measured[ApiStatus], limits: Limits) -> Verdict:
+    status = reading.value
     j = VerdictBuilder("api")
     for e in status.endpoints:
         judge_endpoint(j, e, limits.get("latency", Threshold()))

@@ -13,15 +13,15 @@ ones (judged later, in proportion). Intermediates are judged in days alone.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, floor, parse_floor
 from registry_monitor.judging.state import SEVERITY, State
 from registry_monitor.judging.times import day_minute
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder, unknown
-from registry_monitor.judging.verdicts import Limits, failed, levels, refuse
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, levels, refuse
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.cert import CertsStatus, CertStatus
@@ -130,10 +130,8 @@ def judge_key(j: VerdictBuilder, status: CertsStatus) -> None:
         j.perf("key_matches", int(bool(key.matches)), critical=GOOD, minimum=0, maximum=1)
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status: CertsStatus | None = reading.value  # the probe's own type, or None
-    if status is None:
-        return failed(reading)
+def judge(reading: Measured[CertsStatus], limits: Limits) -> Verdict:
+    status = reading.value
     if not status.certs:
         return unknown("cert", "no certificate to check: public_url is not https, cert_file null")
     j = VerdictBuilder("cert")

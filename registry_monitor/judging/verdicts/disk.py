@@ -3,15 +3,15 @@ data_dir on the root filesystem where it must be on a volume of its own (mount_r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.config.mount_rule import unmounted_reason
 from registry_monitor.judging.ranges import Threshold, ceiling, floor, parse_floor, parse_range
 from registry_monitor.judging.state import State
 from registry_monitor.judging.verdict import Options, UsageError, Verdict, VerdictBuilder
-from registry_monitor.judging.verdicts import Limits, failed, levels
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, levels
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.disk import DiskUsage
@@ -60,10 +60,8 @@ def human(size: float) -> str:
     return f"{size:.0f} B" if step == 0 else f"{size:.1f} {BINARY[step]}"
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    d: DiskUsage | None = reading.value  # the probe's own type, or None
-    if d is None:
-        return failed(reading)
+def judge(reading: Measured[DiskUsage], limits: Limits) -> Verdict:
+    d = reading.value
     j = VerdictBuilder("disk")
     where = f"{d.mountpoint} ({d.fstype} {d.device})"
     view = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import floor
@@ -10,7 +10,7 @@ from registry_monitor.judging.state import State
 from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
 from registry_monitor.judging.verdicts import Limits, failed, refuse
-from registry_monitor.probes.reading import Reading
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.parity import ParityItem, ParityStatus
@@ -30,12 +30,10 @@ def thresholds(config: Config, options: Options) -> Limits:
     return {}
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status: ParityStatus | None = reading.value
-    if status is None or (
-        reading.error and status.active is None and status.local.role == "standby"
-    ):
-        return failed(reading)
+def judge(reading: Measured[ParityStatus], limits: Limits) -> Verdict:
+    status = reading.value
+    if reading.error and status.active is None and status.local.role == "standby":
+        return failed(reading)  # this node alone, with nothing of the active to compare
     j = VerdictBuilder("parity")
     if status.active is None:  # the active describes itself for the standby
         if not status.shared:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import floor
 from registry_monitor.judging.state import State
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder, unknown
-from registry_monitor.judging.verdicts import Limits, failed, refuse
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, refuse
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.pull import ImagePull, PullStatus
@@ -49,10 +49,8 @@ def judge_image(j: VerdictBuilder, status: PullStatus, i: ImagePull) -> None:
     j.perf(f"{i.image}_duration", round(i.duration_seconds, 6), "s", minimum=0)
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status: PullStatus | None = reading.value  # the probe's own type, or None
-    if status is None:
-        return failed(reading)
+def judge(reading: Measured[PullStatus], limits: Limits) -> Verdict:
+    status = reading.value
     if not status.images:
         return unknown("pull", "no canary_images configured: nothing to pull")
     j = VerdictBuilder("pull")

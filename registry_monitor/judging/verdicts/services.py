@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import floor
 from registry_monitor.judging.state import State
 from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
-from registry_monitor.judging.verdicts import Limits, failed, refuse
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, refuse
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.services import ServicesStatus, UnitStatus
@@ -40,10 +40,8 @@ def describe(u: UnitStatus) -> tuple[State, str]:
     return State.CRITICAL, f"{u.unit} {u.active_state} ({u.sub_state})"
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status: ServicesStatus | None = reading.value  # the probe's own type, or None
-    if status is None:
-        return failed(reading)
+def judge(reading: Measured[ServicesStatus], limits: Limits) -> Verdict:
+    status = reading.value
     j = VerdictBuilder("services")
     for u in status.units:
         j.add(*describe(u))

@@ -12,15 +12,15 @@ the lag: the first ten are named with repository, tag and push time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, ceiling
 from registry_monitor.judging.state import State
 from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
-from registry_monitor.judging.verdicts import Limits, ceiling_levels, failed
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, ceiling_levels
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.standby import StandbyStatus
@@ -31,10 +31,8 @@ def thresholds(config: Config, options: Options) -> Limits:
     return {"lag": ceiling_levels(options, "standby", why, config.thresholds.standby_lag_seconds)}
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    s: StandbyStatus | None = reading.value  # the probe's own type, or None
-    if s is None:
-        return failed(reading)
+def judge(reading: Measured[StandbyStatus], limits: Limits) -> Verdict:
+    s = reading.value
     if reading.error:  # the active is silent: no lag measured, only what it said last
         j = VerdictBuilder("standby")
         j.add(State.UNKNOWN, reading.error)

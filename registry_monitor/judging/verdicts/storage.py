@@ -11,15 +11,15 @@ after a failover) are WARNING.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, ceiling, parse_range
 from registry_monitor.judging.state import State
 from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
-from registry_monitor.judging.verdicts import Limits, failed, levels, refuse
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, levels, refuse
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.storage import StorageStatus
@@ -48,10 +48,8 @@ def ago(unix: float) -> str:
     return f"{seconds / 86400:.0f} days ago"
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    status: StorageStatus | None = reading.value  # the probe's own type, or None
-    if status is None:
-        return failed(reading)
+def judge(reading: Measured[StorageStatus], limits: Limits) -> Verdict:
+    status = reading.value
     s, verify, owners = status.scan, status.verify, status.owners
     j = VerdictBuilder("storage")
     dangling = limits.get("dangling", Threshold(None, NONE))

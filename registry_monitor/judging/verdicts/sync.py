@@ -21,15 +21,15 @@ operator lets one run through.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, ceiling, floor
 from registry_monitor.judging.state import State
 from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
-from registry_monitor.judging.verdicts import Limits, ceiling_levels, failed
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, ceiling_levels
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.sync import SyncStatus
@@ -44,10 +44,8 @@ def thresholds(config: Config, options: Options) -> Limits:
     return {"success_age": ceiling_levels(options, "sync", why, levels)}
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    s: SyncStatus | None = reading.value  # the probe's own type, or None
-    if s is None:
-        return failed(reading)
+def judge(reading: Measured[SyncStatus], limits: Limits) -> Verdict:
+    s = reading.value
     if s.role == "active":
         return _judge_active(s)
     return _judge_standby(s, reading.started_at, limits)

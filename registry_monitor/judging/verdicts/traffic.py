@@ -11,16 +11,14 @@ error share is judged.
 
 from __future__ import annotations
 
-from typing import Any
-
 from registry_monitor.accesslog.window import TrafficWindow
 from registry_monitor.config import Config, Levels
 from registry_monitor.judging.ranges import Threshold, ceiling, parse_range
 from registry_monitor.judging.state import State
 from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, UsageError, Verdict, VerdictBuilder
-from registry_monitor.judging.verdicts import Limits, failed, levels, refuse
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, levels, refuse
+from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.traffic import TrafficStatus
 
 WHY = "-w/-c are ERROR_PERCENT,P95_SECONDS (5xx share, p95 of manifest reads)"
@@ -51,12 +49,10 @@ def thresholds(config: Config, options: Options) -> Limits:
     }
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
+def judge(reading: Measured[TrafficStatus | TrafficWindow], limits: Limits) -> Verdict:
     w = reading.value
     if isinstance(w, TrafficStatus):
         return following(w)
-    if not isinstance(w, TrafficWindow):
-        return failed(reading)
     j = VerdictBuilder("traffic")
     span = f"in the last {w.minutes:g} minutes"
     errors_limit = limits.get("error_percent", Threshold())

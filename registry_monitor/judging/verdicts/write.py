@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, ceiling, floor, parse_range
 from registry_monitor.judging.state import State
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
-from registry_monitor.judging.verdicts import Limits, failed, levels, refuse
-from registry_monitor.probes.reading import Reading
+from registry_monitor.judging.verdicts import Limits, levels, refuse
+from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.write import WriteStatus
@@ -22,10 +22,8 @@ def thresholds(config: Config, options: Options) -> Limits:
     return {"duration": levels(options.warning, options.critical, None, parse_range, ceiling)}
 
 
-def judge(reading: Reading[Any], limits: Limits) -> Verdict:
-    w: WriteStatus | None = reading.value  # the probe's own type, or None
-    if w is None:
-        return failed(reading)
+def judge(reading: Measured[WriteStatus], limits: Limits) -> Verdict:
+    w = reading.value
     j = VerdictBuilder("write")
     j.perf("write_up", int(w.up), critical=UP, minimum=0, maximum=1)
     ms = f"{1000 * w.duration_seconds:.0f} ms"
