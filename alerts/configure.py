@@ -10,7 +10,8 @@ Reads alerts/*.yaml (the rule files, not their *_test.yaml nor the
 Alertmanager example) and writes them to --out with every alert's `team`
 label, the part of `runbook_url` before the `#anchor`, the Grafana base of
 `dashboard` and the scrape job in `up{job=...}` replaced. Thresholds are not
-an option here: they are edited in thresholds.yaml, the one place they live.
+an option here: thresholds.yaml is written from the config's `Thresholds`
+(alerts/thresholds.py).
 The service-level objectives are: slo.yaml is written anew from alerts/slo.py
 with the objectives and the minimum of requests given (its windows and burn
 rates stay the workbook's).
