@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.rule_files import rules
+from alerts.configure import main as configure
+from alerts.rule_files import load, rules
 from alerts.thresholds import ALERT_ONLY, THRESHOLDS_FILE, document, literal
 from alerts.thresholds import main as write_thresholds
 from registry_monitor.config import Levels, Thresholds
+from tests.support.check import write_config
 from tests.support.runbook import RUNBOOK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +76,89 @@ def test_the_runbook_counts_the_threshold_series() -> None:
     assert f"return {count} series, one per threshold and level" in " ".join(
         RUNBOOK.read_text().split()
     )
+
+
+def test_configure_writes_a_deployments_thresholds_from_its_config(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "config.yaml",
+        {
+            "node": "registry-03",
+            "thresholds": {
+                "disk_used_percent": {"warning": 70, "critical": 85},
+                "standby_lag_seconds": {"warning": 900, "critical": 2700},
+            },
+        },
+    )
+    assert configure(["--out", str(tmp_path / "plain")]) == 0
+    assert configure(["--out", str(tmp_path / "tuned"), "--config", str(config)]) == 0
+    plain = levels_in(load(tmp_path / "plain" / "thresholds.yaml"))
+    tuned = levels_in(load(tmp_path / "tuned" / "thresholds.yaml"))
+    assert {k: v for k, v in tuned.items() if plain[k] != v} == {
+        ("disk_used_percent", "warning"): "vector(70)",
+        ("disk_used_percent", "critical"): "vector(85)",
+        ("standby_lag_seconds", "warning"): "vector(900)",
+        ("standby_lag_seconds", "critical"): "vector(2700)",
+    }
+    # every other rule file exactly as without --config
+    for path in sorted((tmp_path / "plain").iterdir()):
+        if path.name != "thresholds.yaml":
+            assert (tmp_path / "tuned" / path.name).read_bytes() == path.read_bytes(), path.name
+    done = subprocess.run(
+        ["promtool", "check", "rules", "--lint=all", "--lint-fatal", "thresholds.yaml"],
+        cwd=tmp_path / "tuned",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_configure_with_a_config_of_defaults_writes_what_it_writes_without(
+    tmp_path: Path,
+) -> None:
+    """A config's numbers are validated as floats (80.0): the rules still say vector(80)."""
+    active = write_config(tmp_path / "active.yaml", {"node": "a"})
+    standby = write_config(tmp_path / "standby.yaml", {"node": "b", "role": "standby"})
+    assert configure(["--out", str(tmp_path / "plain")]) == 0
+    argv = ["--out", str(tmp_path / "both"), "--config", str(active), "--config", str(standby)]
+    assert configure(argv) == 0
+    written = (tmp_path / "both" / "thresholds.yaml").read_bytes()
+    assert written == (tmp_path / "plain" / "thresholds.yaml").read_bytes()
+
+
+def test_configure_refuses_configs_whose_thresholds_differ(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    active = write_config(tmp_path / "active.yaml", {"node": "a"})
+    standby = write_config(
+        tmp_path / "standby.yaml",
+        {"node": "b", "thresholds": {"cert_days_left": {"warning": 30, "critical": 7}}},
+    )
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        configure(["--out", str(out), "--config", str(active), "--config", str(standby)])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"python3 -m alerts.configure: error: {standby}: thresholds.cert_days_left is "
+        f"{{warning: 30, critical: 7}}, but {{warning: 21, critical: 7}} in {active}: "
+        "the rules hold one value for every node they judge"
+    )
+    assert not out.exists()
+
+
+def test_configure_refuses_a_config_it_cannot_use_naming_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("thresholds:\n  disk_used_percent: {warning: high, critical: 90}\n")
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        configure(["--out", str(out), "--config", str(config)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "thresholds.disk_used_percent.warning" in err
+    assert not out.exists()
 
 
 def test_the_rule_writers_load_nothing_but_pyyaml_and_the_config_model() -> None:
