@@ -11,8 +11,8 @@ APT_PACKAGES := docker-registry nginx-light rsync prometheus prometheus-alertman
 	debootstrap systemd-container
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint pytest deps venv bench clean alerts-check dashboards deb deb-test deb-deps requirements \
-	test-latest
+.PHONY: demo test lint pytest deps venv bench clean alerts-check dashboards generated deb deb-test \
+	deb-deps requirements test-latest
 
 demo: deps venv
 	$(BIN)/python -m demo
@@ -44,6 +44,15 @@ alerts-check: deps
 # Regenerate dashboards/*.json from dashboards/build.py (commit the result).
 dashboards: venv
 	$(BIN)/python -m dashboards.build
+
+# Rewrite every generated file from its source (commit the result; a test fails while one is
+# stale): the alert thresholds from the config's Thresholds and alerts/thresholds.py, the
+# objectives' rules and their promtool cases from alerts/slo.py and alerts/slo_tests.py,
+# the dashboards from dashboards/ and the same thresholds.
+generated: dashboards
+	$(BIN)/python -m alerts.thresholds
+	$(BIN)/python -m alerts.slo
+	$(BIN)/python -m alerts.slo_tests
 
 # The Debian package (docs/deployment.md): dh-virtualenv bundles deploy/requirements.txt.
 # Built from a copy of the tree without what .gitignore names (venvs, caches, build/).

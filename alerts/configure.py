@@ -9,16 +9,19 @@
 Reads alerts/*.yaml (the rule files, not their *_test.yaml nor the
 Alertmanager example) and writes them to --out with every alert's `team`
 label, the part of `runbook_url` before the `#anchor`, the Grafana base of
-`dashboard` and the scrape job in `up{job=...}` replaced. Thresholds are not
-an option here: they are edited in thresholds.yaml, the one place they live.
-The service-level objectives are: slo.yaml is written anew from alerts/slo.py
-with the objectives and the minimum of requests given (its windows and burn
-rates stay the workbook's).
+`dashboard` and the scrape job in `up{job=...}` replaced. thresholds.yaml is
+written anew (alerts/thresholds.py): with --config, from that exporter config's
+`thresholds:`, so that check_registry on a tuned host and the alerts judge by the
+same numbers; without, from the config's defaults, as committed. The
+service-level objectives are options: slo.yaml is written anew from
+alerts/slo.py with the objectives and the minimum of requests given (its
+windows and burn rates stay the workbook's).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +29,10 @@ from typing import Any
 
 from alerts.rule_files import ALERTS_DIR, dump, load, rule_files, rules
 from alerts.slo import SLO_FILE, Objectives, document
+from alerts.thresholds import THRESHOLDS_FILE, literal
+from alerts.thresholds import document as thresholds_document
+from registry_monitor.config import ConfigError, Levels, Thresholds
+from registry_monitor.config.loading import load_config
 
 __all__ = ["ALERTS_DIR", "configure", "load", "main", "rule_files", "rules"]
 
@@ -56,6 +63,27 @@ def configure(
         if dashboard.startswith("/"):
             annotations["dashboard"] = grafana_url.rstrip("/") + dashboard
     return doc
+
+
+def config_thresholds(paths: Sequence[Path]) -> Thresholds:
+    """The `thresholds:` of the exporter configs given (all equal), or the defaults."""
+    found = [(path, load_config(path).thresholds) for path in paths]
+    if not found:
+        return Thresholds()
+    first, chosen = found[0]
+    for path, thresholds in found[1:]:
+        for name in (f.name for f in dataclasses.fields(thresholds)):
+            ours, theirs = getattr(thresholds, name), getattr(chosen, name)
+            if ours != theirs:
+                raise ConfigError(
+                    f"{path}: thresholds.{name} is {_shown(ours)}, but {_shown(theirs)} in "
+                    f"{first}: the rules hold one value for every node they judge"
+                )
+    return chosen
+
+
+def _shown(levels: Levels) -> str:
+    return f"{{warning: {literal(levels.warning)}, critical: {literal(levels.critical)}}}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,6 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="requests a burn-rate alert's long window must hold before it can fire "
         f"(default {defaults.min_requests}; docs/traffic.md)",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an exporter config (/etc/registry-monitor/config.yaml) whose thresholds: the "
+        "rules take; once per node these rules judge, and they must agree (default: the "
+        "config's defaults)",
+    )
     args = parser.parse_args(argv)
     for value, name in ((args.team, "--team"), (args.job, "--job")):
         if not value or any(c in value for c in "\"'{}\n"):
@@ -112,11 +150,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         objectives.check()
-    except ValueError as exc:
+        written = {
+            SLO_FILE.name: document(objectives),
+            THRESHOLDS_FILE.name: thresholds_document(config_thresholds(args.config)),
+        }
+    except (ValueError, ConfigError) as exc:
         parser.error(str(exc))
+    except ModuleNotFoundError as exc:  # validating a config needs the exporter's libraries
+        parser.error(
+            f"--config needs the exporter's dependencies ({exc.name} is missing): run with "
+            "the project's Python (`make venv`, then .venv/bin/python -m alerts.configure)"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     for source in rule_files():
-        original = document(objectives) if source.name == SLO_FILE.name else load(source)
+        original = written[source.name] if source.name in written else load(source)
         doc = configure(original, args.team, args.runbook_url, args.grafana_url, args.job)
         target = args.out / source.name
         dump(

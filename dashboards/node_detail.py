@@ -172,7 +172,7 @@ def cert_row() -> list[PanelBuilder]:
             "line below the file line means nginx was not reloaded after a renewal.",
             [Query(on_node(q.CERT_DAYS_LEFT), "{{source}} {{target}}")],
             "d",
-            falling(THRESHOLDS["cert_days_left"]),
+            falling(THRESHOLDS.cert_days_left),
             width=12,
             alerts=("RegistryCertExpiringSoon",),
         ),

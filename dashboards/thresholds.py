@@ -1,31 +1,18 @@
-"""The alert thresholds the panels colour by: the one place the dashboards hold them.
+"""The levels the panels colour by: the config's `thresholds:` defaults, read from the config.
 
-They equal the `thresholds:` defaults of the exporter's config
-(registry_monitor/config/__init__.py), which check_registry judges by and the alert rules
-carry; tests/test_dashboards.py holds them to that. Change a number in the
-config, then here, then run `make dashboards`.
+`Thresholds` in registry_monitor/config/__init__.py is the one place: check_registry and
+the status page judge by it and alerts/thresholds.yaml is written from it, so a panel
+turns orange and red where the check and the alerts do. Change a default there, then run
+`make generated` (it rewrites dashboards/*.json too).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from registry_monitor.config import Levels, Thresholds
 
+__all__ = ["DANGLING_REFERENCES_CRITICAL", "THRESHOLDS", "Levels"]
 
-@dataclass(frozen=True)
-class Levels:
-    warning: float
-    critical: float
-
-
-THRESHOLDS: dict[str, Levels] = {
-    "disk_used_percent": Levels(warning=80, critical=90),
-    "disk_inodes_used_percent": Levels(warning=80, critical=90),
-    "cert_days_left": Levels(warning=21, critical=7),
-    "cert_lifetime_left_ratio": Levels(warning=0.25, critical=0.1),
-    "api_latency_seconds": Levels(warning=2, critical=5),
-    "standby_lag_seconds": Levels(warning=1800, critical=3600),
-    "sync_success_age_seconds": Levels(warning=1800, critical=3600),
-}
+THRESHOLDS = Thresholds()
 
 # Any dangling reference (a tag or revision whose manifest or blob is gone) is
 # critical: a pull of that tag fails. Not a config threshold: no amount is fine.

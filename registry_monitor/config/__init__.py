@@ -56,16 +56,23 @@ class Levels:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Thresholds:
-    """Used by check_registry; alerts/ carries the same numbers."""
+    """The one place of these levels: check_registry and the status page judge by them.
 
+    alerts/thresholds.yaml (the alert rules' constants) and the dashboards' colours are
+    written from these defaults by `make generated`, and a test fails while either is
+    stale; `python3 -m alerts.configure --config` writes a deployment's rules from its own.
+    """
+
+    # used share of the data filesystem, as df shows it: used / (used + avail)
     disk_used_percent: Levels = Levels(warning=80, critical=90)
     disk_inodes_used_percent: Levels = Levels(warning=80, critical=90)
-    cert_days_left: Levels = Levels(warning=21, critical=7)
+    cert_days_left: Levels = Levels(warning=21, critical=7)  # before notAfter
     # A level is reached when both the days and this share of the lifetime are
     # passed: 90-day certificates keep the days above, shorter-lived ones are
     # judged later in days (a 45-day one warns at 11 days left, not 21).
     cert_lifetime_left_ratio: Levels = Levels(warning=0.25, critical=0.1)
-    api_latency_seconds: Levels = Levels(warning=2, critical=5)
+    api_latency_seconds: Levels = Levels(warning=2, critical=5)  # of GET /v2/
+    # the standby's recovery point: three missed 10-minute syncs, then six
     standby_lag_seconds: Levels = Levels(warning=1800, critical=3600)
     sync_success_age_seconds: Levels = Levels(warning=1800, critical=3600)
 
