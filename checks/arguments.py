@@ -34,18 +34,22 @@ or `sync-guard` (run by the sync unit before rsync): refuse a sync that would er
   `sync-guard --allow-once REASON` lets the next run through (docs/sync-guard.md).
 """
 
+
+def threshold_lines() -> str:
+    """What -w/-c mean for each probe that takes them, as its catalog entry says."""
+    lines = []
+    for probe in probe_catalog.PROBES:
+        for number, text in enumerate(probe.threshold_help):
+            lines.append(f"    {probe.name if number == 0 else '':<10}{text}\n")
+    return "".join(lines)
+
+
 EPILOG = f"""\
 thresholds:
   Ranges as the Monitoring Plugins guidelines define them: 10 (alert outside 0..10),
   10: (below 10), ~:10 (above 10), 10:20 (outside 10..20), @10:20 (inside 10..20).
   Defaults come from the config's `thresholds`; -w/-c override them for one probe:
-    disk      used space in percent (--unit bytes: available bytes); -W/-K inodes used %
-    api       GET /v2/ latency in seconds
-    cert      days left; a bare number N means fewer than N days (-w 21 -c 7)
-    traffic   ERROR_PERCENT,P95_SECONDS: 5xx share and manifest-read p95 in nginx's
-              access log over the last --minutes (default 5): -w 1,2 -c 5,5
-    write     push duration in seconds (no default)
-  A range starting with '-' may be given as -w-5: or --warning=-5:.
+{threshold_lines()}  A range starting with '-' may be given as -w-5: or --warning=-5:.
 
 time-out:
   -t bounds the whole run (default {DEFAULT_TIMEOUT:g} s): probes still running then give

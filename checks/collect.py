@@ -64,13 +64,14 @@ def prepare(
     Its time-out is sized from what is left of the run once the probe is built: building
     imports its modules (requests, for the HTTP probes), which takes a part of -t.
 
-    The traffic probe reads the log's last `minutes` here instead of following it.
+    A probe declared `windowed` (traffic) reads the log's last `minutes` here instead of
+    following it.
     """
     refusal = role_refusal(name, config)
     if refusal is not None:
         return no_run(name, refusal)
     try:
-        options = {"window_minutes": minutes} if name == "traffic" else {}
+        options = {"window_minutes": minutes} if spec(name).windowed else {}
         probe = build_probe(name, config, shared, **options)
     except Exception as exc:  # a probe that cannot be set up is a failed reading
         return no_run(name, f"cannot set up the {name} probe: {type(exc).__name__}: {exc}")

@@ -23,6 +23,7 @@ from registry_monitor.config import Config, ConfigError
 from registry_monitor.judging.judge import judge, limits_for, overall
 from registry_monitor.judging.state import State
 from registry_monitor.judging.verdict import UsageError, Verdict
+from registry_monitor.probe_catalog import spec
 
 
 class Result(NamedTuple):  # not a dataclass, which costs ten times as much to define
@@ -38,14 +39,12 @@ def summarise(target: str, verdicts: list[Verdict]) -> tuple[State, str]:
     return overall(verdicts)
 
 
-# The probes that read certificates; what they read is kept between runs (certfacts)
-CERT_READERS = frozenset({"cert", "parity"})
-
-
 def keep_cert_facts(names: tuple[str, ...]) -> None:
     """A certificate's fields, read once by cryptography, are kept in the user's cache
-    directory by the certificate's sha256, so that the next runs need no cryptography."""
-    directory = config_cache.cache_dir() if CERT_READERS.intersection(names) else None
+    directory by the certificate's sha256, so that the next runs of the probes declared
+    `reads_certificates` need no cryptography."""
+    reads = any(spec(name).reads_certificates for name in names)
+    directory = config_cache.cache_dir() if reads else None
     if directory is not None:
         from registry_monitor.tls import certfacts
 

@@ -14,6 +14,7 @@ from exporter.wire import WritingWireForm
 from registry_monitor import __version__
 from registry_monitor.config import Config, ConfigError
 from registry_monitor.config.loading import load_config
+from registry_monitor.probe_catalog import spec
 from registry_monitor.probes import Shared, build_probe
 from registry_monitor.probes.reading import ProbeRunner
 
@@ -74,7 +75,7 @@ def build_scheduler(config: Config) -> tuple[Scheduler, dict[str, float]]:
     for name in config.probes_for_role():
         interval = config.intervals.of(name)
         probe = build_probe(name, config, shared)
-        if name == "storage":
+        if spec(name).serves_inventory:
             probe = WritingWireForm(probe)
         runners.append((ProbeRunner(probe, config.timeouts.of(name)), interval))
         intervals[name] = interval

@@ -283,6 +283,7 @@ MAY_LOAD = {
         "registry_monitor.probes.cert",
         "registry_monitor.judging.verdicts.cert",
         "registry_monitor.tls.trust",
+        "registry_monitor.tls.reader",  # the served certificate and the file, read and judged
         "registry_monitor.tls.certificates",  # the chain a connection carries, the key
         "registry_monitor.tls.certfacts",  # a certificate's fields, kept by its hash
         "registry_monitor.tls.chain_verify",  # cryptography's judgements, when needed
@@ -306,6 +307,7 @@ MAY_LOAD = {
         "registry_monitor.judging.verdicts.write",
         "registry_monitor.clients.registry_api",
         "registry_monitor.files.statefile",
+        "registry_monitor.storage.canary",  # the blob it pushes
         *HTTP,
     },
     "sync": {
@@ -313,11 +315,14 @@ MAY_LOAD = {
         "registry_monitor.judging.verdicts.sync",
         "registry_monitor.clients.systemd",
         "registry_monitor.files.statefile",
+        "registry_monitor.files.sync_state",  # the unit's record
     },
     "standby": {
         "registry_monitor.probes.standby",
         "registry_monitor.judging.verdicts.standby",
-        "registry_monitor.probes.write",  # its canary digest
+        "registry_monitor.storage.canary",  # the canary digest, left out of the comparison
+        "registry_monitor.files.sync_state",  # the last successful sync's start
+        "registry_monitor.clients.systemd",  # asked when the sync's record has none
         "registry_monitor.clients.registry_api",
         "registry_monitor.storage",
         "registry_monitor.files.statefile",

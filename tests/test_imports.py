@@ -33,6 +33,7 @@ from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
 from tests.conftest import REGISTRY_NAME
 from tests.support.check import CHECK_REGISTRY, write_config
+from tests.support.import_graph import reached
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_STACK = ("fastapi", "starlette", "uvicorn", "prometheus_client")
@@ -134,6 +135,47 @@ def test_every_kind_of_import_is_seen(tmp_path: Path) -> None:
         "registry_monitor/probes/x.py:5 imports exporter.metrics.disk",
         "exporter/__init__.py:1 imports checks.plugin",
         "checks/plugin.py:2 imports exporter",
+    ]
+
+
+PROBE_MODULES = frozenset(s.probe_class.partition(":")[0] for s in probe_catalog.PROBES)
+
+
+def probes_importing_probes(root: Path, probe_modules: frozenset[str]) -> list[str]:
+    """Each probe module that, when imported, runs another probe's module: directly, through
+    a helper, or through a shared module above it (import_graph.reached says what runs)."""
+    return [
+        f"{module} imports {other}"
+        for module in sorted(probe_modules)
+        for other in sorted(reached(root, module) & probe_modules)
+        if other != module
+    ]
+
+
+def test_no_probe_module_imports_another() -> None:
+    """What two probes share lives below both (files/, tls/, storage/, clients/)."""
+    assert probes_importing_probes(ROOT, PROBE_MODULES) == []
+
+
+def test_a_probe_reaching_another_through_a_helper_is_found(tmp_path: Path) -> None:
+    probes = tmp_path / "registry_monitor" / "probes"
+    probes.mkdir(parents=True)
+    (probes.parent / "__init__.py").write_text("")
+    (probes.parent / "shared.py").write_text("from registry_monitor.probes.c import X\n")
+    (probes / "__init__.py").write_text("")
+    (probes / "a.py").write_text("from . import helper\n")
+    (probes / "helper.py").write_text("def f():\n    from registry_monitor.probes import b\n")
+    (probes / "b.py").write_text("from registry_monitor import shared\n")
+    (probes / "c.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from registry_monitor.probes.a import A\n"  # never runs: not an import
+    )
+    modules = frozenset(f"registry_monitor.probes.{n}" for n in "abc")
+    assert probes_importing_probes(tmp_path, modules) == [
+        "registry_monitor.probes.a imports registry_monitor.probes.b",
+        "registry_monitor.probes.a imports registry_monitor.probes.c",
+        "registry_monitor.probes.b imports registry_monitor.probes.c",
     ]
 
 

@@ -6,7 +6,8 @@ from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.probes.api import ApiProbe
 from registry_monitor.probes.reading import run_probe
-from registry_monitor.probes.write import CANARY_DIGEST, WriteProbe
+from registry_monitor.probes.write import WriteProbe
+from registry_monitor.storage.canary import CANARY_DIGEST
 from testbed.registry import Registry
 
 

@@ -13,12 +13,13 @@ is proven, never assumed.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from registry_monitor.config import Config
 from registry_monitor.judging.times import clock, hour_minute
+from registry_monitor.probe_catalog import FAILOVER_PROBES
 from registry_monitor.probes.cert import CertsStatus
 from registry_monitor.probes.disk import DiskUsage
 from registry_monitor.probes.parity import ParityStatus
@@ -28,8 +29,9 @@ from registry_monitor.probes.standby import StandbyStatus
 from registry_monitor.probes.storage import StorageStatus
 from registry_monitor.probes.sync import SyncStatus
 
-# The probes whose readings the judgement reads, in the order they are judged.
-PROBES = ("standby", "storage", "pull", "parity", "cert", "sync", "disk")
+# The probes whose readings the judgement reads, in the order they are judged: those the
+# catalog gives a `failover_part` (each has its part in PARTS below).
+PROBES = FAILOVER_PROBES
 
 # Every reason a failover can be blocked for: the `reason` label's values.
 REASONS = (
@@ -286,13 +288,25 @@ class _Assessment:
         )
 
 
+# What judges each probe's reading; tests/test_probe_catalog.py holds it to the catalog.
+PARTS: dict[str, Callable[[_Assessment], None]] = {
+    "standby": _Assessment.standby,
+    "storage": _Assessment.storage,
+    "pull": _Assessment.pull,
+    "parity": _Assessment.parity,
+    "cert": _Assessment.cert,
+    "sync": _Assessment.sync,
+    "disk": _Assessment.disk,
+}
+
+
 def judge_failover(
     config: Config, readings: Mapping[str, Reading[Any]], now: float | None = None
 ) -> Readiness:
     """Readiness of this node, the standby, to become the active now."""
     assessment = _Assessment(config, readings, time.time() if now is None else now)
-    for part in PROBES:
-        getattr(assessment, part)()
+    for name in PROBES:
+        PARTS[name](assessment)
     return assessment.result()
 
 

@@ -42,12 +42,13 @@ class Shared:
 def build_probe(
     name: str, config: Config, shared: Shared | None = None, **options: Any
 ) -> Probe[Any]:
-    """The probe `name`. `shared` gives the storage and standby probes this process's one
+    """The probe `name`. `shared` gives a probe declared `uses_scanner` this process's one
     scanner (a new one when None); options are the probe's own keyword arguments
-    (traffic: window_minutes)."""
-    module_name, _, class_name = spec(name).probe_class.partition(":")
+    (a `windowed` one's window_minutes)."""
+    declared = spec(name)
+    module_name, _, class_name = declared.probe_class.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    if getattr(cls, "uses_scanner", False):
+    if declared.uses_scanner:
         probe: Probe[Any] = cls(config, (shared or Shared(config)).scanner(), **options)
     else:
         probe = cls(config, **options)

@@ -42,7 +42,7 @@ from registry_monitor.clients.http import Client, RequestFailed
 from registry_monitor.config import Config
 from registry_monitor.files import regular_file
 from registry_monitor.files.active_memory import ParityMemory, Unreachable
-from registry_monitor.probes.cert import CertProbe
+from registry_monitor.tls.reader import CertReader
 
 FORMAT = 2  # 2: digests keyed (HMAC-SHA256); 1 sent plain sha256
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -307,7 +307,7 @@ class ParityProbe:
             name: tuple(re.compile(p) for p in patterns)
             for name, patterns in config.parity_ignore_lines.items()
         }
-        self.cert = CertProbe(config)
+        self.cert = CertReader(config)
         self.url = (
             f"{config.active_exporter_url}/api/parity"
             if config.role == "standby" and config.active_exporter_url

@@ -36,9 +36,9 @@ from registry_monitor.files.active_memory import (
     Lacking,
     Unreachable,
 )
+from registry_monitor.files.sync_state import STATE_FILE, load_state, observe
 from registry_monitor.probes.divergence import DivergenceFinder, Divergent, DivergentTag
-from registry_monitor.probes.sync import STATE_FILE, SyncProbe, load_state
-from registry_monitor.probes.write import CANARY_DIGEST
+from registry_monitor.storage.canary import CANARY_DIGEST
 from registry_monitor.storage.inventory import Inventory, RepoTags
 from registry_monitor.storage.inventory_wire import (
     MEDIA_TYPE,
@@ -197,7 +197,6 @@ def _age_header(value: str | None) -> float | None:
 
 class StandbyProbe:
     name = "standby"
-    uses_scanner = True
 
     def __init__(
         self, config: Config, scanner: Scanner | None = None, remember: bool = True
@@ -228,7 +227,8 @@ class StandbyProbe:
         # its wire form just to compare)
         self.last: tuple[str, int, float | None, Comparison] | None = None
         # the sync unit's last successful start tells pushes here from pending deletions
-        self.sync = SyncProbe(config)
+        self.sync_unit = config.sync_unit
+        self.systemctl = config.systemctl
         self.sync_state = config.state_dir / STATE_FILE
         self.memory = InventoryMemory(config.state_dir)
         self.remember = remember
@@ -289,14 +289,16 @@ class StandbyProbe:
 
     def _last_sync_start(self, deadline: Deadline) -> float | None:
         """Start of the last successful sync, as the sync probe keeps it in its state file
-        (at most one sync interval old); asked of systemd only when the file has none."""
-        kept = load_state(self.sync_state, self.sync.unit)[0].last_success_started
+        (at most one sync interval old); asked of systemd only when the file has none, as
+        the sync probe asks (and the file then keeps it)."""
+        kept = load_state(self.sync_state, self.sync_unit)[0].last_success_started
         if kept is not None:
             return kept
         try:
-            return self.sync(deadline).last_success_started
+            seen = observe(self.sync_unit, self.systemctl, self.sync_state, deadline.io_timeout())
         except ProbeFailed:
             return None
+        return seen.state.last_success_started
 
     def _compare(
         self, active: Header, local: Inventory, since: float | None, deadline: Deadline

@@ -45,7 +45,6 @@ def share(interval: float, period: float) -> float:
 
 class StorageProbe:
     name = "storage"
-    uses_scanner = True
 
     def __init__(self, config: Config, scanner: Scanner | None = None) -> None:
         """`scanner`: the process's scanner of config.data_dir (None: one of its own)."""

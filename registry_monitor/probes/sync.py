@@ -3,7 +3,8 @@
 The unit is a oneshot service: `activating` while rsync runs, then
 `inactive` (or `failed`). systemd forgets the last run when it restarts and
 clears the exit figures when a new run starts, so the last success and the
-last finished run are kept in a small state file in state_dir. Timestamps
+last finished run are kept in a small state file in state_dir
+(registry_monitor/files/sync_state.py, which the standby probe reads too). Timestamps
 are read in systemd's realtime form as unix seconds (`--timestamp=unix`):
 the same value on every read, and able to name any time, where the
 monotonic form would have to be converted with this process's clocks (a
@@ -27,32 +28,14 @@ verdict and metrics show a run the guard stopped.
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 from registry_monitor.base import Deadline
 from registry_monitor.clients import systemd
 from registry_monitor.config import Config
-from registry_monitor.files import statefile
+from registry_monitor.files.sync_state import STATE_FILE, SUCCESS_CODES, observe, timer_of
 from registry_monitor.sync_guard.record import GuardHistory, load_history
 
-STATE_FILE = "sync-state.json"
-PROPERTIES = (  # of the service and of its timer, in one call
-    "LoadState",
-    "ActiveState",
-    "SubState",
-    "Result",
-    "ExecMainCode",
-    "ExecMainStatus",
-    "ExecMainStartTimestamp",
-    "ExecMainExitTimestamp",
-    "LastTriggerUSec",
-    "TimersMonotonic",
-    "TimersCalendar",
-)
-SUCCESS_CODES = frozenset({0, 24})
 # rsync(1) EXIT VALUES
 RSYNC_EXITS = {
     0: "success",
@@ -70,11 +53,6 @@ RSYNC_EXITS = {
     30: "timeout in data send/receive",
     35: "timeout waiting for daemon connection",
 }
-CLD_EXITED = "1"  # ExecMainCode: exited; 2 killed, 3 dumped core
-
-
-def timer_of(unit: str) -> str:
-    return unit.removesuffix(".service") + ".timer"
 
 
 def exit_meaning(code: int | None) -> str | None:
@@ -148,57 +126,6 @@ class SyncStatus:
         return ", ".join(parts)
 
 
-def _time(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value > 0 else None
-
-
-@dataclass
-class State:
-    """What the state file keeps (whole seconds, as systemd shows them)."""
-
-    last_run_started: float | None = None
-    last_exit_at: float | None = None
-    last_exit_code: int | None = None
-    last_success: float | None = None
-    last_success_started: float | None = None
-    last_duration: float | None = None
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any]) -> State:
-        code = raw.get("last_exit_code")
-        valid = isinstance(code, int) and not isinstance(code, bool) and 0 <= code < 512
-        return cls(
-            last_run_started=_time(raw.get("last_run_started")),
-            last_exit_at=_time(raw.get("last_exit_at")),
-            last_exit_code=code if valid else None,
-            last_success=_time(raw.get("last_success")),
-            last_success_started=_time(raw.get("last_success_started")),
-            last_duration=_duration(raw.get("last_duration")),
-        )
-
-
-def _duration(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
-
-
-def _newer(when: float | None, than: float | None) -> bool:
-    return when is not None and (than is None or when > than)
-
-
-def load_state(path: Path, unit: str) -> tuple[State, str | None]:
-    """The kept state of `unit` (empty when the file is missing, unusable or of another unit)."""
-    raw, note = statefile.load(path)
-    return State.parse(raw if raw.get("unit") == unit else {}), note
-
-
-def save_state(path: Path, unit: str, state: State) -> str | None:
-    return statefile.save(path, {"unit": unit, **asdict(state)})
-
-
 class SyncProbe:
     name = "sync"
 
@@ -211,48 +138,17 @@ class SyncProbe:
         self.state_dir = config.state_dir
 
     def __call__(self, deadline: Deadline) -> SyncStatus:
-        service, timer = systemd.show(
-            [self.unit, self.timer],
-            PROPERTIES,
-            systemctl=self.systemctl,
-            timeout=deadline.io_timeout(),
-            unix_timestamps=True,
-        )
-        state, note = load_state(self.state_path, self.unit)
-        before = replace(state)
-        active_state = service.get("ActiveState", "unknown")
-        sub_state = service.get("SubState", "unknown")
-        # a oneshot is "activating" while it runs; a simple service would be active/running
-        running = active_state in ("activating", "deactivating", "reloading") or (
-            active_state == "active" and sub_state == "running"
-        )
-        started = systemd.realtime_to_unix(service.get("ExecMainStartTimestamp"))
-        exited = systemd.realtime_to_unix(service.get("ExecMainExitTimestamp"))
-        if _newer(started, state.last_run_started):
-            state.last_run_started = started
-        if not running and _newer(exited, state.last_exit_at):
-            status = systemd.int_or_none(service.get("ExecMainStatus")) or 0
-            how = service.get("ExecMainCode") or CLD_EXITED
-            state.last_exit_at = exited
-            state.last_exit_code = status if how == CLD_EXITED else 128 + status
-            state.last_duration = (
-                max(0.0, exited - started) if started is not None and exited is not None else None
-            )
-            if state.last_exit_code in SUCCESS_CODES:
-                state.last_success = exited
-                state.last_success_started = started
-        if state != before:
-            # a good save replaces whatever was unusable in the file before
-            note = save_state(self.state_path, self.unit, state)
+        seen = observe(self.unit, self.systemctl, self.state_path, deadline.io_timeout())
+        service, timer, state = seen.service, seen.timer, seen.state
         return SyncStatus(
             unit=self.unit,
             timer=self.timer,
             role=self.role,
             load_state=service.get("LoadState", "unknown"),
-            active_state=active_state,
-            sub_state=sub_state,
+            active_state=service.get("ActiveState", "unknown"),
+            sub_state=service.get("SubState", "unknown"),
             result=service.get("Result", ""),
-            running=running,
+            running=seen.running,
             timer_active=timer.get("ActiveState") == "active",
             timer_state=timer.get("ActiveState", "unknown"),
             last_run_started=state.last_run_started
@@ -264,6 +160,6 @@ class SyncProbe:
             last_success_started=state.last_success_started,
             last_duration_seconds=state.last_duration,
             timer_period_seconds=systemd.timer_period(timer),
-            state_note=note,
+            state_note=seen.note,
             guard=load_history(self.state_dir),
         )

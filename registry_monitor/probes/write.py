@@ -9,7 +9,6 @@ DELETEd upload leaves an `_uploads/` directory nobody purges.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urljoin
@@ -17,10 +16,8 @@ from urllib.parse import quote, urlencode, urljoin
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.clients.http import Client, RequestFailed, Response
 from registry_monitor.config import Config
+from registry_monitor.storage.canary import CANARY_BLOB, CANARY_DIGEST
 
-# Fixed content: the same digest every run, and recognisable on disk.
-CANARY_BLOB = b"registry-monitor write canary: a fixed blob, uploaded again and again\n"
-CANARY_DIGEST = "sha256:" + hashlib.sha256(CANARY_BLOB).hexdigest()
 # The registry's answers to a push are small (an error's JSON at most): read whole, to here.
 ANSWER_BYTES = 65536
 

@@ -115,3 +115,20 @@ def cycles(root: Path, packages: Iterable[str] = PACKAGES) -> list[list[str]]:
         if v not in index:
             visit(v)
     return sorted(found)
+
+
+def reached(root: Path, start: str, packages: Iterable[str] = PACKAGES) -> set[str]:
+    """Every project module that importing `start` runs, itself and the packages whose
+    __init__ Python runs first included."""
+    known = modules(root, packages)
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in known:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+        todo.extend(imports_of(name, known[name], known))
+    return seen

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry_monitor.probes.sync import STATE_FILE, State, save_state
+from registry_monitor.files.sync_state import STATE_FILE, State, save_state
 from testbed.rsync import SYNC_UNIT
 
 

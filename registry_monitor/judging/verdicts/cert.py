@@ -24,7 +24,8 @@ from registry_monitor.judging.verdicts import Limits, levels, refuse
 from registry_monitor.probes.reading import Measured
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
-    from registry_monitor.probes.cert import CertsStatus, CertStatus
+    from registry_monitor.probes.cert import CertsStatus
+    from registry_monitor.tls.reader import CertStatus
 
 GOOD = floor(1)  # perfdata: a validity/match flag below 1 is a problem
 
