@@ -57,6 +57,8 @@ from registry_monitor.trust import trust_store
 
 @dataclass(frozen=True, slots=True)
 class CertStatus:
+    """One certificate: served by nginx or read from a file."""
+
     source: str  # "served" or "file"
     target: str  # host:port or path
     subject: str | None = None
@@ -101,6 +103,8 @@ class CertStatus:
 
 @dataclass(frozen=True, slots=True)
 class CertsStatus:
+    """The served and the file certificate, and the key that goes with them."""
+
     certs: tuple[CertStatus, ...]
     served_matches_file: bool | None  # None when either side is missing
     key: KeyStatus | None = None  # None: cert_key_file not set
