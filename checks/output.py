@@ -22,6 +22,8 @@ from registry_monitor.probes.reading import Reading
 
 @dataclass
 class Answer:
+    """What check_registry prints and exits with, before it is rendered."""
+
     target: str | None  # the probe asked, or None if the arguments did not say
     state: State
     summary: str

@@ -113,7 +113,9 @@ def services_row() -> list[PanelBuilder]:
         timeseries_panel(
             "Main process: file descriptors",
             "Open file descriptors of each unit's main process against its soft limit "
-            "(RLIMIT_NOFILE). Past the limit, accepts and opens fail.",
+            "(RLIMIT_NOFILE). Past the limit, accepts and opens fail. Another user's "
+            "process (docker-registry's) shows its limit only, unless the exporter has the "
+            'opt-in drop-in of docs/metrics.md ("The registry\'s open descriptors").',
             [
                 Query(on_node(metric("service_process_open_fds")), "{{unit}} open"),
                 Query(on_node(metric("service_process_max_fds")), "{{unit}} limit"),

@@ -18,7 +18,7 @@ from registry_monitor.judging.state import State
 from registry_monitor.judging.verdict import Options
 from registry_monitor.judging.verdicts import load
 from registry_monitor.probes.reading import run_probe
-from registry_monitor.probes.service_process import ProcessStatus
+from registry_monitor.probes.service_process import FIGURES, ProcessStatus
 from registry_monitor.probes.services import ServicesProbe, UnitStatus
 from testbed.systemd import FakeSystemd
 
@@ -224,13 +224,16 @@ def test_the_main_process_figures_and_a_vanished_one(
         (s.labels["unit"], s.value) for s in families["registry_monitor_service_process_open_fds"]
     ] == [("docker-registry.service", 8.0)]
     assert [s.value for s in families["registry_monitor_service_process_max_fds"]] == [200.0]
+    # every figure read; the vanished process has none to speak of
+    assert [
+        (s.labels["unit"], s.labels["figure"], s.value)
+        for s in families["registry_monitor_service_process_readable"]
+    ] == [("docker-registry.service", figure, 1.0) for figure in FIGURES]
 
 
-def test_a_process_this_user_may_not_inspect_is_a_named_state(
-    main_process: subprocess.Popen[str],
-) -> None:
-    """Read as `nobody`, the root-owned process keeps its descriptors and limits to itself;
-    what /proc shows anyone (memory, threads) is still read."""
+def read_as_nobody(pid: int, *caps: str) -> list[str]:
+    """read_process(pid) in a process of user `nobody` holding these ambient capabilities:
+    its problem, open_fds, max_fds, threads, whether memory was read, and what was not."""
     if os.geteuid() != 0:
         pytest.skip("needs root, to read a process as another user")
     setpriv = shutil.which("setpriv")
@@ -238,15 +241,19 @@ def test_a_process_this_user_may_not_inspect_is_a_named_state(
         pytest.skip("setpriv (util-linux) is needed to drop privileges")
     read = (
         "from registry_monitor.probes.service_process import read_process; "
-        f"p = read_process({main_process.pid}); "
-        "print(p.problem, p.open_fds, p.max_fds, p.threads, p.resident_memory_bytes > 0)"
+        f"p = read_process({pid}); "
+        "print(p.problem, p.open_fds, p.max_fds, p.threads, p.resident_memory_bytes > 0, "
+        "*p.unreadable)"
     )
+    granted = ",".join(f"+{cap}" for cap in caps) or "-all"
     done = subprocess.run(
         [
             setpriv,
             "--reuid=nobody",
             "--regid=nogroup",
             "--clear-groups",
+            f"--inh-caps={granted}",
+            f"--ambient-caps={granted}",
             sys.executable,
             "-c",
             read,
@@ -259,4 +266,20 @@ def test_a_process_this_user_may_not_inspect_is_a_named_state(
     )
     if done.returncode != 0 and "Permission denied" in done.stderr:
         pytest.skip(f"nobody cannot run this Python: {done.stderr.strip()[-200:]}")
-    assert done.stdout.split() == ["access", "denied", "None", "None", "1", "True"], done.stderr
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_a_process_this_user_may_not_inspect_is_a_named_state(
+    main_process: subprocess.Popen[str],
+) -> None:
+    """Read as `nobody`, the root-owned process keeps its descriptors to itself (prlimit(2)
+    refuses its limit too); what /proc shows anyone (memory, threads, the limit in
+    /proc/<pid>/limits) is still read. CAP_SYS_PTRACE does not open /proc/<pid>/fd's
+    listing (mode 0500): CAP_DAC_READ_SEARCH does (the opt-in drop-in's grant)."""
+    denied = ["access", "denied", "None", "200", "1", "True", "open_fds"]
+    assert read_as_nobody(main_process.pid) == denied
+    assert read_as_nobody(main_process.pid, "sys_ptrace") == denied
+    granted = read_as_nobody(main_process.pid, "dac_read_search")
+    # prlimit(2) is still refused, the limit comes from /proc/<pid>/limits
+    assert granted == ["None", "8", "200", "1", "True"]

@@ -5,6 +5,7 @@ D-Bus from inside the unit's sandbox (the fake systemctl is for the fast tests).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from registry_monitor.probes.service_process import FIGURES
 from testbed import installed, puppet_hosts
 from testbed.realhost import Host
+from tests.support import metrics
 from tests.support.realhosts import TOKEN, RealNode, booted, deb  # noqa: F401
 
 # a host boots, installs and starts in about a minute; more on a loaded machine
@@ -130,3 +133,83 @@ def test_anonymous_pushes_refused_until_limit_except_is_gone(active: RealNode) -
         puppet_hosts.write_site(active.host)
         active.host.systemctl("reload", "nginx.service")
     assert active.check("api")[0] == 0
+
+
+REGISTRY_UNIT = "docker-registry.service"
+
+
+def registry_process(host: Host) -> tuple[int, int]:
+    """(MainPID, soft open-files limit) of the registry, as root reads them on the host."""
+    pid = int(host.show(REGISTRY_UNIT, "MainPID")["MainPID"])
+    limits = host.run(["cat", f"/proc/{pid}/limits"]).stdout
+    soft = next(line.split()[3] for line in limits.splitlines() if line.startswith("Max open "))
+    return pid, int(soft)
+
+
+def readable(text: str) -> dict[str, float | None]:
+    return {
+        figure: metrics.value(
+            text, "registry_monitor_service_process_readable", unit=REGISTRY_UNIT, figure=figure
+        )
+        for figure in FIGURES
+    }
+
+
+def test_the_shipped_unit_reads_the_registrys_process_but_its_descriptors(
+    active: RealNode,
+) -> None:
+    """docker-registry runs as its own user: /proc gives the exporter's user its memory,
+    threads, CPU time and (in /proc/<pid>/limits) its fd limit, but not its open
+    descriptors, which need CAP_DAC_READ_SEARCH the shipped unit does not have."""
+    pid, soft = registry_process(active.host)
+    assert active.host.show(REGISTRY_UNIT, "User")["User"] == "docker-registry"
+    text = installed.api_status(active.host, "/metrics")
+    assert readable(text) == {
+        "resident_memory_bytes": 1.0,
+        "open_fds": 0.0,
+        "max_fds": 1.0,
+        "threads": 1.0,
+        "cpu_seconds": 1.0,
+    }
+    assert (
+        metrics.value(text, "registry_monitor_service_process_open_fds", unit=REGISTRY_UNIT) is None
+    )
+    assert metrics.value(
+        text, "registry_monitor_service_process_max_fds", unit=REGISTRY_UNIT
+    ) == float(soft)
+    threads = metrics.value(text, "registry_monitor_service_process_threads", unit=REGISTRY_UNIT)
+    assert threads is not None and threads >= 1
+    _, out = active.check("services", "-v")
+    line = next(x for x in out.splitlines() if x.startswith(f"- {REGISTRY_UNIT} main process"))
+    shown = (
+        rf"- {REGISTRY_UNIT} main process: pid {pid}, [0-9.]+ MiB resident, fd limit {soft}, "
+        r"[0-9]+ threads?, [0-9.]+ s CPU, open fds not readable: access denied"
+    )
+    assert re.fullmatch(shown, line), line
+
+
+def test_the_opt_in_drop_in_lets_the_exporter_count_the_registrys_descriptors(
+    active: RealNode,
+) -> None:
+    """deploy/registry-exporter.service.d/process-fds.conf, installed as docs/metrics.md
+    says: the exporter then reads the open descriptors too. Removed again afterwards."""
+    drop_in = "/etc/systemd/system/registry-exporter.service.d/process-fds.conf"
+    active.host.write(
+        drop_in, (ROOT / "deploy/registry-exporter.service.d/process-fds.conf").read_text()
+    )
+    try:
+        active.host.systemctl("daemon-reload")
+        active.host.systemctl("restart", installed.EXPORTER_UNIT)
+        installed.wait_for_readings(active.host, ("services",))
+        text = installed.api_status(active.host, "/metrics")
+        assert set(readable(text).values()) == {1.0}
+        _, soft = registry_process(active.host)
+        fds = metrics.value(text, "registry_monitor_service_process_open_fds", unit=REGISTRY_UNIT)
+        assert fds is not None and 3 <= fds <= soft
+        unit = active.host.show(installed.EXPORTER_UNIT, "AmbientCapabilities", "User")
+        assert unit == {"AmbientCapabilities": "cap_dac_read_search", "User": "registry-monitor"}
+    finally:
+        active.host.run(["rm", "-f", drop_in])
+        active.host.systemctl("daemon-reload")
+        active.host.systemctl("restart", installed.EXPORTER_UNIT)
+        installed.wait_for_readings(active.host, ("services",))

@@ -8,7 +8,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from exporter.metrics.families import counter, flag, gauge
 from registry_monitor.probes.reading import Measured
-from registry_monitor.probes.service_process import ProcessStatus
+from registry_monitor.probes.service_process import FIGURES, GONE, ProcessStatus
 from registry_monitor.probes.services import ACTIVE_STATES, LOAD_STATES, ServicesStatus
 
 
@@ -37,9 +37,20 @@ def render(reading: Measured[ServicesStatus]) -> Iterator[Metric]:
         ["unit"],
     )
     process = _process_families()
+    readable = gauge(
+        "service_process_readable",
+        "1 if the exporter may read this figure of the unit's main process; 0: access denied "
+        "(open_fds of another user's process needs CAP_DAC_READ_SEARCH: docs/metrics.md).",
+        ["unit", "figure"],
+    )
     for unit in status.units:
         if unit.process is not None:
             _add_process(process, unit.unit, unit.process)
+            if unit.process.problem != GONE:
+                for figure in FIGURES:
+                    readable.add_metric(
+                        [unit.unit, figure], flag(figure not in unit.process.unreadable)
+                    )
         active.add_metric([unit.unit], flag(unit.active))
         states = (
             ACTIVE_STATES
@@ -55,7 +66,7 @@ def render(reading: Measured[ServicesStatus]) -> Iterator[Metric]:
             restarts.add_metric([unit.unit], float(unit.restarts))
         if unit.started_at is not None:
             started.add_metric([unit.unit], unit.started_at)
-    yield from (active, state, load, restarts, started, *process.values())
+    yield from (active, state, load, restarts, started, *process.values(), readable)
 
 
 def _process_families() -> dict[str, GaugeMetricFamily | CounterMetricFamily]:

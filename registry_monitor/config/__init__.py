@@ -161,6 +161,10 @@ def _default_node() -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
+    """One node's configuration (docs/configuration.md)."""
+
+    # The docstring also spares every start an inspect.signature of these ~45 fields,
+    # which dataclasses computes for a class without one (about 1.5 ms).
     node: Annotated[str, Meta(min_length=1)] = field(default_factory=_default_node)
     role: Role = "active"
     data_dir: Path = Path("/srv/registry")

@@ -32,6 +32,8 @@ def quote_label(label: str) -> str:
 
 @dataclass(frozen=True)
 class Perf:
+    """One perfdata figure: label=value[uom];warning;critical;minimum;maximum."""
+
     label: str
     value: float
     uom: str = ""

@@ -36,6 +36,8 @@ class RangeError(ValueError):
 
 @dataclass(frozen=True)
 class Range:
+    """A Monitoring Plugins threshold range, parsed from its text."""
+
     spec: str  # the validated text
     # The bounds as written: an int unless the text has a decimal point, so that a long
     # integer keeps every digit in perfdata (float would round it).

@@ -23,6 +23,8 @@ REFUSED = frozenset({401, 403})
 
 @dataclass(frozen=True, slots=True)
 class AnonymousPush:
+    """What an unauthenticated upload got: refused, as it must be, or not."""
+
     refused: bool | None  # None: the answer says neither (an error, a 5xx, a 404...)
     status_code: int | None
     error: str | None = None

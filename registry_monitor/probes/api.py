@@ -40,6 +40,8 @@ MAX_CATALOG_VALUES = 100_000
 
 @dataclass(frozen=True, slots=True)
 class CatalogStatus:
+    """The backend's catalog, walked page by page."""
+
     up: bool
     repositories: int | None
     pages: int
@@ -49,6 +51,8 @@ class CatalogStatus:
 
 @dataclass(frozen=True, slots=True)
 class ManifestStatus:
+    """One canary image's manifest, asked for by tag."""
+
     image: str
     up: bool
     status_code: int | None
@@ -58,6 +62,8 @@ class ManifestStatus:
 
 @dataclass(frozen=True, slots=True)
 class EndpointStatus:
+    """One endpoint's answer to GET /v2/."""
+
     endpoint: str  # "backend" or "public"
     url: str
     up: bool
@@ -71,6 +77,8 @@ class EndpointStatus:
 
 @dataclass(frozen=True, slots=True)
 class ApiStatus:
+    """The registry API as the backend and the public URL answer it."""
+
     endpoints: tuple[EndpointStatus, ...]
     public_name: PublicName | None = None  # where public_url's host resolves
 

@@ -29,6 +29,8 @@ from registry_monitor.config.mount_rule import on_own_volume
 
 @dataclass(frozen=True)
 class DiskUsage:
+    """The filesystem holding data_dir: its mount and its usage."""
+
     path: str
     mountpoint: str
     device: str

@@ -21,6 +21,8 @@ RESOLVE_SECONDS = 2.0  # at most, within the probe's deadline: a resolver is fas
 
 @dataclass(frozen=True, slots=True)
 class PublicName:
+    """What the resolver answers for public_url's host, beside this node's addresses."""
+
     host: str
     resolves: bool
     addresses: tuple[str, ...]  # what the resolver answered, sorted

@@ -58,6 +58,8 @@ MAX_REDIRECTS = 10
 
 @dataclass(frozen=True, slots=True)
 class ImagePull:
+    """One canary image pulled: its manifests and blobs read and verified."""
+
     image: str
     endpoint: str  # "public": through nginx, as clients pull
     up: bool  # every digest read and verified
@@ -78,6 +80,8 @@ class ImagePull:
 
 @dataclass(frozen=True, slots=True)
 class PullStatus:
+    """Every canary image pulled in one run, within the run's byte cap."""
+
     url: str
     cap_bytes: int
     bytes_total: int
@@ -100,6 +104,8 @@ class _PullFailed(Exception):
 
 @dataclass
 class _Budget:
+    """The bytes a run may still read."""
+
     cap: int
     spent: int = 0
 

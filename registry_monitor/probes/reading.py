@@ -27,6 +27,8 @@ class Probe(Protocol[T_co]):
 
 @dataclass(frozen=True)
 class Reading(Generic[T]):
+    """One run of a probe: what it read, or the error that stopped it."""
+
     probe: str
     started_at: float  # unix time the run began
     duration_seconds: float

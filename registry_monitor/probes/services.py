@@ -34,6 +34,8 @@ PROPERTIES = (
 
 @dataclass(frozen=True)
 class UnitStatus:
+    """One unit as systemd reports it, with its main process when it has one."""
+
     unit: str
     load_state: str
     active_state: str
@@ -50,6 +52,8 @@ class UnitStatus:
 
 @dataclass(frozen=True)
 class ServicesStatus:
+    """The statuses of the units the services probe watches."""
+
     units: tuple[UnitStatus, ...]
 
 

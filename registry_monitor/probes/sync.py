@@ -65,6 +65,8 @@ def exit_meaning(code: int | None) -> str | None:
 
 @dataclass(frozen=True)
 class SyncStatus:
+    """The sync unit and its timer as systemd reports them, and the sync guard's refusals."""
+
     unit: str
     timer: str
     role: str  # this node's: the unit must run on the standby and must not on the active

@@ -24,6 +24,8 @@ ANSWER_BYTES = 65536
 
 @dataclass(frozen=True, slots=True)
 class WriteStatus:
+    """The write canary's push."""
+
     endpoint: str
     repository: str
     up: bool

@@ -44,6 +44,8 @@ def peer_chain(tls: ssl.SSLSocket, verified: bool) -> list[bytes]:
 
 @dataclass(frozen=True, slots=True)
 class KeyStatus:
+    """Whether cert_key_file is the key of cert_file."""
+
     path: str
     state: str  # "matches", "mismatch", "not readable", "no certificate to compare"
     error: str | None = None

@@ -32,6 +32,8 @@ from registry_monitor.tls.trust import trust_store
 
 @dataclass(frozen=True, slots=True)
 class CertStatus:
+    """One certificate: served by nginx or read from a file."""
+
     source: str  # "served" or "file"
     target: str  # host:port or path
     subject: str | None = None
