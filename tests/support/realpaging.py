@@ -29,9 +29,9 @@ EXPORTER_PORT = 9623
 # Their own default ports: the namespace is the test's, and the container runs neither.
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
-# Seconds: every rule's `for:` cut to this. Not shorter: the test's sync timer runs every
-# 3 s, and each run is a failover blocker (`sync_running`) for the seconds the sync probe
-# reads it so; 4 h of it pages, and 2 s would page a healthy pair.
+# Seconds: every rule's `for:` cut to this. Not shorter: each run of the test's quick sync
+# timer is a failover blocker (`sync_running`) for the seconds the sync probe reads it so;
+# 4 h of it pages, and 2 s could page a healthy pair.
 LONGEST_FOR = 10.0
 
 
