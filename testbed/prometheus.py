@@ -19,6 +19,7 @@ import requests
 import yaml
 
 from testbed.daemon import Daemon
+from testbed.netns import session_in
 from testbed.waiting import free_port, wait_until
 
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -30,10 +31,17 @@ class PrometheusError(Exception):
     """Prometheus refused a request (a bad query, say); the message is its own."""
 
 
-def _session() -> requests.Session:
+def _session(netns: str | None = None) -> requests.Session:
+    if netns is not None:  # the namespace's own loopback (testbed/netns.py)
+        return session_in(netns)
     session = requests.Session()
     session.trust_env = False  # loopback only: never through a proxy
     return session
+
+
+def _inside(netns: str | None, argv: list[str]) -> list[str]:
+    """argv run in the network namespace at `netns` (/run/netns/<name>), if one is given."""
+    return argv if netns is None else ["ip", "netns", "exec", Path(netns).name, *argv]
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,9 @@ class Prometheus(_ReadyDaemon):
         external_labels: Mapping[str, str] | None = None,
         alert_relabel_configs: Sequence[Mapping[str, Any]] = (),
         port: int | None = None,
+        netns: str | None = None,
     ) -> None:
+        """`netns`: run in that network namespace, listening on its loopback (give `port`)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.port = port or free_port()
@@ -127,16 +137,20 @@ class Prometheus(_ReadyDaemon):
         self.config_path = workdir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self.daemon = Daemon(
-            [
-                PROMETHEUS_BIN,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=warn",
-            ],
+            _inside(
+                netns,
+                [
+                    PROMETHEUS_BIN,
+                    f"--config.file={self.config_path}",
+                    f"--storage.tsdb.path={workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=warn",
+                ],
+            ),
             workdir / "prometheus.log",
+            name="prometheus",
         )
-        self.session = _session()
+        self.session = _session(netns)
 
     def api(self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, str]] = ()) -> Any:
         """GET /api/v1/<path>: the `data` of a success, PrometheusError with its message if not."""
@@ -208,25 +222,35 @@ class Prometheus(_ReadyDaemon):
 
 
 class Alertmanager(_ReadyDaemon):
-    def __init__(self, workdir: Path, config_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config_path: Path,
+        port: int | None = None,
+        netns: str | None = None,
+    ) -> None:
+        """`netns`: run in that network namespace, listening on its loopback (give `port`)."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = config_path
         self.daemon = Daemon(
-            [
-                ALERTMANAGER_BIN,
-                f"--config.file={config_path}",
-                f"--storage.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",  # no gossip: a single instance
-                "--log.level=warn",
-            ],
+            _inside(
+                netns,
+                [
+                    ALERTMANAGER_BIN,
+                    f"--config.file={config_path}",
+                    f"--storage.path={workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--cluster.listen-address=",  # no gossip: a single instance
+                    "--log.level=warn",
+                ],
+            ),
             workdir / "alertmanager.log",
             name="alertmanager",
         )
-        self.session = _session()
+        self.session = _session(netns)
 
     def alerts(self, **filters: str) -> list[dict[str, Any]]:
         """GET /api/v2/alerts; filters are its query parameters (active, inhibited, ...)."""
