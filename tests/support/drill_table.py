@@ -182,9 +182,14 @@ def rewrite(doc: Path, results: list[Result]) -> None:
     doc.write_text(text[:start] + block(results) + text[end:], encoding="utf-8")
 
 
-def committed_rows(doc: Path = PAIR_DOC) -> list[list[str]]:
-    """The table's rows as committed: cells of each line after the header."""
+_DRILL_TIME = re.compile(r"(≤ \d+|never) · production")
+
+
+def without_drill_times(text: str) -> str:
+    """The block with the drill's own measured times left out: what a rerun reproduces."""
+    return _DRILL_TIME.sub("production", text)
+
+
+def committed_block(doc: Path = PAIR_DOC) -> str:
     text = doc.read_text(encoding="utf-8")
-    inside = text[text.index(BEGIN) : text.index(END)]
-    lines = [line for line in inside.splitlines() if line.startswith("| ")]
-    return [[c.strip() for c in line.strip("|").split(" | ")] for line in lines[2:]]
+    return text[text.index(BEGIN) : text.index(END) + len(END)]
