@@ -31,6 +31,7 @@ pytest: venv
 # loopback pair and rewrites its table in docs/pair.md (commit the result). Root.
 drill: deps venv
 	DRILL_WRITE=1 $(BIN)/pytest -p no:cacheprovider tests/test_fault_drill.py
+	@echo "Seconds as measured (not committed):" && cat build/drill-seconds.txt
 
 # Figures against the goals on synthetic registries (not part of `make test`; README
 # "Performance"). BENCH_QUICK=1: a few minutes, without the large size.

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import trustme
 
 from testbed.certs import CertFiles, issue
 from testbed.exporter import Exporter
-from testbed.pair import PUBLIC_NAME, HealthyPair, Node
+from testbed.pair import PARITY_IGNORE_LINES, PUBLIC_NAME, HealthyPair, Node
 from testbed.prometheus import Alertmanager, Prometheus
 from testbed.registry import Registry
 from testbed.rsync import SyncUnit
@@ -54,9 +55,13 @@ class DrillPair(HealthyPair):
 
     def _exporter(self, node: Node, extra: dict[str, Any]) -> Exporter:
         own = self.node_certs[node.role]
-        return super()._exporter(
-            node, {"cert_file": str(own.cert), "cert_key_file": str(own.key), **extra}
-        )
+        # each node's own certificate directory (on the hosts the paths are the same)
+        ignore = {
+            **PARITY_IGNORE_LINES,
+            "nginx_site": [*PARITY_IGNORE_LINES["nginx_site"], r"^\s*ssl_certificate(_key)?\s"],
+        }
+        own_files = {"cert_file": str(own.cert), "cert_key_file": str(own.key)}
+        return super()._exporter(node, {**own_files, "parity_ignore_lines": ignore, **extra})
 
     def renew_certificate(self, node: Node) -> CertFiles:
         """A new certificate for the same name in the node's files, nginx reloaded: what
@@ -74,6 +79,7 @@ class Drill:
     prometheus: Prometheus
     alertmanager: Alertmanager
     workdir: Path
+    baseline: set[str] | None = None
 
     def unit_run(self, node: Node, sync: SyncUnit | None = None) -> tuple[CheckRun, int | None]:
         """The sync unit on `node` as the package installs it: ExecStartPre= the guard with
@@ -86,6 +92,22 @@ class Drill:
         if guard.exit_code != 0:
             return guard, None
         return guard, sync.run().returncode
+
+    def settled(self) -> set[str]:
+        """The alerts pending or firing once every rule group has evaluated past a `for:`
+        from now: the healthy pair's baseline, before a fault."""
+        since = time.time() + 3
+
+        def evaluated() -> bool:
+            return all(
+                datetime.fromisoformat(g["lastEvaluation"].replace("Z", "+00:00")).timestamp()
+                > since
+                for g in self.prometheus.rule_groups()
+            )
+
+        wait_until(evaluated, 30, "every rule group evaluated")
+        self.baseline = {a["labels"]["alertname"] for a in self.prometheus.alerts()}
+        return self.baseline
 
     def in_prometheus(self, name: str) -> bool:
         """Pending or firing: the rule's expression true on the scraped readings."""
@@ -110,6 +132,8 @@ class Drill:
         of the probes' readings), and to each one's arrival at Alertmanager."""
         detected: float | None = None
         arrived: dict[str, float] = {}
+        assert self.baseline is not None, "settled() first: a fault's alerts must be new"
+        assert not self.baseline & set(alerts), f"already raised before the fault: {alerts}"
 
         def all_arrived() -> bool:
             nonlocal detected
