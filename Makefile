@@ -12,7 +12,7 @@ APT_PACKAGES := docker-registry nginx-light rsync prometheus prometheus-alertman
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint pytest deps venv bench clean alerts-check dashboards generated deb deb-test \
-	deb-deps requirements test-latest
+	deb-deps requirements test-latest drill
 
 demo: deps venv
 	$(BIN)/python -m demo
@@ -26,6 +26,12 @@ lint: venv
 
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fault drill (docs/pair.md "The fault drill"): runs every data-loss path on a
+# loopback pair and rewrites its table in docs/pair.md (commit the result). Root.
+drill: deps venv
+	DRILL_WRITE=1 $(BIN)/pytest -p no:cacheprovider tests/test_fault_drill.py
+	@echo "Seconds as measured (not committed):" && cat build/drill-seconds.txt
 
 # Figures against the goals on synthetic registries (not part of `make test`; README
 # "Performance"). BENCH_QUICK=1: a few minutes, without the large size.
