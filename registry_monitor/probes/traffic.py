@@ -26,6 +26,7 @@ from registry_monitor.accesslog.tally import Tally, TrafficCounts
 from registry_monitor.accesslog.window import TrafficWindow, read_window
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import AccessLog, Config
+from registry_monitor.journal.durations import JournalCounts, JournalDurations
 
 STATE_FILE = "access-log-position.json"
 
@@ -40,6 +41,9 @@ class TrafficStatus:
     lines_read: int  # by this run
     rotations: int  # new files taken up since the exporter started
     note: str | None  # the file is missing, or the state file cannot be written
+    # where durations come from: access_log, journal (the registry's request log), none
+    durations: str = "access_log"
+    journal: JournalCounts | None = None  # with durations from the journal
 
     def summary(self) -> str:
         return (
@@ -61,6 +65,11 @@ class TrafficProbe:
         self.tally = Tally()
         self.rotations = 0
         self._mtime: float | None = None
+        self.journal = (
+            JournalDurations(config.access_log.journal_unit, config.state_dir, config.backend_url)
+            if config.access_log.duration_source == "journal" and window_minutes is None
+            else None
+        )
 
     def __call__(self, deadline: Deadline) -> TrafficStatus | TrafficWindow:
         if self.window_minutes is not None:
@@ -82,6 +91,10 @@ class TrafficProbe:
                 else:
                     add(request)
 
+        journal = None
+        if self.journal is not None:
+            # half the run each: a backlog in one never starves the other
+            journal = self.journal.read(Deadline(deadline.remaining() / 2), self.tally)
         batch = self.follower.read(deadline, consume)
         run.skip(batch.overlong)
         if batch.countable:  # else the follower reads them again from the saved position
@@ -98,7 +111,11 @@ class TrafficProbe:
             lines_read=run.lines_parsed + run.lines_skipped if batch.countable else 0,
             rotations=self.rotations,
             note=batch.note,
+            durations=self.access_log.duration_source,
+            journal=journal,
         )
         if self.follower.position is None:
             raise ProbeFailed(batch.note or f"access log {self.access_log.path} not open", status)
+        if journal is not None and (journal.failed or not journal.countable):
+            raise ProbeFailed(f"durations: {journal.note}", status)
         return status
