@@ -19,7 +19,7 @@ from registry_monitor.accesslog.routes import route_of
 from registry_monitor.accesslog.tally import Tally
 from registry_monitor.base import Deadline
 from registry_monitor.journal.entries import Completed
-from registry_monitor.journal.follow import JOURNALCTL, JournalFollower
+from registry_monitor.journal.follow import JOURNALCTL, JournalBatch, JournalFollower
 
 STATE_FILE = "journal-cursor.json"
 
@@ -95,3 +95,27 @@ class JournalDurations:
             failed=batch.failed,
             countable=batch.countable,
         )
+
+
+def manifest_durations_since(
+    unit: str,
+    since: float,
+    backend_url: str,
+    deadline: Deadline,
+    journalctl: str = JOURNALCTL,
+) -> tuple[list[float], JournalBatch]:
+    """Durations of the manifest reads (GET/HEAD) through nginx logged since a time."""
+    durations: list[float] = []
+    skip_hosts = direct_hosts(backend_url)
+
+    def consume(request: Completed) -> None:
+        if (
+            request.time >= since
+            and request.host not in skip_hosts
+            and request.method in ("GET", "HEAD")
+            and route_of(request.target) == "manifest"
+        ):
+            durations.append(request.duration)
+
+    follower = JournalFollower(unit, Path("/nonexistent"), journalctl)  # no cursor kept
+    return durations, follower.read_since(since, deadline, consume)

@@ -104,6 +104,22 @@ class JournalFollower:
         self._keep(batch)
         return batch
 
+    def read_since(
+        self, since: float, deadline: Deadline, consume: Callable[[Completed], None]
+    ) -> JournalBatch:
+        """The unit's entries since a time (check_registry's window); no cursor kept."""
+        batch = JournalBatch()
+        _, code, stderr = self._run([f"--since=@{int(since)}"], deadline, batch, consume)
+        if batch.failed:
+            return batch  # could not be run: its note says why
+        if code not in (0, None) and batch.entries == 0 and not batch.skipped:
+            batch.failed, batch.note = True, self._failure(code, stderr)
+        elif stderr and batch.entries == 0:
+            batch.note = f"journalctl: {stderr}"
+        elif code is None:
+            batch.note = "stopped before the window's end (out of time or bytes)"
+        return batch
+
     # -- running journalctl --------------------------------------------------------
 
     def _command(self, extra: list[str]) -> list[str]:
@@ -120,9 +136,13 @@ class JournalFollower:
     def _begin_at_end(self, deadline: Deadline, batch: JournalBatch) -> None:
         last, code, stderr = self._run(["--lines=1"], deadline, batch, None)
         batch.entries = batch.skipped = 0  # history is not traffic this exporter saw
+        if batch.failed:
+            return  # journalctl could not be run: look again next time
         if code not in (0, None):
             batch.failed, batch.note = True, self._failure(code, stderr)
             return
+        if code is None and last is None:
+            return  # stopped before journalctl answered: look again next time
         if last is None and stderr:
             batch.note = f"journalctl: {stderr}"
             return  # perhaps no permission: look again next time

@@ -18,15 +18,20 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from registry_monitor.accesslog.follow import Follower
 from registry_monitor.accesslog.formats import Parser
 from registry_monitor.accesslog.tally import Tally, TrafficCounts
-from registry_monitor.accesslog.window import TrafficWindow, read_window
+from registry_monitor.accesslog.window import TrafficWindow, percentile, read_window
 from registry_monitor.base import Deadline, ProbeFailed
 from registry_monitor.config import AccessLog, Config
-from registry_monitor.journal.durations import JournalCounts, JournalDurations
+from registry_monitor.journal.durations import (
+    JournalCounts,
+    JournalDurations,
+    manifest_durations_since,
+)
+from registry_monitor.journal.follow import JOURNALCTL
 
 STATE_FILE = "access-log-position.json"
 
@@ -60,6 +65,8 @@ class TrafficProbe:
             raise ProbeFailed("no access_log in the config: the traffic probe is off")
         self.access_log: AccessLog = config.access_log
         self.window_minutes = window_minutes
+        self.backend_url = config.backend_url
+        self.journalctl = JOURNALCTL  # the window's reader (the follower has its own)
         self.parser = Parser(config.access_log.format)
         self.follower = Follower(config.access_log.path, config.state_dir / STATE_FILE)
         self.tally = Tally()
@@ -71,15 +78,41 @@ class TrafficProbe:
             else None
         )
 
+    def _window(self, deadline: Deadline) -> TrafficWindow:
+        source = self.access_log.duration_source
+        journal = source == "journal"
+        window = read_window(
+            self.access_log.path,
+            self.access_log.format,
+            self.window_minutes or 0,
+            time.time(),
+            Deadline(deadline.remaining() / 2) if journal else deadline,
+        )
+        if source == "none":
+            return replace(window, durations=source, manifest_p95_seconds=None)
+        if not journal:
+            return replace(window, durations=source)
+        durations, batch = manifest_durations_since(
+            self.access_log.journal_unit,
+            window.since,
+            self.backend_url,
+            deadline,
+            self.journalctl,
+        )
+        window = replace(
+            window,
+            durations="journal",
+            manifest_p95_seconds=percentile(durations, 0.95),
+            timed_reads=len(durations),
+            truncated=window.truncated or (batch.note or "").startswith("stopped before"),
+        )
+        if batch.failed:
+            raise ProbeFailed(f"durations: {batch.note}", window)
+        return window
+
     def __call__(self, deadline: Deadline) -> TrafficStatus | TrafficWindow:
         if self.window_minutes is not None:
-            return read_window(
-                self.access_log.path,
-                self.access_log.format,
-                self.window_minutes,
-                time.time(),
-                deadline,
-            )
+            return self._window(deadline)
         run = Tally()  # this run's lines: counted once their position is kept
         parse, add, skip = self.parser.parse, run.add, run.skip
 
