@@ -27,7 +27,7 @@ from registry_monitor.accesslog.formats import METHODS
 MESSAGES = ("response completed", "response completed with error")
 
 # logrus text: key=value, value bare or a Go-quoted string
-_PAIR = re.compile(r'([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)')
+_PAIR = re.compile(r'([^\s=]+)=("[^"\\]*(?:\\.[^"\\]*)*"|\S*)')
 _ESCAPE = re.compile(r"\\(.)")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT_SECONDS = {
