@@ -18,8 +18,10 @@ from registry_monitor.config import AccessLog, Config
 from registry_monitor.journal.durations import JournalDurations
 from registry_monitor.journal.entries import Completed, parse
 from registry_monitor.journal.follow import MAX_LINE, JournalFollower
-from registry_monitor.probes.reading import run_probe
+from registry_monitor.judgement.state import State
+from registry_monitor.probes.reading import Reading, run_probe
 from registry_monitor.probes.traffic import TrafficProbe
+from registry_monitor.verdicts.traffic import judge
 from tests.support import journal_replay
 from tests.support.metrics import value
 from tests.test_accesslog_rotation import read_only
@@ -174,10 +176,14 @@ def probe_with_journal(tmp_path: Path, script: Path) -> TrafficProbe:
     return traffic
 
 
+def render_reading(reading: Reading[object]) -> str:
+    collector = ReadingsCollector(Config(node="n"), ("traffic",), lambda: {"traffic": reading})
+    return generate_latest(build_registry(collector)).decode()
+
+
 def render(traffic: TrafficProbe) -> tuple[str, object]:
     reading = run_probe(traffic, Deadline(5))
-    collector = ReadingsCollector(Config(node="n"), ("traffic",), lambda: {"traffic": reading})
-    return generate_latest(build_registry(collector)).decode(), reading.error
+    return render_reading(reading), reading.error
 
 
 def test_the_probe_times_requests_through_nginx_and_leaves_out_direct_ones(
@@ -215,9 +221,42 @@ def test_the_journal_failing_is_a_reading_with_its_error_and_the_counts_kept(
     tmp_path: Path,
 ) -> None:
     traffic = probe_with_journal(tmp_path, tmp_path / "no-journalctl")
-    text, error = render(traffic)
-    assert str(error).startswith(f"durations: cannot run {tmp_path / 'no-journalctl'}: ")
+    reading = run_probe(traffic, Deadline(5))
+    cannot = f"durations: cannot run {tmp_path / 'no-journalctl'}: "
+    assert str(reading.error).startswith(cannot)
+    text = render_reading(reading)
     assert value(text, "registry_monitor_access_log_lines_total", result="parsed") == 0
+    verdict = judge(reading, {})
+    assert verdict.state == State.WARNING
+    assert [(i.state, i.text.startswith(cannot)) for i in verdict.items] == [
+        (State.OK, False),
+        (State.WARNING, True),
+    ]
+
+
+def test_the_registry_monitor_format_with_durations_from_the_journal_drops_its_own(
+    tmp_path: Path,
+) -> None:
+    script, store = journal_replay.write(tmp_path, LINES[:1])
+    log = tmp_path / "access.log"
+    log.write_text("")
+    access = AccessLog(path=log, format="registry_monitor", durations="journal")
+    config = Config(access_log=access, state_dir=tmp_path / "state")
+    traffic = TrafficProbe(config)
+    assert traffic.journal is not None
+    traffic.journal = JournalDurations(UNIT, config.state_dir, config.backend_url, str(script))
+    run_probe(traffic, Deadline(5))
+    with log.open("a") as f:  # 9.5 s in nginx's log, 992.2µs in the registry's journal
+        f.write(
+            '10.0.0.1 - - [06/Dec/2026:09:44:40 +0000] "GET /v2/a/manifests/nope HTTP/1.1" '
+            '404 94 "-" "d" 9.500 "9.500" "404" "registry.test" "9.500"\n'
+        )
+    journal_replay.append(store, LINES[13:14])
+    text, error = render(traffic)
+    assert error is None
+    name = "registry_monitor_http_request_duration_seconds"
+    assert value(text, f"{name}_count", route="manifest", method="GET") == 1
+    assert value(text, f"{name}_bucket", route="manifest", method="GET", le="0.005") == 1
 
 
 def test_check_registrys_window_takes_the_manifest_p95_from_the_journal(tmp_path: Path) -> None:

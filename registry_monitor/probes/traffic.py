@@ -115,14 +115,18 @@ class TrafficProbe:
             return self._window(deadline)
         run = Tally()  # this run's lines: counted once their position is kept
         parse, add, skip = self.parser.parse, run.add, run.skip
+        # $request_time left out when the durations come from elsewhere (or nowhere)
+        timed = self.access_log.duration_source == "access_log"
 
         def consume(lines: list[str]) -> None:
             for line in lines:
                 request = parse(line)
                 if request is None:
                     skip()
-                else:
+                elif timed or request.duration is None:
                     add(request)
+                else:
+                    add(request._replace(duration=None))
 
         journal = None
         if self.journal is not None:

@@ -113,4 +113,6 @@ def following(status: TrafficStatus) -> Verdict:
         j.add(State.WARNING, f"{status.path}: {status.note}")
     else:
         j.add(State.OK, text)
+    if status.journal is not None and status.journal.note:
+        j.add(State.WARNING, f"durations: {status.journal.note}")
     return j.verdict(text)
