@@ -52,6 +52,7 @@ class JournalBatch:
     bytes_read: int = 0
     note: str | None = None  # why the journal could not be read, or a state-file problem
     failed: bool = False  # journalctl could not be run or failed: nothing read
+    stopped: bool = False  # stopped at the deadline or byte budget: more to read
     countable: bool = True
 
 
@@ -116,8 +117,6 @@ class JournalFollower:
             batch.failed, batch.note = True, self._failure(code, stderr)
         elif stderr and batch.entries == 0:
             batch.note = f"journalctl: {stderr}"
-        elif code is None:
-            batch.note = "stopped before the window's end (out of time or bytes)"
         return batch
 
     # -- running journalctl --------------------------------------------------------
@@ -213,6 +212,7 @@ class JournalFollower:
                             consume(completed)
                     if len(pending) > MAX_LINE:
                         pending, discarding = b"", True
+        batch.stopped = stopped
         if stopped:
             process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):

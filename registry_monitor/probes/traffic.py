@@ -104,7 +104,7 @@ class TrafficProbe:
             durations="journal",
             manifest_p95_seconds=percentile(durations, 0.95),
             timed_reads=len(durations),
-            truncated=window.truncated or (batch.note or "").startswith("stopped before"),
+            truncated=window.truncated or batch.stopped,
         )
         if batch.failed:
             raise ProbeFailed(f"durations: {batch.note}", window)
