@@ -182,7 +182,9 @@ class JournalFollower:
             open_streams = 2
             while open_streams:
                 left = deadline.remaining() - min(0.5, deadline.seconds / 10)
-                if left <= 0 or batch.bytes_read >= self.max_bytes:
+                # the budget once an entry is whole: a stop inside the first would
+                # read the same part of it again and again
+                if left <= 0 or (batch.bytes_read >= self.max_bytes and last is not None):
                     stopped = True
                     break
                 for key, _ in selector.select(left):
