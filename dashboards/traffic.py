@@ -106,8 +106,9 @@ def traffic_row() -> list[PanelBuilder]:
         ),
         timeseries_panel(
             "Manifest read latency",
-            f"p50, p95 and p99 of manifest GET/HEAD per node, from the access log's "
-            f"request times (the registry_monitor log format). The latency objective: "
+            f"p50, p95 and p99 of manifest GET/HEAD per node: the registry's own times "
+            f"from its journal, or nginx's with the registry_monitor log format "
+            f"(access_log.durations). The latency objective: "
             f"{100 * OBJECTIVES.latency:g} % within {OBJECTIVES.latency_seconds:g} s "
             f"(the red line).",
             [

@@ -78,6 +78,24 @@ def test_the_traffic_probe_runs_where_an_access_log_is_configured() -> None:
         Path("/var/log/nginx/access.log"),
         "combined",
     )
+    # puppet's combined log has no durations: the registry's journal has them
+    assert (c.access_log.duration_source, c.access_log.journal_unit) == (
+        "journal",
+        "docker-registry.service",
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "source"),
+    [
+        ({"format": "registry_monitor"}, "access_log"),
+        ({"format": "registry_monitor", "durations": "journal"}, "journal"),
+        ({"durations": "none"}, "none"),
+    ],
+)
+def test_the_duration_source(given: dict[str, str], source: str) -> None:
+    c = parse_config({"access_log": {"path": "/var/log/nginx/access.log", **given}})
+    assert c.access_log is not None and c.access_log.duration_source == source
 
 
 def test_unknown_key_is_an_error_naming_file_and_key(tmp_path: Path) -> None:
@@ -131,6 +149,20 @@ def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
             "access_log.format: expected one of 'combined', 'registry_monitor' (got 'json')",
         ),
         ("access_log: {format: combined}\n", "access_log.path: required key missing"),
+        (
+            "access_log: {path: /x, durations: access_log}\n",
+            "access_log.durations: access_log needs access_log.format registry_monitor "
+            "(the combined format has no durations); use journal or none",
+        ),
+        (
+            "access_log: {path: /x, durations: nginx}\n",
+            "access_log.durations: expected one of 'auto', 'journal', 'access_log', 'none' "
+            "(got 'nginx')",
+        ),
+        (
+            "access_log: {path: /x, journal_unit: ' '}\n",
+            "access_log.journal_unit: empty (the registry's unit, e.g. docker-registry.service)",
+        ),
         (
             "sync_guard: {max_delete_percent: 150}\n",
             "sync_guard.max_delete_percent: ",  # the bound in msgspec's words, then the value

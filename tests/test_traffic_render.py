@@ -33,10 +33,13 @@ def render(reading: Reading[object]) -> str:
     return generate_latest(build_registry(collector)).decode()
 
 
-def probe(tmp_path: Path, fmt: str = "registry_monitor") -> tuple[TrafficProbe, Path]:
+def probe(
+    tmp_path: Path, fmt: str = "registry_monitor", durations: str = "auto"
+) -> tuple[TrafficProbe, Path]:
     log = tmp_path / "access.log"
     log.write_text("")
-    config = Config(access_log=AccessLog(path=log, format=fmt), state_dir=tmp_path)  # type: ignore[arg-type]
+    access = AccessLog(path=log, format=fmt, durations=durations)  # type: ignore[arg-type]
+    config = Config(access_log=access, state_dir=tmp_path)
     traffic = TrafficProbe(config)
     assert run_probe(traffic, Deadline(5)).ok
     return traffic, log
@@ -86,8 +89,10 @@ def test_counts_histogram_and_upstream_errors_are_exported_exactly(tmp_path: Pat
     assert value(text, "registry_monitor_access_log_last_line_timestamp_seconds") == 1_800_000_000
 
 
-def test_the_combined_format_exports_no_durations_nor_upstream_errors(tmp_path: Path) -> None:
-    traffic, log = probe(tmp_path, "combined")
+def test_combined_without_durations_exports_no_durations_nor_upstream_errors(
+    tmp_path: Path,
+) -> None:
+    traffic, log = probe(tmp_path, "combined", durations="none")
     with log.open("a") as f:
         f.write('10.0.0.1 - - [01/Dec/2026:10:00:00 +0000] "GET /v2/ HTTP/1.1" 401 87 "-" "d"\n')
     text = render(run_probe(traffic, Deadline(5)))

@@ -1,4 +1,5 @@
-"""traffic reading -> http_* and access_log_* families (from nginx's access log).
+"""traffic reading -> http_*, access_log_* and registry_log_* families (nginx's access
+log; durations from it or from the registry's journal).
 
 Counters count since the exporter started (they reset with it, which rate()
 handles); the file offset in state_dir keeps a line from being counted twice.
@@ -13,10 +14,14 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from exporter.metrics.families import NAMESPACE, single_gauge
 from registry_monitor.accesslog.tally import DURATION_BUCKETS
 from registry_monitor.accesslog.window import TrafficWindow
+from registry_monitor.journal.durations import JournalCounts
 from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.traffic import TrafficStatus
 
 READ = " (read from nginx's access log in the background; reset when the exporter restarts)"
+JOURNAL_READ = (
+    " (read from the registry's journal in the background; reset when the exporter restarts)"
+)
 
 
 def _counter(name: str, doc: str, labels: list[str]) -> CounterMetricFamily:
@@ -41,11 +46,17 @@ def render(reading: Measured[TrafficStatus | TrafficWindow]) -> Iterator[Metric]
     for route, n in sorted(c.response_bytes.items()):
         sent.add_metric([route], float(n))
     yield sent
-    if s.format == "registry_monitor":
+    if s.durations != "none":
         durations = HistogramMetricFamily(
             NAMESPACE + "http_request_duration_seconds",
-            "Seconds nginx took per request ($request_time: first byte read to last byte "
-            "sent), by route and method" + READ,
+            (
+                "Seconds the registry took per request it answered through nginx "
+                "(http.response.duration of its `response completed` journal entries), "
+                "by route and method" + JOURNAL_READ
+                if s.durations == "journal"
+                else "Seconds nginx took per request ($request_time: first byte read to "
+                "last byte sent), by route and method" + READ
+            ),
             labels=["route", "method"],
         )
         for (route, method), h in sorted(c.durations.items()):
@@ -54,6 +65,7 @@ def render(reading: Measured[TrafficStatus | TrafficWindow]) -> Iterator[Metric]
             buckets = list(zip(bounds, map(float, h.cumulative()), strict=True))
             durations.add_metric([route, method], buckets, h.total)
         yield durations
+    if s.format == "registry_monitor":
         upstream = _counter(
             "http_upstream_errors",
             "5xx answers nginx made itself because the registry gave no response header "
@@ -77,4 +89,26 @@ def render(reading: Measured[TrafficStatus | TrafficWindow]) -> Iterator[Metric]
             "Time stamp of the newest access log line read (before the first one: the "
             "file's modification time)",
             s.last_line_time,
+        )
+    if s.journal is not None:
+        yield from _journal(s.journal)
+
+
+def _journal(j: JournalCounts) -> Iterator[Metric]:
+    entries = CounterMetricFamily(
+        NAMESPACE + "registry_log_entries",
+        f"Entries of {j.unit} read from the journal: request (a duration counted), "
+        "direct (a request that did not come through nginx, left out), other (no "
+        "request, or not an entry); reset when the exporter restarts",
+        labels=["result"],
+    )
+    entries.add_metric(["request"], float(j.requests))
+    entries.add_metric(["direct"], float(j.direct))
+    entries.add_metric(["other"], float(j.other))
+    yield entries
+    if j.last_entry_time is not None:
+        yield single_gauge(
+            "registry_log_last_request_timestamp_seconds",
+            f"Time journald received the newest request entry of {j.unit} read",
+            j.last_entry_time,
         )

@@ -1,9 +1,10 @@
 """Parse one access-log line of either format into a Request.
 
-`combined` is nginx's default format. `registry_monitor` is `combined`
-followed by five fields (LOG_FORMAT below, the line to put in the nginx
-site): the request's time, the upstream's response time, status and header
-time, and the Host. nginx escapes `"`, `\\` and bytes outside printable
+`combined` is nginx's default format, the one puppet's site leaves (its
+durations come from the registry's journal instead: journal/). `registry_monitor`
+is `combined` followed by five fields (LOG_FORMAT below, for a site whose
+log_format puppet itself renders): the request's time, the upstream's response
+time, status and header time, and the Host. nginx escapes `"`, `\\` and bytes outside printable
 ASCII in variables as `\\xNN`, so a quoted field never holds a raw quote and
 a line is ASCII; anything that does not match is garbage, counted and skipped
 by the caller.

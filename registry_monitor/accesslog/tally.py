@@ -65,19 +65,23 @@ class Tally:
         self.requests[key] = self.requests.get(key, 0) + 1
         self.response_bytes[route] = self.response_bytes.get(route, 0) + request.bytes_sent
         if request.duration is not None:
-            pair = (route, request.method)
-            buckets = self._buckets.get(pair)
-            if buckets is None:
-                buckets = self._buckets[pair] = [0] * (len(DURATION_BUCKETS) + 1)
-                self._sums[pair] = 0.0
-            buckets[bisect_left(DURATION_BUCKETS, request.duration)] += 1
-            self._sums[pair] += request.duration
+            self.observe(route, request.method, request.duration)
         if request.upstream_error is not None:
             errors = self.upstream_errors.get(route, 0)
             self.upstream_errors[route] = errors + 1 if request.upstream_error else errors
         self.lines_parsed += 1
         if self.last_line_time is None or request.time > self.last_line_time:
             self.last_line_time = request.time
+
+    def observe(self, route: str, method: str, seconds: float) -> None:
+        """One request's duration (from the access log, or the registry's journal)."""
+        pair = (route, method)
+        buckets = self._buckets.get(pair)
+        if buckets is None:
+            buckets = self._buckets[pair] = [0] * (len(DURATION_BUCKETS) + 1)
+            self._sums[pair] = 0.0
+        buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
+        self._sums[pair] += seconds
 
     def skip(self, lines: int = 1) -> None:
         self.lines_skipped += lines

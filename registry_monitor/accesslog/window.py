@@ -38,6 +38,8 @@ class TrafficWindow:
     skipped: int  # garbage or over-long lines in the window's part of the file
     newest: float | None  # time of the newest line
     truncated: bool  # stopped at MAX_WINDOW_BYTES or the deadline before the window's start
+    durations: str = "access_log"  # where manifest_p95_seconds comes from (or none)
+    timed_reads: int | None = None  # manifest reads with a duration, when from the journal
 
     @property
     def error_percent(self) -> float | None:

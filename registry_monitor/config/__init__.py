@@ -125,9 +125,21 @@ class AccessLog:
     path: Path
     # combined: nginx's default; registry_monitor: adds durations and upstream figures
     format: Literal["combined", "registry_monitor"] = "combined"
+    # where request durations come from: journal (the registry's own request log,
+    # docker-registry's `response completed` entries), access_log (registry_monitor
+    # format only), none; auto: access_log with registry_monitor, else journal
+    durations: Literal["auto", "journal", "access_log", "none"] = "auto"
+    # the registry's unit, whose journal entries durations come from
+    journal_unit: str = "docker-registry.service"
     # check_registry traffic: 5xx share of requests in percent, p95 of manifest reads
     error_percent: Levels = Levels(warning=1, critical=5)
     manifest_p95_seconds: Levels = Levels(warning=2, critical=5)
+
+    @property
+    def duration_source(self) -> Literal["journal", "access_log", "none"]:
+        if self.durations != "auto":
+            return self.durations
+        return "access_log" if self.format == "registry_monitor" else "journal"
 
 
 # The units each role runs, as puppet's registry profile declares them

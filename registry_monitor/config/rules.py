@@ -92,6 +92,16 @@ def problems_of(config: Config) -> list[str]:
         problems.append(
             f"sync_guard.source: expected an rsync:// URL with a host{shown('source', source)}"
         )
+    access = config.access_log
+    if access is not None and access.durations == "access_log" and access.format == "combined":
+        problems.append(
+            "access_log.durations: access_log needs access_log.format registry_monitor "
+            "(the combined format has no durations); use journal or none"
+        )
+    if access is not None and not access.journal_unit.strip():
+        problems.append(
+            "access_log.journal_unit: empty (the registry's unit, e.g. docker-registry.service)"
+        )
     for name, patterns in config.parity_ignore_lines.items():
         if name not in config.parity_files:
             problems.append(

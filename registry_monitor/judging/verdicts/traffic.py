@@ -76,14 +76,18 @@ def judge(reading: Measured[TrafficStatus | TrafficWindow], limits: Limits) -> V
     j.perf("requests", w.requests, "c", minimum=0)
     j.perf("errors", w.errors, "c", minimum=0)
     p95 = w.manifest_p95_seconds
+    reads = w.timed_reads if w.timed_reads is not None else w.manifest_reads
+    source = " (the registry's time, from its journal)" if w.durations == "journal" else ""
     if p95 is not None:
         p95 = round(p95, 3)
         j.add(
             p95_limit.state(p95),
-            f"p95 of {w.manifest_reads} manifest reads {p95:g}s {p95_limit.explain(p95)}".rstrip(),
+            f"p95 of {reads} manifest reads {p95:g}s{source} {p95_limit.explain(p95)}".rstrip(),
         )
-    elif w.format == "combined":
-        j.add(State.OK, "manifest latency not judged: the combined log format has no durations")
+    elif w.durations == "none" or (w.format == "combined" and w.durations != "journal"):
+        j.add(State.OK, "manifest latency not judged: no durations (access_log.durations)")
+    elif w.durations == "journal":
+        j.add(State.OK, "manifest latency not judged: no manifest read in the registry's journal")
     j.perf("manifest_p95", p95, "s", p95_limit, 0)
     if w.skipped:
         j.add(State.OK, f"{w.skipped} lines skipped (not {w.format} format, or over-long)")
@@ -106,4 +110,6 @@ def following(status: TrafficStatus) -> Verdict:
         j.add(State.WARNING, f"{status.path}: {status.note}")
     else:
         j.add(State.OK, text)
+    if status.journal is not None and status.journal.note:
+        j.add(State.WARNING, f"durations: {status.journal.note}")
     return j.verdict(text)
