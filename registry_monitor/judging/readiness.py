@@ -300,7 +300,7 @@ PARTS: dict[str, Callable[[_Assessment], None]] = {
 }
 
 
-def judge_failover(
+def assess_readiness(
     config: Config, readings: Mapping[str, Reading[Any]], now: float | None = None
 ) -> Readiness:
     """Readiness of this node, the standby, to become the active now."""

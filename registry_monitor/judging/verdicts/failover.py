@@ -21,7 +21,8 @@ from registry_monitor.judging.verdict import Item, Verdict
 READY = floor(1)
 
 
-def judge_readiness(r: Readiness) -> Verdict:
+def readiness_verdict(r: Readiness) -> Verdict:
+    """`check_registry failover`'s verdict on the readiness assess_readiness() found."""
     items: list[Item] = [Item(State.CRITICAL, f"{b.reason}: {b.detail}") for b in r.blockers]
     if r.lost_tags is not None:
         since = f", the oldest pushed at {when(r.oldest_lost_push)}" if r.oldest_lost_push else ""
