@@ -18,7 +18,7 @@ from registry_monitor import __version__
 from registry_monitor.config import Config
 from registry_monitor.judging.lines import clean, item_lines
 from registry_monitor.judging.state import State
-from registry_monitor.judging.times import when
+from registry_monitor.times import when
 
 REFRESH_SECONDS = 15
 MARKS = {State.OK: "✔", State.WARNING: "▲", State.CRITICAL: "✖", State.UNKNOWN: "?"}

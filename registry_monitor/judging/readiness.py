@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry_monitor.config import Config
-from registry_monitor.judging.times import clock, hour_minute
 from registry_monitor.probe_catalog import FAILOVER_PROBES
 from registry_monitor.probes.cert import CertsStatus
 from registry_monitor.probes.disk import DiskUsage
@@ -28,6 +27,7 @@ from registry_monitor.probes.reading import Reading
 from registry_monitor.probes.standby import StandbyStatus
 from registry_monitor.probes.storage import StorageStatus
 from registry_monitor.probes.sync import SyncStatus
+from registry_monitor.times import clock, hour_minute
 
 # The probes whose readings the judgement reads, in the order they are judged: those the
 # catalog gives a `failover_part` (each has its part in PARTS below).

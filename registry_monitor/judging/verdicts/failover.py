@@ -15,8 +15,8 @@ from registry_monitor.judging.perfdata import Perf
 from registry_monitor.judging.ranges import floor
 from registry_monitor.judging.readiness import REASONS, Readiness, headline
 from registry_monitor.judging.state import State
-from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Item, Verdict
+from registry_monitor.times import when
 
 READY = floor(1)
 
