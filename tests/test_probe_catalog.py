@@ -4,6 +4,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 import typing
 from pathlib import Path
 
@@ -282,3 +283,28 @@ def test_a_probe_without_its_files_is_reported(tmp_path: Path) -> None:
     ]
     (tmp_path / "tests" / "test_check_ghost.py").write_text("")
     assert missing_files(tmp_path, ghost)[-1] == "docs/configuration.md: timeouts.<probe> ghost 9"
+
+
+ADDING_A_PROBE = "docs/adding-a-probe.md"
+
+
+def documented_files(root: Path) -> list[str]:
+    """The paths in the first column of the page's table of files a probe brings, sorted."""
+    lines = (root / ADDING_A_PROBE).read_text(encoding="utf-8").splitlines()
+    start = lines.index("## The files a probe brings")
+    rows = []
+    for line in lines[start + 1 :]:
+        if line.startswith("## "):
+            break
+        if line.startswith("| ") and not line.startswith(("| file |", "| --- |")):
+            rows.append(line.split("|")[1])
+    return sorted(path for row in rows for path in re.findall(r"`([^`]+)`", row))
+
+
+def test_the_page_lists_the_files_this_test_asks_for() -> None:
+    """The page's example probe is pull: its table is PROBE_FILES, the tests and the
+    configuration page's rows, nothing more and nothing less."""
+    module = probe_catalog.spec("pull").probe_class.partition(":")[0].replace(".", "/") + ".py"
+    asked = [t.format(name="pull", module=module) for t, _ in PROBE_FILES]
+    asked += [t.format(name="pull") for t in PROBE_TESTS]
+    assert documented_files(ROOT) == sorted([*asked, CONFIGURATION])
