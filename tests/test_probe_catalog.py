@@ -170,11 +170,22 @@ def test_a_special_case_by_name_is_found(tmp_path: Path) -> None:
     ]
 
 
-def test_the_failover_judgement_reads_the_declared_probes_in_their_order() -> None:
+def test_the_failover_judgement_reads_the_declared_probes_in_their_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     parts = sorted(s.failover_part for s in PROBES if s.failover_part is not None)
     assert parts == list(range(1, len(parts) + 1))  # one place each, none skipped
     assert readiness.PROBES == probe_catalog.FAILOVER_PROBES
-    assert tuple(readiness.PARTS) == readiness.PROBES  # each has its part, and only they
+    assert sorted(readiness.PARTS) == sorted(readiness.PROBES)  # each has its part, only they
+    # the order is the catalog's alone, whatever PARTS' order
+    judged: list[str] = []
+
+    def part(name: str) -> typing.Callable[[object], None]:
+        return lambda _assessment: judged.append(name)
+
+    monkeypatch.setattr(readiness, "PARTS", {name: part(name) for name in sorted(readiness.PARTS)})
+    readiness.assess_readiness(Config(role="standby"), {}, 1000.0)
+    assert judged == list(probe_catalog.FAILOVER_PROBES)
 
 
 @pytest.mark.parametrize("spec", PROBES, ids=[s.name for s in PROBES])

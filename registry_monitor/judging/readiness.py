@@ -288,15 +288,16 @@ class _Assessment:
         )
 
 
-# What judges each probe's reading; tests/test_probe_catalog.py holds it to the catalog.
+# What judges each probe's reading, by name; tests/test_probe_catalog.py holds the names to
+# the catalog. Not an order: the parts are judged in PROBES' order, the catalog's.
 PARTS: dict[str, Callable[[_Assessment], None]] = {
+    "cert": _Assessment.cert,
+    "disk": _Assessment.disk,
+    "parity": _Assessment.parity,
+    "pull": _Assessment.pull,
     "standby": _Assessment.standby,
     "storage": _Assessment.storage,
-    "pull": _Assessment.pull,
-    "parity": _Assessment.parity,
-    "cert": _Assessment.cert,
     "sync": _Assessment.sync,
-    "disk": _Assessment.disk,
 }
 
 
