@@ -6,7 +6,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import CollectorRegistry, Metric
 from prometheus_client.registry import Collector
 
-from exporter.metrics.families import single_gauge
+from exporter.metrics.families import single_counter, single_gauge
 
 
 def exposition(family: Metric) -> str:
@@ -25,4 +25,13 @@ def test_single_gauge_is_one_unlabelled_sample_in_the_namespace() -> None:
         " (from the probe's last run, not measured at scrape time)\n"
         "# TYPE registry_monitor_disk_used_ratio gauge\n"
         "registry_monitor_disk_used_ratio 0.5\n"
+    )
+
+
+def test_single_counter_is_one_unlabelled_total_in_the_namespace() -> None:
+    assert exposition(single_counter("storage_blob_verify_failures", "Bad blobs", 3)) == (
+        "# HELP registry_monitor_storage_blob_verify_failures_total Bad blobs"
+        " (from the probe's last run, not measured at scrape time)\n"
+        "# TYPE registry_monitor_storage_blob_verify_failures_total counter\n"
+        "registry_monitor_storage_blob_verify_failures_total 3.0\n"
     )
