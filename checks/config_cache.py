@@ -7,11 +7,11 @@ validated Config is kept in a cache file of the user's own (`$XDG_CACHE_HOME`
 or `~/.cache`, `registry-monitor/`), pickled, beside everything it was
 validated from: the config file's exact bytes, the source of the modules that
 read, define and check a Config, the versions of PyYAML, msgspec, Python and
-this program (registry_monitor/files/provenance.py), and the host name (the default
-`node`). A run
-whose inputs are all the same takes the Config from there; any other parses
-and validates the file. Comparing bytes, not time stamps, makes the cache
-exact: no clock tick, copy, rsync or upgrade can make it serve a stale Config.
+this program (registry_monitor/files/provenance.py), and the host name (the
+default `node`). A run whose inputs are all the same takes the Config from
+there; any other parses and validates the file. Comparing bytes, not time
+stamps, makes the cache exact: no clock tick, copy, rsync or upgrade can make
+it serve a stale Config.
 
 A cache file is trusted only when this user owns it and nobody else may
 write it, and its pickle only after the CRC-32 before it (a changed byte
@@ -117,7 +117,7 @@ def _remember(cache: Path, inputs: tuple[object, ...], config: Config) -> None:
 
 
 def load(path: Path | None) -> Config:
-    """As registry_monitor.config.load_config (same errors), with the result cached."""
+    """As registry_monitor.config.loading.load_config (same errors), with the result cached."""
     cache = cache_file(path) if path is not None else None
     if path is None or cache is None:
         return load_config(path)

@@ -96,8 +96,8 @@ def run_probes(
 
 def check_failover(args: arguments.Args, config: Config, answer: Answer, deadline: float) -> Answer:
     """Run the probes readiness is judged from, then the one judgement the exporter uses."""
-    from registry_monitor.judging.readiness import PROBES, judge_failover
-    from registry_monitor.judging.verdicts.failover import judge_readiness
+    from registry_monitor.judging.readiness import PROBES, assess_readiness
+    from registry_monitor.judging.verdicts.failover import readiness_verdict
 
     if config.role != "standby":
         answer.summary = (
@@ -106,7 +106,7 @@ def check_failover(args: arguments.Args, config: Config, answer: Answer, deadlin
         return answer
     if not run_probes(PROBES, config, args, answer, deadline):
         return answer
-    verdict = judge_readiness(judge_failover(config, answer.readings))
+    verdict = readiness_verdict(assess_readiness(config, answer.readings))
     answer.verdicts = [verdict]
     answer.state, answer.summary = verdict.state, verdict.summary
     return answer

@@ -18,17 +18,17 @@ from typing import Any
 from registry_monitor.config import Config
 from registry_monitor.judging.judge import judge, limits_for, overall
 from registry_monitor.judging.lines import clean, item_lines
-from registry_monitor.judging.readiness import Readiness, judge_failover
+from registry_monitor.judging.readiness import Readiness, assess_readiness
 from registry_monitor.judging.state import SEVERITY, State
 from registry_monitor.judging.verdict import Item, Options, Verdict, unknown
 from registry_monitor.judging.verdicts import Limits
-from registry_monitor.judging.verdicts.failover import judge_readiness
+from registry_monitor.judging.verdicts.failover import readiness_verdict
 from registry_monitor.probes.reading import Reading
 
 NOT_RUN = "no reading yet: the probe has not finished its first run"
 
 
-class Measured(Enum):
+class Evidence(Enum):
     """What stands behind a verdict: a failed probe must not read like a crossed threshold."""
 
     PENDING = "not run yet"
@@ -45,12 +45,12 @@ class ProbeVerdict:
     interval_seconds: float | None
 
     @property
-    def measured(self) -> Measured:
+    def evidence(self) -> Evidence:
         if self.reading is None:
-            return Measured.PENDING
+            return Evidence.PENDING
         if self.reading.ok:
-            return Measured.MEASURED
-        return Measured.FAILED if self.reading.value is None else Measured.PARTIAL
+            return Evidence.MEASURED
+        return Evidence.FAILED if self.reading.value is None else Evidence.PARTIAL
 
     @property
     def summary(self) -> str:
@@ -151,6 +151,6 @@ class RequestJudge:
         now = time.time()
         answer = None
         if self.config.role == "standby":
-            readiness = judge_failover(self.config, readings, now)
-            answer = FailoverAnswer(readiness, judge_readiness(readiness))
+            readiness = assess_readiness(self.config, readings, now)
+            answer = FailoverAnswer(readiness, readiness_verdict(readiness))
         return NodeVerdict(state, clean(summary), probes, now, answer)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from html import escape
 
-from exporter.node_status import Measured, NodeVerdict, ProbeVerdict
+from exporter.node_status import Evidence, NodeVerdict, ProbeVerdict
 from registry_monitor import __version__
 from registry_monitor.config import Config
 from registry_monitor.judging.lines import clean, item_lines
 from registry_monitor.judging.state import State
-from registry_monitor.judging.times import when
+from registry_monitor.times import when
 
 REFRESH_SECONDS = 15
 MARKS = {State.OK: "✔", State.WARNING: "▲", State.CRITICAL: "✖", State.UNKNOWN: "?"}
@@ -91,8 +91,8 @@ def badge(state: State) -> str:
 
 def kind(p: ProbeVerdict) -> str:
     """What stands behind the state, in words: measured, or the probe's own failure."""
-    if p.measured is not Measured.MEASURED:
-        return str(p.measured.value)
+    if p.evidence is not Evidence.MEASURED:
+        return str(p.evidence.value)
     if p.verdict.state is State.OK:
         return "measured"
     if p.verdict.state is State.UNKNOWN:
@@ -121,7 +121,7 @@ def probe_section(p: ProbeVerdict, now: float) -> str:
     r = p.reading
     if r is not None and r.error and not any(r.error in line for line in p.reasons):
         error = f'<p class="error">Probe error: {escape(r.error)}</p>'
-    return f"""<section class="probe st-{state} m-{p.measured.name.lower()}" id="probe-{escape(p.name)}">
+    return f"""<section class="probe st-{state} m-{p.evidence.name.lower()}" id="probe-{escape(p.name)}">
 <h2>{badge(p.verdict.state)} <span class="name">{escape(p.name)}</span> <span class="kind">{escape(kind(p))}</span></h2>
 {error}<ul class="reasons">
 {"".join(lines)}

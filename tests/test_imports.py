@@ -179,6 +179,15 @@ def test_a_probe_reaching_another_through_a_helper_is_found(tmp_path: Path) -> N
     ]
 
 
+def test_no_probe_runs_the_judging() -> None:
+    """Probes measure and judging judges their readings: judging imports probes, so a probe
+    that ran judging (a time format, through a helper) would make the two layers one."""
+    assert {
+        module: sorted(m for m in reached(ROOT, module) if m.startswith("registry_monitor.judging"))
+        for module in sorted(PROBE_MODULES)
+    } == {module: [] for module in sorted(PROBE_MODULES)}
+
+
 # Runs the installed console script as it is, and writes the names in sys.modules to a file
 # when it ends, however it ends (sys.exit, or os._exit when a probe thread is stuck).
 RECORD_MODULES = """

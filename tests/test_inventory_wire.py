@@ -1,8 +1,10 @@
 """The inventory's wire form: round trip, stable ETag, and strict refusal of anything else."""
 
+import gc
 import gzip
 import hashlib
 import json
+import weakref
 import zlib
 from array import array
 
@@ -62,12 +64,40 @@ def test_round_trip_gzip_and_identity() -> None:
         )
         assert len(back.blobs) == 5000
         assert back.blobs.keys == inv.blobs.keys
-        assert back.etag == inv.etag == hashlib.sha256(wire(inv)).hexdigest()
+        assert back.received_etag == inventory_wire.etag(back)
+        assert inventory_wire.etag(back) == inventory_wire.etag(inv)
+        assert inventory_wire.etag(inv) == hashlib.sha256(wire(inv)).hexdigest()
 
 
 def test_equal_content_equal_etag_and_any_change_another() -> None:
-    assert sample().etag == inventory_wire.etag(sample())
+    assert inventory_wire.etag(sample()) == inventory_wire.etag(sample())
     assert inventory_wire.etag(sample(1_700_000_001)) != inventory_wire.etag(sample())
+
+
+def test_the_wire_form_is_written_once_and_goes_with_its_inventory() -> None:
+    calls = []
+    blobs = [d(1)]
+
+    def blob_digests() -> list[bytes]:
+        calls.append(1)
+        return blobs
+
+    inv = build_inventory("n", "active", 1.5, {}, digest_set(blobs), blob_digests)
+    form = inventory_wire.wire_form(inv)
+    assert inventory_wire.wire_form(inv) is form
+    assert inventory_wire.etag(inv) == form.etag
+    assert calls == [1]
+    kept = weakref.ref(form.body)
+    del inv, form
+    gc.collect()
+    assert kept() is None  # its temporary file closed with it
+
+
+def test_only_an_own_inventory_has_a_wire_form() -> None:
+    decoded = decode([wire(sample())], gzipped=False, max_bytes=10**7)
+    with pytest.raises(ValueError) as raised:
+        inventory_wire.wire_form(decoded)
+    assert str(raised.value) == "only this node's own inventory has a wire form"
 
 
 def header(**overrides: object) -> dict[str, object]:

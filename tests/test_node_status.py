@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporter.node_status import NOT_RUN, Measured, RequestJudge
+from exporter.node_status import NOT_RUN, Evidence, RequestJudge
 from registry_monitor.config.loading import load_config
 from registry_monitor.judging.state import State
 from registry_monitor.probes.reading import Reading
@@ -34,7 +34,7 @@ def test_a_level_no_range_can_hold_makes_that_probe_unknown_not_the_exporter(
         State.UNKNOWN,
         ["[UNKNOWN] systemctl not found"],
     )
-    assert services.measured is Measured.FAILED
+    assert services.evidence is Evidence.FAILED
     assert node.state is State.UNKNOWN
     # check_registry cannot judge that config either (UNKNOWN, exit 3)
     assert run_check(path, "disk").exit_code == 3
@@ -43,9 +43,9 @@ def test_a_level_no_range_can_hold_makes_that_probe_unknown_not_the_exporter(
 def test_probes_without_a_reading_are_unknown_in_the_order_the_node_runs_them() -> None:
     judge = RequestJudge(load_config(None), ("disk", "services"))
     node = judge({}, {"disk": 15.0})
-    assert [(p.name, p.verdict.state, p.reasons, p.measured) for p in node.probes] == [
-        ("disk", State.UNKNOWN, [f"[UNKNOWN] {NOT_RUN}"], Measured.PENDING),
-        ("services", State.UNKNOWN, [f"[UNKNOWN] {NOT_RUN}"], Measured.PENDING),
+    assert [(p.name, p.verdict.state, p.reasons, p.evidence) for p in node.probes] == [
+        ("disk", State.UNKNOWN, [f"[UNKNOWN] {NOT_RUN}"], Evidence.PENDING),
+        ("services", State.UNKNOWN, [f"[UNKNOWN] {NOT_RUN}"], Evidence.PENDING),
     ]
     assert (node.state, node.summary) == (State.UNKNOWN, f"disk: {NOT_RUN}; services: {NOT_RUN}")
     assert node.probes[0].interval_seconds == 15.0

@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from exporter.metrics.parity import render
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
-from registry_monitor.judging.readiness import Blocker, judge_failover
+from registry_monitor.judging.readiness import Blocker, assess_readiness
 from registry_monitor.judging.state import State
 from registry_monitor.judging.verdicts.parity import judge
 from registry_monitor.probes.parity import MAX_ITEMS, ParityProbe, ParityStatus, parity_key
@@ -70,7 +70,7 @@ def test_a_description_of_15000_items_is_capped_and_the_rest_counted(
     assert verdict.items[-1].text == (
         f"{status.uncompared} more items of a not compared (past the cap of items compared)"
     )
-    readiness = judge_failover(Config(role="standby", cert_file=None), {"parity": reading})
+    readiness = assess_readiness(Config(role="standby", cert_file=None), {"parity": reading})
     assert Blocker("parity_mismatch", f"{status.uncompared} items of the active not compared") in (
         readiness.blockers
     )

@@ -4,6 +4,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 import typing
 from pathlib import Path
 
@@ -169,11 +170,22 @@ def test_a_special_case_by_name_is_found(tmp_path: Path) -> None:
     ]
 
 
-def test_the_failover_judgement_reads_the_declared_probes_in_their_order() -> None:
+def test_the_failover_judgement_reads_the_declared_probes_in_their_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     parts = sorted(s.failover_part for s in PROBES if s.failover_part is not None)
     assert parts == list(range(1, len(parts) + 1))  # one place each, none skipped
     assert readiness.PROBES == probe_catalog.FAILOVER_PROBES
-    assert tuple(readiness.PARTS) == readiness.PROBES  # each has its part, and only they
+    assert sorted(readiness.PARTS) == sorted(readiness.PROBES)  # each has its part, only they
+    # the order is the catalog's alone, whatever PARTS' order
+    judged: list[str] = []
+
+    def part(name: str) -> typing.Callable[[object], None]:
+        return lambda _assessment: judged.append(name)
+
+    monkeypatch.setattr(readiness, "PARTS", {name: part(name) for name in sorted(readiness.PARTS)})
+    readiness.assess_readiness(Config(role="standby"), {}, 1000.0)
+    assert judged == list(probe_catalog.FAILOVER_PROBES)
 
 
 @pytest.mark.parametrize("spec", PROBES, ids=[s.name for s in PROBES])
@@ -282,3 +294,28 @@ def test_a_probe_without_its_files_is_reported(tmp_path: Path) -> None:
     ]
     (tmp_path / "tests" / "test_check_ghost.py").write_text("")
     assert missing_files(tmp_path, ghost)[-1] == "docs/configuration.md: timeouts.<probe> ghost 9"
+
+
+ADDING_A_PROBE = "docs/adding-a-probe.md"
+
+
+def documented_files(root: Path) -> list[str]:
+    """The paths in the first column of the page's table of files a probe brings, sorted."""
+    lines = (root / ADDING_A_PROBE).read_text(encoding="utf-8").splitlines()
+    start = lines.index("## The files a probe brings")
+    rows = []
+    for line in lines[start + 1 :]:
+        if line.startswith("## "):
+            break
+        if line.startswith("| ") and not line.startswith(("| file |", "| --- |")):
+            rows.append(line.split("|")[1])
+    return sorted(path for row in rows for path in re.findall(r"`([^`]+)`", row))
+
+
+def test_the_page_lists_the_files_this_test_asks_for() -> None:
+    """The page's example probe is pull: its table is PROBE_FILES, the tests and the
+    configuration page's rows, nothing more and nothing less."""
+    module = probe_catalog.spec("pull").probe_class.partition(":")[0].replace(".", "/") + ".py"
+    asked = [t.format(name="pull", module=module) for t, _ in PROBE_FILES]
+    asked += [t.format(name="pull") for t in PROBE_TESTS]
+    assert documented_files(ROOT) == sorted([*asked, CONFIGURATION])

@@ -15,13 +15,13 @@ from prometheus_client.core import Metric
 
 from exporter.metrics.families import flag, gauge, single_gauge
 from registry_monitor.config import Config
-from registry_monitor.judging.readiness import REASONS, judge_failover
+from registry_monitor.judging.readiness import REASONS, assess_readiness
 from registry_monitor.probes.reading import Reading
 from registry_monitor.probes.standby import StandbyStatus
 
 
 def render_failover(config: Config, readings: Mapping[str, Reading[Any]]) -> Iterator[Metric]:
-    readiness = judge_failover(config, readings, time.time())
+    readiness = assess_readiness(config, readings, time.time())
     ready = single_gauge(
         "failover_ready",
         "1 if this standby could become the active now: compared with the active, lag under "

@@ -25,5 +25,12 @@ def counter(name: str, doc: str, labels: Sequence[str] = ()) -> CounterMetricFam
     return CounterMetricFamily(NAMESPACE + name, doc + CACHED, labels=list(labels))
 
 
+def single_counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    """A counter with one unlabelled sample (exposed as `<name>_total`)."""
+    family = counter(name, doc)
+    family.add_metric([], value)
+    return family
+
+
 def flag(value: bool | None) -> float:
     return 1.0 if value else 0.0

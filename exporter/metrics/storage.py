@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
-from exporter.metrics.families import counter, gauge, single_gauge
+from exporter.metrics.families import gauge, single_counter, single_gauge
 from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.storage import StorageStatus
 
@@ -50,18 +50,17 @@ def render(reading: Measured[StorageStatus]) -> Iterator[Metric]:
     yield uploads
     v = status.verify
     if v.enabled:
-        failures = counter(
+        yield single_counter(
             "storage_blob_verify_failures",
             "Blobs whose content did not hash to their digest (or could not be read) in the "
             "rolling sha256 check, since the exporter started.",
+            float(v.failures_total),
         )
-        failures.add_metric([], float(v.failures_total))
-        verified = counter(
+        yield single_counter(
             "storage_blob_verified_bytes",
             "Bytes hashed by the rolling sha256 check since the exporter started.",
+            float(v.verified_bytes_total),
         )
-        verified.add_metric([], float(v.verified_bytes_total))
-        yield from (failures, verified)
     o = status.owners
     if o.checked and o.foreign_files is not None:
         yield single_gauge(

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from registry_monitor.config import Config
-from registry_monitor.judging.times import clock, hour_minute
 from registry_monitor.probe_catalog import FAILOVER_PROBES
 from registry_monitor.probes.cert import CertsStatus
 from registry_monitor.probes.disk import DiskUsage
@@ -28,6 +27,7 @@ from registry_monitor.probes.reading import Reading
 from registry_monitor.probes.standby import StandbyStatus
 from registry_monitor.probes.storage import StorageStatus
 from registry_monitor.probes.sync import SyncStatus
+from registry_monitor.times import clock, hour_minute
 
 # The probes whose readings the judgement reads, in the order they are judged: those the
 # catalog gives a `failover_part` (each has its part in PARTS below).
@@ -288,19 +288,20 @@ class _Assessment:
         )
 
 
-# What judges each probe's reading; tests/test_probe_catalog.py holds it to the catalog.
+# What judges each probe's reading, by name; tests/test_probe_catalog.py holds the names to
+# the catalog. Not an order: the parts are judged in PROBES' order, the catalog's.
 PARTS: dict[str, Callable[[_Assessment], None]] = {
+    "cert": _Assessment.cert,
+    "disk": _Assessment.disk,
+    "parity": _Assessment.parity,
+    "pull": _Assessment.pull,
     "standby": _Assessment.standby,
     "storage": _Assessment.storage,
-    "pull": _Assessment.pull,
-    "parity": _Assessment.parity,
-    "cert": _Assessment.cert,
     "sync": _Assessment.sync,
-    "disk": _Assessment.disk,
 }
 
 
-def judge_failover(
+def assess_readiness(
     config: Config, readings: Mapping[str, Reading[Any]], now: float | None = None
 ) -> Readiness:
     """Readiness of this node, the standby, to become the active now."""

@@ -9,7 +9,6 @@ is served or read from the wire: the check command never loads it.
 from __future__ import annotations
 
 import itertools
-import threading
 from array import array
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
@@ -85,17 +84,17 @@ class Inventory:
     the wire carries the ETag it came with.
     """
 
+    # __weakref__: storage/inventory_wire.py keeps each one's wire form beside it, not in it
     __slots__ = (
+        "__weakref__",
         "blob_digests",
         "blobs",
         "generated_at",
         "generation",
-        "lock",
         "node",
         "received_etag",
         "repositories",
         "role",
-        "wire_cache",
     )
 
     def __init__(
@@ -114,12 +113,9 @@ class Inventory:
         self.repositories = repositories
         self.blobs = blobs
         self.generation = next(_GENERATIONS)  # tells inventories apart without the wire form
-        self.blob_digests = blob_digests
+        # what the wire form is written from: the one input inventory_wire.py needs here
+        self.blob_digests: Final = blob_digests
         self.received_etag = etag
-        # the wire form, once storage/inventory_wire.py has written it: opaque here, where
-        # the format is not known (the check command never writes one)
-        self.wire_cache: object = None
-        self.lock = threading.Lock()
 
 
 def build_inventory(

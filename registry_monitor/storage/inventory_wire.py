@@ -27,6 +27,8 @@ import math
 import os
 import re
 import struct
+import threading
+import weakref
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
@@ -140,14 +142,36 @@ def encode_lines(
         yield _dump({"blobs": pending.hex()})
 
 
+class _Written:
+    """An inventory's wire form once written, and the lock that has it written once."""
+
+    __slots__ = ("form", "lock")
+
+    def __init__(self) -> None:
+        self.form: WireForm | None = None
+        self.lock = threading.Lock()
+
+
+# Each inventory's wire form, kept as long as the inventory lives (its body's file closes
+# with it). _WRITTEN_LOCK only guards the mapping: a form being written holds its own
+# inventory's lock, so another inventory's ETag is never kept waiting for it.
+_WRITTEN: weakref.WeakKeyDictionary[Inventory, _Written] = weakref.WeakKeyDictionary()
+_WRITTEN_LOCK = threading.Lock()
+
+
 def wire_form(inventory: Inventory) -> WireForm:
-    """This node's own inventory's wire form, written once (thread-safe) and kept on it."""
-    with inventory.lock:
-        if not isinstance(inventory.wire_cache, WireForm):
-            if inventory.blob_digests is None:
-                raise ValueError("only this node's own inventory has a wire form")
-            inventory.wire_cache = write_wire(inventory, inventory.blob_digests())
-        return inventory.wire_cache
+    """This node's own inventory's wire form, written once (thread-safe) and kept with it."""
+    blob_digests = inventory.blob_digests
+    if blob_digests is None:
+        raise ValueError("only this node's own inventory has a wire form")
+    with _WRITTEN_LOCK:
+        written = _WRITTEN.get(inventory)
+        if written is None:
+            written = _WRITTEN[inventory] = _Written()
+    with written.lock:
+        if written.form is None:
+            written.form = write_wire(inventory, blob_digests())
+        return written.form
 
 
 def etag(inventory: Inventory) -> str:

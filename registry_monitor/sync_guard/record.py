@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_monitor.files import statefile
-from registry_monitor.judging.times import when
+from registry_monitor.times import when
 
 STATE_FILE = "sync-guard.json"
 ALLOW_ONCE_FILE = "sync-guard-allow-once.json"

@@ -4,8 +4,9 @@ Every import a module makes when it runs counts, wherever it is written (top
 level or inside a function: an import put in a function to break a cycle is
 still the cycle). Imports under `if TYPE_CHECKING:` do not: they never run.
 `from pkg import name` is an edge to the module pkg.name when there is one,
-else to pkg. A package's __init__ is not imported "by" its submodules here:
-Python runs it first, but only what it imports itself can close a cycle.
+else to pkg. Importing pkg.sub runs pkg's __init__ first, so it is an edge to
+every parent package of pkg.sub as well, except the importer's own parent
+packages: Python has started those already before the importer runs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ import ast
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-PACKAGES = ("registry_monitor", "exporter", "checks", "alerts", "dashboards", "bench", "testbed")
+PACKAGES = (
+    "registry_monitor",
+    "exporter",
+    "checks",
+    "alerts",
+    "dashboards",
+    "bench",
+    "testbed",
+    "demo",
+)
 
 
 def modules(root: Path, packages: Iterable[str] = PACKAGES) -> dict[str, Path]:
@@ -76,7 +86,15 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
             and isinstance(node.args[0].value, str)
         ):
             out.add(node.args[0].value)
+    own_parents = _parents(name)
+    out |= {parent for m in out for parent in _parents(m) if parent not in own_parents}
     return {m for m in out if m in known and m != name}
+
+
+def _parents(name: str) -> set[str]:
+    """The packages whose __init__ runs before module `name`: a.b.c -> {a, a.b}."""
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))}
 
 
 def cycles(root: Path, packages: Iterable[str] = PACKAGES) -> list[list[str]]:

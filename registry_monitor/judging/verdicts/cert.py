@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, floor, parse_floor
 from registry_monitor.judging.state import SEVERITY, State
-from registry_monitor.judging.times import day_minute
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder, unknown
 from registry_monitor.judging.verdicts import Limits, levels, refuse
 from registry_monitor.probes.reading import Measured
+from registry_monitor.times import day_minute
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.cert import CertsStatus

@@ -15,13 +15,14 @@ from registry_monitor.judging.perfdata import Perf
 from registry_monitor.judging.ranges import floor
 from registry_monitor.judging.readiness import REASONS, Readiness, headline
 from registry_monitor.judging.state import State
-from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Item, Verdict
+from registry_monitor.times import when
 
 READY = floor(1)
 
 
-def judge_readiness(r: Readiness) -> Verdict:
+def readiness_verdict(r: Readiness) -> Verdict:
+    """`check_registry failover`'s verdict on the readiness assess_readiness() found."""
     items: list[Item] = [Item(State.CRITICAL, f"{b.reason}: {b.detail}") for b in r.blockers]
     if r.lost_tags is not None:
         since = f", the oldest pushed at {when(r.oldest_lost_push)}" if r.oldest_lost_push else ""

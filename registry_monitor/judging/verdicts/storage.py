@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, ceiling, parse_range
 from registry_monitor.judging.state import State
-from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
 from registry_monitor.judging.verdicts import Limits, levels, refuse
 from registry_monitor.probes.reading import Measured
+from registry_monitor.times import when
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.storage import StorageStatus

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 from registry_monitor.config import Config
 from registry_monitor.judging.ranges import Threshold, ceiling, floor
 from registry_monitor.judging.state import State
-from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, Verdict, VerdictBuilder
 from registry_monitor.judging.verdicts import Limits, ceiling_levels
 from registry_monitor.probes.reading import Measured
+from registry_monitor.times import when
 
 if TYPE_CHECKING:  # the probe's module is loaded by the probe, in its own thread
     from registry_monitor.probes.sync import SyncStatus

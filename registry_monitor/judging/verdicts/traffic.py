@@ -15,11 +15,11 @@ from registry_monitor.accesslog.window import TrafficWindow
 from registry_monitor.config import Config, Levels
 from registry_monitor.judging.ranges import Threshold, ceiling, parse_range
 from registry_monitor.judging.state import State
-from registry_monitor.judging.times import when
 from registry_monitor.judging.verdict import Options, UsageError, Verdict, VerdictBuilder
 from registry_monitor.judging.verdicts import Limits, levels, refuse
 from registry_monitor.probes.reading import Measured
 from registry_monitor.probes.traffic import TrafficStatus
+from registry_monitor.times import when
 
 WHY = "-w/-c are ERROR_PERCENT,P95_SECONDS (5xx share, p95 of manifest reads)"
 ACCESS_LOG_OFF = Levels(warning=1, critical=5), Levels(warning=2, critical=5)

@@ -2,7 +2,9 @@
 
 One module, so that one format has one name: `when` for a moment to the second,
 `day_minute` where minutes are enough (a certificate's end), `hour_minute` and
-`clock` inside the failover answer, where the day is the current one.
+`clock` inside the failover answer, where the day is the current one. It sits
+beside base.py, below the probes and judging both: the sync guard's record,
+which the sync probe reads, writes a time too.
 """
 
 from __future__ import annotations

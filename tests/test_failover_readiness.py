@@ -13,7 +13,7 @@ import pytest
 from registry_monitor.base import Deadline
 from registry_monitor.config import Config
 from registry_monitor.config.validation import parse_config
-from registry_monitor.judging.readiness import REASONS, Blocker, headline, judge_failover
+from registry_monitor.judging.readiness import REASONS, Blocker, assess_readiness, headline
 from registry_monitor.probes import build_probe
 from registry_monitor.probes.disk import DiskUsage
 from registry_monitor.probes.parity import NodeDescription, ParityStatus
@@ -123,7 +123,7 @@ def readings(measured: tuple[Config, dict[str, Reading[Any]]], **given: Any) -> 
 
 def test_ready(measured: tuple[Config, dict[str, Reading[Any]]]) -> None:
     config, _ = measured
-    r = judge_failover(config, readings(measured), NOW)
+    r = assess_readiness(config, readings(measured), NOW)
     assert (r.ready, r.blockers, r.lost_tags, r.lag_seconds) == (True, (), 0, 0.0)
     assert headline(r) == "ready: a failover now loses 0 tags (lag 0s)"
     assert r.notes == ("the active's content size is unknown: disk judged as it is",)
@@ -132,7 +132,7 @@ def test_ready(measured: tuple[Config, dict[str, Reading[Any]]]) -> None:
 def test_lost_tags_and_since_when(measured: tuple[Config, dict[str, Reading[Any]]]) -> None:
     config, _ = measured
     lost = standby(lag=1500, missing=2, examples=("a:v1 missing", "b:v2 missing"))
-    r = judge_failover(config, readings(measured, standby=reading("standby", lost)), NOW)
+    r = assess_readiness(config, readings(measured, standby=reading("standby", lost)), NOW)
     since = time.strftime("%H:%M UTC", time.gmtime(NOW - 1500))
     assert headline(r) == f"ready: a failover now loses 2 tags pushed since {since} (lag 1500s)"
     assert r.lost_examples == ("a:v1 missing", "b:v2 missing")
@@ -141,7 +141,7 @@ def test_lost_tags_and_since_when(measured: tuple[Config, dict[str, Reading[Any]
 def test_lag_over_critical(measured: tuple[Config, dict[str, Reading[Any]]]) -> None:
     config, _ = measured
     late = reading("standby", standby(lag=3700, missing=5))
-    r = judge_failover(config, readings(measured, standby=late), NOW)
+    r = assess_readiness(config, readings(measured, standby=late), NOW)
     assert r.blockers == (
         Blocker("lag_over_critical", "lag 3700s is over 3600s: 5 tags would be lost"),
     )
@@ -153,7 +153,7 @@ def test_disk_that_could_not_take_the_active_content(
     """85 of 100 GiB used; the active holds 10 GiB more than this node: 95 % > 90 %."""
     config, found = measured
     here = found["storage"].value.scan.blob_bytes
-    r = judge_failover(
+    r = assess_readiness(
         config,
         readings(
             measured,
@@ -175,14 +175,14 @@ def test_disk_that_could_not_take_the_active_content(
         disk=reading("disk", disk(75, 25)),
         parity=reading("parity", parity(here + 10 * GiB)),
     )
-    assert judge_failover(config, roomy, NOW).ready
+    assert assess_readiness(config, roomy, NOW).ready
 
 
 def test_nothing_measured_blocks_under_every_reason(
     measured: tuple[Config, dict[str, Reading[Any]]],
 ) -> None:
     config, _ = measured
-    r = judge_failover(config, {}, NOW)
+    r = assess_readiness(config, {}, NOW)
     assert r.ready is False
     assert [b.reason for b in r.blockers] == [
         "standby_not_compared",
@@ -198,7 +198,7 @@ def test_nothing_measured_blocks_under_every_reason(
         "the comparison with the active did not run: the standby probe has not run"
     )
     assert set(r.reasons) <= set(REASONS)
-    failed = judge_failover(
+    failed = assess_readiness(
         config,
         readings(measured, standby=reading("standby", None, "active exporter unreachable")),
         NOW,
@@ -234,7 +234,7 @@ def test_running_sync_and_a_key_of_another_certificate(
         "sync": reading("sync", sync(running=True)),
         "disk": reading("disk", disk(10, 90)),
     }
-    r = judge_failover(config, given, NOW)
+    r = assess_readiness(config, given, NOW)
     assert r.blockers == (
         Blocker("cert_key_mismatch", f"key {other.key} does not match the certificate"),
         Blocker(
