@@ -87,6 +87,9 @@ def test_the_active_has_no_sync_unit_and_says_so(active: RealNode) -> None:
     )
 
 
+FDS_UNREADABLE = "open fds not readable: access denied"
+
+
 def not_ok(node: RealNode) -> dict[str, tuple[str, str]]:
     return {
         name: (p["state"], p["summary"])
@@ -100,8 +103,11 @@ def test_a_healthy_active_is_ok_without_permission_warnings(active: RealNode) ->
     certificate, key, htpasswd and config readable."""
     _, text = active.check("all", "-v")
     assert not_ok(active) == {}
-    assert "not readable" not in text and "Permission denied" not in text, text
-    page = installed.api_status(active.host, "/")
+    # Apart from the open descriptors of each unit's main process, which the shipped unit
+    # may not count (a documented opt-in, docs/metrics.md; tested on its own below)
+    files = text.replace(FDS_UNREADABLE, "")
+    assert "not readable" not in files and "Permission denied" not in files, text
+    page = installed.api_status(active.host, "/").replace(FDS_UNREADABLE, "")
     assert "Permission denied" not in page and "not readable" not in page
 
 
