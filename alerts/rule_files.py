@@ -4,7 +4,8 @@ alerts/configure.py and alerts/slo.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import argparse
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +50,20 @@ _BlockDumper.add_representer(str, _str)
 def dump(doc: dict[str, Any], path: Path, header: str = "") -> None:
     text = yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=1_000_000)
     path.write_text(header + text, encoding="utf-8")
+
+
+def write_generated(
+    argv: Sequence[str] | None,
+    prog: str,
+    description: str,
+    out: Path,
+    header: str,
+    document: Callable[[], dict[str, Any]],
+) -> int:
+    """The command of a generated rule file: write `document()` to --out (default `out`)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--out", type=Path, default=out)
+    args = parser.parse_args(argv)
+    dump(document(), args.out, header)
+    print(args.out)
+    return 0

@@ -30,14 +30,13 @@ pages, after how many failed requests and how fast (alerts/slo_detection.py).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.rule_files import dump  # the same YAML layout as every written rule file
+from alerts.rule_files import write_generated
 
 ALERTS_DIR = Path(__file__).resolve().parent
 SLO_FILE = ALERTS_DIR / "slo.yaml"
@@ -235,14 +234,8 @@ HEADER = """\
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python3 -m alerts.slo", description="Write alerts/slo.yaml from alerts/slo.py."
-    )
-    parser.add_argument("--out", type=Path, default=SLO_FILE)
-    args = parser.parse_args(argv)
-    dump(document(), args.out, HEADER)
-    print(args.out)
-    return 0
+    description = "Write alerts/slo.yaml from alerts/slo.py."
+    return write_generated(argv, "python3 -m alerts.slo", description, SLO_FILE, HEADER, document)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,13 @@ Two kinds, each written once:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from alerts.rule_files import ALERTS_DIR, dump
+from alerts.rule_files import ALERTS_DIR, write_generated
 from registry_monitor.config import Levels, Thresholds
 
 THRESHOLDS_FILE = ALERTS_DIR / "thresholds.yaml"
@@ -110,16 +108,13 @@ def document(thresholds: Thresholds = DEFAULTS) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python3 -m alerts.thresholds",
-        description="Write alerts/thresholds.yaml from the config's Thresholds defaults "
-        "and alerts/thresholds.py's alert-only levels.",
+    description = (
+        "Write alerts/thresholds.yaml from the config's Thresholds defaults "
+        "and alerts/thresholds.py's alert-only levels."
     )
-    parser.add_argument("--out", type=Path, default=THRESHOLDS_FILE)
-    args = parser.parse_args(argv)
-    dump(document(), args.out, HEADER)
-    print(args.out)
-    return 0
+    return write_generated(
+        argv, "python3 -m alerts.thresholds", description, THRESHOLDS_FILE, HEADER, document
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from testbed.rsync import SyncUnit
 from testbed.systemd import FakeSystemd
 from tests.conftest import REGISTRY_NAME
 from tests.support.check import CHECK_REGISTRY, write_config
-from tests.support.import_graph import reached
+from tests.support.import_graph import absolute_name, reached
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_STACK = ("fastapi", "starlette", "uvicorn", "prometheus_client")
@@ -55,15 +55,6 @@ def module_name(root: Path, path: Path) -> str:
     return ".".join(parts)
 
 
-def _absolute(current: str, is_package: bool, level: int, module: str | None) -> str:
-    """The absolute name of `from <level dots><module> import ...` inside module `current`."""
-    if level == 0:
-        return module or ""
-    package = current.split(".") if is_package else current.split(".")[:-1]
-    base = package[: len(package) - (level - 1)]
-    return ".".join([*base, module] if module else base)
-
-
 def imported_names(root: Path, path: Path) -> Iterator[tuple[int, str]]:
     """(line, module) for every import in a file, wherever in the file it is."""
     current = module_name(root, path)
@@ -73,7 +64,7 @@ def imported_names(root: Path, path: Path) -> Iterator[tuple[int, str]]:
             for alias in node.names:
                 yield node.lineno, alias.name
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(current, is_package, node.level, node.module)
+            base = absolute_name(current, is_package, node.level, node.module)
             if node.module:
                 yield node.lineno, base
             else:  # `from . import x`: x is a module of that package

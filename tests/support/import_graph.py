@@ -57,7 +57,8 @@ def _run_time_nodes(tree: ast.AST) -> Iterator[ast.AST]:
         stack.extend(ast.iter_child_nodes(node))
 
 
-def _absolute(current: str, is_package: bool, level: int, module: str | None) -> str:
+def absolute_name(current: str, is_package: bool, level: int, module: str | None) -> str:
+    """The absolute name of `from <level dots><module> import ...` inside module `current`."""
     if level == 0:
         return module or ""
     package = current.split(".") if is_package else current.split(".")[:-1]
@@ -73,7 +74,7 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(name, is_package, node.level, node.module)
+            base = absolute_name(name, is_package, node.level, node.module)
             for alias in node.names:
                 sub = f"{base}.{alias.name}" if base else alias.name
                 out.add(sub if sub in known else base)
