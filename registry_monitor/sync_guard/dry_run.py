@@ -10,7 +10,9 @@ erase, in the very terms rsync will act on: no second reading of the source
 (the active's exporter, its clock, its scan's age) can disagree with it.
 
 The output is read line by line as it comes (an empty source lists every
-file of this node, 100k lines and more) and never held. The run is bounded
+file of this node, 100k lines and more) and never held; only the deletions
+the reference check needs by name (blobs, revision and `_layers` links, tag
+links deleted or rewritten) are kept, up to MAX_KEPT. The run is bounded
 by the deadline: rsync is killed when it passes.
 """
 
@@ -80,7 +82,7 @@ class _Counter:
         self.revisions: dict[str, dict[int, str]] = {}
         self.layers: dict[str, dict[int, str]] = {}
         self.tags: set[tuple[str, str]] = set()
-        self.kept = 0  # entries held in the four above; past MAX_KEPT none are
+        self.kept = 0  # entries met for the four above: past MAX_KEPT, removals() is None
 
     def _keep(self) -> bool:
         self.kept += 1
