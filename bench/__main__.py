@@ -32,6 +32,7 @@ FULL = {
     "cert_facts": ["-m", "bench.cert_facts", "--flips", "1000"],
     "hostile_peer": ["-m", "bench.hostile_peer", "--rounds", "3"],
     "sync_guard": ["-m", "bench.sync_guard", "--runs", "3", "toolforge"],
+    "sync_guard_references": ["-m", "bench.sync_guard_references", "toolforge", "large"],
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
@@ -49,6 +50,7 @@ QUICK = {
     "cert_facts": ["-m", "bench.cert_facts", "--flips", "300"],
     "hostile_peer": ["-m", "bench.hostile_peer", "--rounds", "1"],
     "sync_guard": ["-m", "bench.sync_guard", "--runs", "1", "toolforge"],
+    "sync_guard_references": ["-m", "bench.sync_guard_references", "toolforge"],
 }
 
 

@@ -58,7 +58,7 @@ ORDER = (
     "blob_deleted",
 )
 # Rows whose goal the drill shows unmet today: asserted as such, so a fix flips the test.
-KNOWN_GAPS = {"blob_deleted"}
+KNOWN_GAPS: set[str] = set()
 RAW = PAIR_DOC.parents[1] / "build/drill-seconds.txt"  # make drill prints it; not committed
 GUARD_REFUSED = Alert("RegistrySyncGuardRefused", "page", "sync")
 
@@ -313,20 +313,21 @@ def test_a_blob_deleted_by_hand_on_the_active(run: Drill) -> None:
     since = time.time()
     data.unlink()
     data.parent.rmdir()
-    alerts = (Alert("RegistryDanglingReferences", "warning", "full_scan"),)
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
     before = snapshot(pair.active, pair.standby)
     assert lost(before, before, CANARY) == "none"
     guard, rsync = run.unit_run(pair.standby)
-    assert (guard.exit_code, rsync) == (0, 0), guard.stdout  # 1 blob: under the limit
-    result = Result("a blob deleted by hand on the active", alerts, guard_applies=False)
-    result.prevented = "no: under the guard's max_delete_percent"
+    assert (guard.exit_code, rsync) == (2, None), guard.stdout
+    reasons = refusal_reasons(pair.standby)
+    assert reasons == ["source_missing_referenced"]  # 1 blob: under max_delete_percent
+    alerts = (Alert("RegistryDanglingReferences", "page", "full_scan"), GUARD_REFUSED)
+    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
+    result = Result("a blob deleted by hand on the active", alerts, guard_applies=True)
+    result.prevented = f"yes: guard refused ({', '.join(reasons)})"
     result.detected_s, result.arrived_s = detected, arrived
     result.lost = lost(before, snapshot(pair.active, pair.standby), CANARY)
-    result.made_worse = result.lost != "none"
-    result.next_sync = "the next sync deleted the standby's copy"
+    result.next_sync = "the next sync refused; the standby's copy kept, the active's repair source"
     record("blob_deleted", result)
-    assert result.lost == "1 blob"
+    assert result.lost == "none"
 
 
 def test_the_table() -> None:

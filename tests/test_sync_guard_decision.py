@@ -21,6 +21,7 @@ from registry_monitor.sync_guard import record
 from registry_monitor.sync_guard.decision import Decision, decide
 from registry_monitor.sync_guard.dry_run import DryRun
 from registry_monitor.sync_guard.measure import GuardFacts, LocalCounts, source_of
+from registry_monitor.sync_guard.references import Needed
 
 SOURCE = "rsync://reg-a1/docker-registry-sync/"
 LOCAL = LocalCounts(repositories=10, tags=100, blobs=400)
@@ -38,6 +39,7 @@ def facts(
     added_repositories: int = 0,
     dry_run_error: str | None = None,
     public: Reading[Any] | None = None,
+    needed: Reading[Any] | None = None,
 ) -> GuardFacts:
     run = DryRun(
         SOURCE, deleted_tags, deleted_blobs, deleted_repositories, 0, added_repositories, (), 0
@@ -50,6 +52,7 @@ def facts(
         dry_run=reading("dry_run", None if dry_run_error else run, dry_run_error),
         divergence=reading("divergence", None, "active exporter unreachable"),
         public=public,
+        needed=needed,
     )
 
 
@@ -187,3 +190,65 @@ def test_a_garbled_record_is_a_note_not_a_failure(tmp_path: Path) -> None:
     assert history.note is not None and "is not usable" in history.note
     assert record.record_run(tmp_path, ("source_shrunk",), "refused", None, 5.0) is None
     assert record.load_history(tmp_path).refusals == {"source_shrunk": 1}
+
+
+ONE_BLOB = Needed(
+    blobs=1,
+    revisions=0,
+    layers=0,
+    tags=2,
+    examples=("toolforge/php82:t0 needs blob sha256:ab12",),
+)
+
+
+def test_one_blob_that_kept_tags_reference_is_refused_however_few() -> None:
+    # 1 of 400 blobs: far under max_delete_percent; the tags still reference it
+    d = decide(facts(0, 1, needed=reading("needed", ONE_BLOB)), SyncGuard(), None)
+    assert (d.allowed, reasons(d), d.missing_referenced) == (
+        False,
+        ["source_missing_referenced"],
+        1,
+    )
+    assert d.refusals[0].detail == (
+        "the source lacks 1 blob(s) that 2 tag(s) it still holds reference "
+        "(toolforge/php82:t0 needs blob sha256:ab12): its content is damaged, and the sync "
+        "would delete this node's intact copy"
+    )
+    verdict = judge_guard(d)
+    assert verdict.state.name == "CRITICAL"
+    assert [(p.label, p.value) for p in verdict.perfdata if p.label == "missing_referenced"] == [
+        ("missing_referenced", 1)
+    ]
+
+
+def test_every_kind_of_missing_piece_is_named() -> None:
+    needed = Needed(blobs=2, revisions=1, layers=3, tags=4, examples=("a:b needs x",))
+    d = decide(facts(0, 2, needed=reading("needed", needed)), SyncGuard(), None)
+    assert reasons(d) == ["source_missing_referenced"]
+    assert d.refusals[0].detail.startswith(
+        "the source lacks 2 blob(s) and 1 manifest revision link(s) and 3 _layers link(s) "
+        "that 4 tag(s) it still holds reference (a:b needs x)"
+    )
+    assert d.missing_referenced == 6
+
+
+def test_deletions_no_kept_tag_references_are_allowed() -> None:
+    nothing = Needed(0, 0, 0, 0, ())
+    d = decide(facts(1, 3, needed=reading("needed", nothing)), SyncGuard(), None)
+    assert (d.allowed, d.refusals, d.missing_referenced) == (True, (), 0)
+
+
+def test_a_reference_check_that_failed_follows_when_unknown() -> None:
+    failed = reading("needed", None, "still weighing tags at the deadline (512 weighed)")
+    allowed = decide(facts(0, 1, needed=failed), SyncGuard(), None)
+    assert (allowed.allowed, allowed.missing_referenced) == (True, None)
+    assert allowed.unmeasured[0] == (
+        "whether the sync deletes what the source's tags reference: still weighing tags at "
+        "the deadline (512 weighed)"
+    )
+    refused = decide(facts(0, 1, needed=failed), SyncGuard(when_unknown="refuse"), None)
+    assert reasons(refused) == ["not_measured"]
+    assert refused.refusals[0].detail.startswith(
+        "sync_guard.when_unknown is refuse, and whether the sync deletes what the source's "
+        "tags reference: still weighing"
+    )

@@ -11,6 +11,11 @@ A run is refused, each reason named, when it would erase what exists nowhere els
   the rsync daemon serve the empty mount point);
 - `divergent_content`: this node holds pushes the active lacks (the standby
   probe's divergence: pushed here since the last successful sync began);
+- `source_missing_referenced`: the run would delete a blob, a manifest revision or a
+  `_layers` link that a tag the source still holds references (references.py): the
+  source's content is damaged (a blob deleted by hand), and the sync would spread the
+  damage, deleting this node's intact copy. However few: one blob is far under
+  `max_delete_percent`, and it is an image lost on both nodes;
 - `not_measured`: something could not be measured and `sync_guard.when_unknown`
   is `refuse`. With the default, `allow`, a dead exporter does not stop syncs:
   the run goes ahead and the answer says what was not measured. Note that a dry
@@ -35,6 +40,7 @@ REASONS = (
     "this_node_is_public",
     "source_shrunk",
     "divergent_content",
+    "source_missing_referenced",
     "not_measured",
 )
 OVERRIDE = "check_registry sync-guard --allow-once REASON"
@@ -58,6 +64,7 @@ class Decision:
     local_tags: int | None = None
     local_blobs: int | None = None
     divergent_tags: int | None = None
+    missing_referenced: int | None = None  # deletions that tags the source keeps need
 
     @property
     def exempted(self) -> bool:
@@ -142,6 +149,35 @@ class _Judging:
                     f"{examples}",
                 )
 
+    def damage(self) -> None:
+        reading = self.facts.needed
+        if reading is None:
+            return  # the dry run or this node's scan failed: shrink() names it
+        if reading.value is None or reading.error is not None:
+            self.unmeasured.append(
+                f"whether the sync deletes what the source's tags reference: {reading.error}"
+            )
+            return
+        n = reading.value
+        self.numbers["missing_referenced"] = n.total
+        if not n.total:
+            return
+        parts = [
+            f"{count} {what}"
+            for count, what in (
+                (n.blobs, "blob(s)"),
+                (n.revisions, "manifest revision link(s)"),
+                (n.layers, "_layers link(s)"),
+            )
+            if count
+        ]
+        self.refuse(
+            "source_missing_referenced",
+            f"the source lacks {' and '.join(parts)} that {n.tags} tag(s) it still holds "
+            f"reference ({'; '.join(n.examples)}): its content is damaged, and the sync "
+            "would delete this node's intact copy",
+        )
+
     def divergence(self) -> None:
         reading = self.facts.divergence
         if reading is None or reading.value is None or reading.error is not None:
@@ -173,6 +209,7 @@ def decide(facts: GuardFacts, settings: SyncGuard, exemption: Exemption | None) 
     else:
         j.public()
         j.shrink()
+        j.damage()
         j.divergence()
         if j.unmeasured and not j.refusals and settings.when_unknown == "refuse":
             j.refuse(

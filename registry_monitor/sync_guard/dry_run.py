@@ -10,7 +10,9 @@ erase, in the very terms rsync will act on: no second reading of the source
 (the active's exporter, its clock, its scan's age) can disagree with it.
 
 The output is read line by line as it comes (an empty source lists every
-file of this node, 100k lines and more) and never held. The run is bounded
+file of this node, 100k lines and more) and never held; only the deletions
+the reference check needs by name (blobs, revision and `_layers` links, tag
+links deleted or rewritten) are kept, up to MAX_KEPT. The run is bounded
 by the deadline: rsync is killed when it passes.
 """
 
@@ -33,7 +35,12 @@ V2 = "docker/registry/v2/"
 TAG_LINK = re.compile(r"repositories/(.+)/_manifests/tags/([^/]+)/current/link")
 BLOB_DATA = re.compile(r"blobs/sha256/[0-9a-f]{2}/([0-9a-f]{64})/data")
 LAYERS_DIR = re.compile(r"repositories/(.+)/_layers/")
+REVISION_LINK = re.compile(r"repositories/(.+)/_manifests/revisions/sha256/([0-9a-f]{64})/link")
+LAYER_LINK = re.compile(r"repositories/(.+)/_layers/sha256/([0-9a-f]{64})/link")
 EXAMPLES = 10
+# Deletions kept by name for the reference check (references.py), at most this many in
+# all: an empty source lists every file here, and source_shrunk refuses that anyway.
+MAX_KEPT = 100_000
 OK_EXITS = frozenset({0, 24})  # 24: files vanished on the source while listing
 
 
@@ -49,6 +56,21 @@ class DryRun:
     added_repositories: int
     deleted_examples: tuple[str, ...]  # "repo:tag", the first EXAMPLES
     exit_code: int
+    removals: Removals | None = None  # by name, for references.py; None: more than MAX_KEPT
+
+
+@dataclass(frozen=True, slots=True)
+class Removals:
+    """What the run would delete or rewrite, by name: what references.py weighs against
+    the tags the source keeps."""
+
+    blobs: dict[int, str]  # blob key (layout.digest_key) -> its hex digest
+    revisions: dict[str, dict[int, str]]  # repository -> manifest key -> hex digest
+    layers: dict[str, dict[int, str]]  # repository -> blob key -> hex digest, `_layers` links
+    tags: frozenset[tuple[str, str]]  # (repository, tag) whose link is deleted or rewritten
+
+    def any_content(self) -> bool:
+        return bool(self.blobs or self.revisions or self.layers)
 
 
 class _Counter:
@@ -56,6 +78,20 @@ class _Counter:
         self.deleted_tags = self.deleted_blobs = self.deleted_repositories = 0
         self.added_tags = self.added_repositories = 0
         self.examples: list[str] = []
+        self.blobs: dict[int, str] = {}
+        self.revisions: dict[str, dict[int, str]] = {}
+        self.layers: dict[str, dict[int, str]] = {}
+        self.tags: set[tuple[str, str]] = set()
+        self.kept = 0  # entries met for the four above: past MAX_KEPT, removals() is None
+
+    def _keep(self) -> bool:
+        self.kept += 1
+        return self.kept <= MAX_KEPT
+
+    def removals(self) -> Removals | None:
+        if self.kept > MAX_KEPT:
+            return None
+        return Removals(self.blobs, self.revisions, self.layers, frozenset(self.tags))
 
     def line(self, line: str) -> None:
         change, _, path = line.partition(" ")
@@ -68,15 +104,26 @@ class _Counter:
                 self.deleted_tags += 1
                 if len(self.examples) < EXAMPLES:
                     self.examples.append(f"{match[1]}:{match[2]}")
-            elif BLOB_DATA.fullmatch(path):
+                if self._keep():
+                    self.tags.add((match[1], match[2]))
+            elif match := BLOB_DATA.fullmatch(path):
                 self.deleted_blobs += 1
+                if self._keep():
+                    self.blobs[int(match[1][:16], 16)] = match[1]
             elif LAYERS_DIR.fullmatch(path):
                 self.deleted_repositories += 1
+            elif match := REVISION_LINK.fullmatch(path):
+                if self._keep():
+                    self.revisions.setdefault(match[1], {})[int(match[2][:16], 16)] = match[2]
+            elif (match := LAYER_LINK.fullmatch(path)) and self._keep():
+                self.layers.setdefault(match[1], {})[int(match[2][:16], 16)] = match[2]
         elif change.endswith("+++++++++"):  # created: a file (>f) or a directory (cd)
             if TAG_LINK.fullmatch(path):
                 self.added_tags += 1
             elif LAYERS_DIR.fullmatch(path):
                 self.added_repositories += 1
+        elif (match := TAG_LINK.fullmatch(path)) and self._keep():
+            self.tags.add((match[1], match[2]))  # rewritten: the source's tag moved
 
 
 def command(source: str, data_dir: Path, rsync: str = RSYNC) -> list[str]:
@@ -137,6 +184,7 @@ def dry_run(source: str, data_dir: Path, deadline: Deadline, rsync: str = RSYNC)
         added_repositories=counter.added_repositories,
         deleted_examples=tuple(counter.examples),
         exit_code=code,
+        removals=counter.removals(),
     )
 
 

@@ -5,7 +5,9 @@
 - `divergence`: pushes this node holds that the active lacks (the standby probe, its
   divergence.py, against the active's inventory);
 - `public`: where the public name points (public_name.py), when this node is told
-  its public addresses.
+  its public addresses;
+- `needed`: what the dry run would delete that tags the source keeps still reference
+  (references.py, from this node's scan): the source's content damaged.
 
 On a node whose config says it is the active nothing is measured: its role alone
 refuses the run. Every measurement shares one deadline; one that fails or runs out
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from registry_monitor.probes.standby import StandbyStatus
     from registry_monitor.storage.scan import Scanner
     from registry_monitor.sync_guard.dry_run import DryRun
+    from registry_monitor.sync_guard.references import Needed
 
 MODULE = "docker-registry-sync"  # puppet's rsync::quickdatacopy title for the registry
 
@@ -46,6 +49,7 @@ class GuardFacts:
     dry_run: Reading[DryRun] | None = None
     divergence: Reading[StandbyStatus] | None = None
     public: Reading[PublicName] | None = None  # None: public_addresses not set
+    needed: Reading[Needed] | None = None  # None: the dry run or the scan failed
 
     def readings(self) -> dict[str, Reading[Any]]:
         found = {
@@ -53,6 +57,7 @@ class GuardFacts:
             "dry_run": self.dry_run,
             "divergence": self.divergence,
             "public": self.public,
+            "needed": self.needed,
         }
         return {name: r for name, r in found.items() if r is not None}
 
@@ -99,15 +104,39 @@ def measure(config: Config, deadline: Deadline) -> GuardFacts:
             raise ProbeFailed("no source to ask: set sync_guard.source or active_exporter_url")
         return dry_run(source, config.data_dir, d)
 
+    local_reading = run_probe(_Step("local", local), deadline)
+    dry_reading = run_probe(_Step("dry_run", rsync), deadline)
     return GuardFacts(
         config.node,
         config.role,
         source,
-        local=run_probe(_Step("local", local), deadline),
-        dry_run=run_probe(_Step("dry_run", rsync), deadline),
+        local=local_reading,
+        # before the standby probe scans the tree again: the tree the counts came from
+        needed=_needed(scanner, local_reading, dry_reading, deadline),
+        dry_run=dry_reading,
         divergence=run_probe(_Step("divergence", _divergence(config, scanner)), deadline),
         public=_public(config, deadline),
     )
+
+
+def _needed(
+    scanner: Scanner,
+    local: Reading[LocalCounts],
+    run: Reading[DryRun],
+    deadline: Deadline,
+) -> Reading[Needed] | None:
+    if local.error is not None or run.value is None or run.error is not None:
+        return None  # the judgement already names what was not measured
+    from registry_monitor.sync_guard.references import needed
+
+    removals = run.value.removals
+
+    def work(d: Deadline) -> Needed:
+        if removals is None:
+            raise ProbeFailed("the sync would delete too many files to name them all")
+        return needed(scanner.tree, removals, d)  # one thread: nothing scans meanwhile
+
+    return run_probe(_Step("needed", work), deadline)
 
 
 def _divergence(config: Config, scanner: Scanner) -> Any:

@@ -47,6 +47,7 @@ def judge_guard(d: Decision) -> Verdict:
         ("local_tags", d.local_tags),
         ("local_blobs", d.local_blobs),
         ("divergent_tags", d.divergent_tags),
+        ("missing_referenced", d.missing_referenced),
     ):
         if value is not None:
             perf.append(Perf(label, value, "", None, None, 0, None))
