@@ -319,8 +319,8 @@ NOT_LOADED: dict[str, tuple[str, ...]] = {
 # The dataclasses a local probe's check may define: each costs its generated methods'
 # compiling on every start (about 1 ms, against a tenth of that for a NamedTuple). The
 # Config and its parts are what msgspec validates into and what the config cache holds;
-# Reading and Measured are generic over the probe's value; Perf and Range check and
-# compare as they do; the rest are builders (no repr or eq generated).
+# Reading and Measured are generic over the probe's value; Perf checks its fields; the
+# rest are builders (no repr or eq generated).
 SHARED_DATACLASSES = (
     "checks.output.Answer",
     "registry_monitor.config.AccessLog",
@@ -331,7 +331,6 @@ SHARED_DATACLASSES = (
     "registry_monitor.config.Thresholds",
     "registry_monitor.config.Timeouts",
     "registry_monitor.judging.perfdata.Perf",
-    "registry_monitor.judging.ranges.Range",
     "registry_monitor.judging.verdict.VerdictBuilder",
     "registry_monitor.probes.reading.Measured",
     "registry_monitor.probes.reading.Reading",
