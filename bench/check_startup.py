@@ -23,7 +23,8 @@ The development venv's editable install adds an import hook to every start,
 the floor's included, which would flatter the ratios.
 
 services and sync ask a fake systemctl, a Python script (a real systemctl is
-a compiled program): their rows are also shown less one run of the fake.
+a compiled program): their rows are also shown less the fake's runs, counted
+(one more run of each check after the rounds, with a counting wrapper on PATH).
 
     python bench/check_startup.py [--runs N]
 """
@@ -102,6 +103,25 @@ def in_turns(
         {label: statistics.median(t) for label, t in times.items()},
         {label: statistics.mean(t) for label, t in cpu.items()},
     )
+
+
+COUNTER = """#!/bin/sh
+echo run >> {log}
+exec {systemctl} "$@"
+"""
+
+
+def fake_runs(argv: list[str], env: dict[str, str], systemctl: Path, work: Path) -> int:
+    """How many times one run of argv starts the fake systemctl (a wrapper ahead on PATH)."""
+    wrapper_dir, log = work / "counting", work / "counting.log"
+    wrapper_dir.mkdir(exist_ok=True)
+    wrapper = wrapper_dir / "systemctl"
+    wrapper.write_text(COUNTER.format(log=log, systemctl=systemctl))
+    wrapper.chmod(0o755)
+    log.unlink(missing_ok=True)
+    counted = {**env, "PATH": f"{wrapper_dir}{os.pathsep}{env['PATH']}"}
+    subprocess.run(argv, capture_output=True, check=False, env=counted)
+    return len(log.read_text().splitlines()) if log.exists() else 0
 
 
 def verdict(ok: bool) -> str:
@@ -235,6 +255,11 @@ def main() -> int:
             )
             print(f"{args.runs} rounds, each command once a round, after a warm-up round")
             ms, cpu = in_turns(rows, args.runs, env)
+            # counted once more after the rounds, in the state the rounds ran in
+            runs_of_fake = {
+                probe: fake_runs(rows[f"check_registry {probe}"], env, systemd.systemctl, work)
+                for probe in ("services", "sync")
+            }
         finally:
             backend.stop()
             registry.stop()
@@ -253,9 +278,10 @@ def main() -> int:
         value = ms[f"check_registry {probe}"]
         line = f"  {probe:<9} {value / floor:5.2f}x floor (goal <= {LOCAL_GOAL}x)"
         ok = value <= LOCAL_GOAL * floor
-        if probe in ("services", "sync"):
-            adjusted = value - fake
-            line += f"; less one fake systemctl run {adjusted / floor:.2f}x"
+        if probe in runs_of_fake:
+            n = runs_of_fake[probe]
+            adjusted = value - n * fake
+            line += f"; less its {n} fake systemctl run(s) {adjusted / floor:.2f}x"
             ok = adjusted <= LOCAL_GOAL * floor
         print(f"{line}: {verdict(ok)}")
     for probe in ("cert", "api"):

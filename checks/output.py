@@ -20,7 +20,9 @@ from registry_monitor.judging.verdicts import Limits
 from registry_monitor.probes.reading import Reading
 
 
-@dataclass
+# repr and eq are never used: a builder filled in place, rendered once (each generated
+# method is code compiled on every start of check_registry)
+@dataclass(repr=False, eq=False)
 class Answer:
     """What check_registry prints and exits with, before it is rendered."""
 

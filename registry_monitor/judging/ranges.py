@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from registry_monitor.judging.numerals import numeral
@@ -34,16 +33,16 @@ class RangeError(ValueError):
     """A threshold that is not a valid range; the message says why."""
 
 
-@dataclass(frozen=True)
-class Range:
-    """A Monitoring Plugins threshold range, parsed from its text."""
+class Range(NamedTuple):  # not a dataclass: built on every check_registry start
+    """A Monitoring Plugins threshold range, parsed from its text (by parse_range alone, so
+    low, high and invert follow from spec: equal specs are equal ranges)."""
 
     spec: str  # the validated text
     # The bounds as written: an int unless the text has a decimal point, so that a long
     # integer keeps every digit in perfdata (float would round it).
-    low: int | float = field(repr=False, compare=False)
-    high: int | float = field(repr=False, compare=False)
-    invert: bool = field(default=False, repr=False, compare=False)
+    low: int | float
+    high: int | float
+    invert: bool = False
 
     @property
     def start(self) -> float:

@@ -47,7 +47,7 @@ class Verdict(NamedTuple):
         return sorted(bad, key=lambda i: -SEVERITY[i.state])
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # a builder, never compared or printed: no code for those
 class VerdictBuilder:
     """Collects items and perfdata while a verdict module walks a reading."""
 

@@ -19,8 +19,8 @@ the opt-in drop-in).
 from __future__ import annotations
 
 import resource
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -31,8 +31,7 @@ FIGURES = ("resident_memory_bytes", "open_fds", "max_fds", "threads", "cpu_secon
 PROC = Path("/proc")
 
 
-@dataclass(frozen=True)
-class ProcessStatus:
+class ProcessStatus(NamedTuple):  # not a dataclass: a tenth of the cost to define
     """A unit's main process, as far as this user may read it."""
 
     pid: int
