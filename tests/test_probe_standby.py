@@ -240,10 +240,12 @@ def test_gzip_bomb_is_cut_at_the_cap(
 
 
 def test_gzip_bomb_costs_no_more_memory_than_the_cap(
-    local: Inventory, registry: Registry, fake_http: HTTPServer
+    local: Inventory, registry: Registry, fake_http: HTTPServer, tmp_path: Path
 ) -> None:
     """256 MiB of one endless line, in 256 KiB of gzip: refused at the cap, and the
-    probe's Python allocations peak near the cap, not near the bomb."""
+    probe's Python allocations peak near the cap, not near the bomb. A state_dir of its
+    own: with what an earlier test left there, the failed fetch would recall the active's
+    last answer and scan this node's tree inside the measured window."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
     bomb = b"".join(compressor.compress(b"x" * (1 << 20)) for _ in range(256)) + compressor.flush()
     assert len(bomb) < 1 << 20
@@ -251,12 +253,16 @@ def test_gzip_bomb_costs_no_more_memory_than_the_cap(
     cap = 4 << 20
     tracemalloc.start()
     try:
-        error = failure(fake_http, registry, inventory_max_bytes=cap)
+        error = failure(fake_http, registry, inventory_max_bytes=cap, state_dir=tmp_path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert error == f"active's inventory rejected: inventory larger than the {cap} byte cap"
-    assert peak < 3 * cap, peak
+    # The line buffer grows to the cap, and while a reallocation moves it the old and the
+    # new block are both live; with an inflate step on top, the allocator decides how
+    # often it moves (1.3 to 3.5 times the cap measured): bounded by the cap, 16 times
+    # under the bomb
+    assert peak < 4 * cap, peak
 
 
 def test_a_standby_or_itself_is_not_the_active(
