@@ -72,13 +72,21 @@ class Daemon:
         self.stop()
         raise AssertionError(f"{self.name} did not start ({why}):\n{tail}") from None
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float | None = None) -> None:
+    def stop(
+        self, sig: int = signal.SIGTERM, timeout: float | None = None, *, leader_only: bool = False
+    ) -> None:
+        """`sig` to the daemon's process group (only to the process started, with
+        `leader_only`: a supervisor that stops its own children in order), SIGKILL to the
+        group after `timeout`."""
         timeout = self.stop_timeout if timeout is None else timeout
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
         try:
-            os.killpg(proc.pid, sig)
+            if leader_only:
+                proc.send_signal(sig)
+            else:
+                os.killpg(proc.pid, sig)
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -117,8 +117,10 @@ class Icinga2:
         return names
 
     def stop(self) -> None:
+        # SIGTERM to the umbrella process alone, which stops its worker and waits for it:
+        # the worker, signalled by both at once, could exit before writing its state file
         if self.daemon is not None:
-            self.daemon.stop()
+            self.daemon.stop(leader_only=True)
 
     def check_results(self) -> dict[str, dict[str, Any]]:
         """The last check result of every service, from the state file (after stop)."""
