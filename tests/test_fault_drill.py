@@ -106,12 +106,17 @@ def test_a_push_on_the_standby(run: Drill) -> None:
     reasons = refusal_reasons(pair.standby)
     assert "divergent_content" in reasons
     alerts = (Alert("RegistryStandbyDivergent", "page", "standby"), GUARD_REFUSED)
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
-    result = Result("a push on the standby", alerts, guard_applies=True)
-    result.prevented = f"yes: guard refused ({', '.join(reasons)})"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, snapshot(pair.active, pair.standby), CANARY)
-    result.next_sync = "the next sync refused; the push kept on the standby"
+    detected, arrived = run.watch(since, alerts)
+    result = Result(
+        "a push on the standby",
+        alerts,
+        guard_applies=True,
+        prevented=f"yes: guard refused ({', '.join(reasons)})",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, snapshot(pair.active, pair.standby), CANARY),
+        next_sync="the next sync refused; the push kept on the standby",
+    )
     record("push_on_standby", result)
     assert result.lost == "none"
 
@@ -130,12 +135,17 @@ def test_the_timer_left_on_the_active(run: Drill) -> None:
     reasons = refusal_reasons(pair.active)
     assert reasons == ["role_active"]
     alerts = (Alert("RegistrySyncOnActive", "page", "sync"),)
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
-    result = Result("the timer left on the active", alerts, guard_applies=True)
-    result.prevented = "yes: guard refused (role_active)"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, snapshot(pair.active, pair.standby), CANARY)
-    result.next_sync = "the run on the active refused; its pushes kept"
+    detected, arrived = run.watch(since, alerts)
+    result = Result(
+        "the timer left on the active",
+        alerts,
+        guard_applies=True,
+        prevented="yes: guard refused (role_active)",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, snapshot(pair.active, pair.standby), CANARY),
+        next_sync="the run on the active refused; its pushes kept",
+    )
     record("timer_on_active", result)
 
 
@@ -155,12 +165,17 @@ def test_the_active_volume_unmounted(run: Drill) -> None:
     reasons = refusal_reasons(pair.standby)
     assert "source_shrunk" in reasons
     alerts = (Alert("RegistryDataDirNotMounted", "page", "disk"), GUARD_REFUSED)
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
-    result = Result("the active's volume unmounted (empty source)", alerts, guard_applies=True)
-    result.prevented = f"yes: guard refused ({', '.join(reasons)})"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, snapshot(pair.standby), CANARY)
-    result.next_sync = "the next sync refused; the standby's copy kept whole"
+    detected, arrived = run.watch(since, alerts)
+    result = Result(
+        "the active's volume unmounted (empty source)",
+        alerts,
+        guard_applies=True,
+        prevented=f"yes: guard refused ({', '.join(reasons)})",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, snapshot(pair.standby), CANARY),
+        next_sync="the next sync refused; the standby's copy kept whole",
+    )
     record("volume_unmounted", result)
 
 
@@ -176,17 +191,22 @@ def test_a_sync_cut_off_half_way(run: Drill) -> None:
         Alert("RegistryDanglingReferences", "warning", "full_scan"),
         Alert("RegistrySyncFailing", "warning", "sync"),
     )
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
+    detected, arrived = run.watch(since, alerts)
     before = snapshot(pair.active, pair.standby)
     guard, rsync = run.unit_run(pair.standby)
     assert (guard.exit_code, rsync) == (0, 0), guard.stdout
     after = snapshot(pair.active, pair.standby)
     assert after[1].tags >= {t for t in after[0].tags if not t.startswith(CANARY)}
-    result = Result("a sync cut off half way", alerts, guard_applies=False)
-    result.prevented = "no (guard n/a)"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, after, CANARY)
-    result.next_sync = "the next sync completed the copy"
+    result = Result(
+        "a sync cut off half way",
+        alerts,
+        guard_applies=False,
+        prevented="no (guard n/a)",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, after, CANARY),
+        next_sync="the next sync completed the copy",
+    )
     result.made_worse = result.lost != "none"
     record("sync_cut", result)
 
@@ -209,14 +229,19 @@ def test_the_standby_disk_full_during_a_sync(run: Drill) -> None:
         Alert("RegistryDiskAlmostFull", "warning", "disk"),
         Alert("RegistrySyncFailing", "warning", "sync"),
     )
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
+    detected, arrived = run.watch(since, alerts)
     guard, rsync = run.unit_run(pair.standby)
     assert rsync not in (0, 24, None)
-    result = Result("the standby's disk full during a sync", alerts, guard_applies=False)
-    result.prevented = "no (guard n/a)"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, snapshot(pair.active, pair.standby), CANARY)
-    result.next_sync = "the next sync fails the same way; it deletes nothing"
+    result = Result(
+        "the standby's disk full during a sync",
+        alerts,
+        guard_applies=False,
+        prevented="no (guard n/a)",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, snapshot(pair.active, pair.standby), CANARY),
+        next_sync="the next sync fails the same way; it deletes nothing",
+    )
     result.made_worse = result.lost != "none"
     record("disk_full", result)
 
@@ -239,19 +264,24 @@ def test_a_corrupted_layer_on_the_standby(run: Drill) -> None:
     data.write_bytes(bytes(b ^ 0xFF for b in data.read_bytes()))  # same size, bits flipped
     os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same time: bit rot
     alerts = (Alert("RegistryStandbyNotReady", "page", "pull"),)
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
+    detected, arrived = run.watch(since, alerts)
     guard, rsync = run.unit_run(pair.standby)
     assert (guard.exit_code, rsync) == (0, 0), guard.stdout
     after = snapshot(pair.active, pair.standby)
     still_corrupt = data.parent.name not in after[1].blobs
-    result = Result("a corrupted layer on the standby", alerts, guard_applies=False)
-    result.prevented = "no (guard n/a)"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, after, CANARY)
-    result.next_sync = (
-        "the next sync leaves it corrupt: same size and time"
-        if still_corrupt
-        else "the next sync repaired it"
+    result = Result(
+        "a corrupted layer on the standby",
+        alerts,
+        guard_applies=False,
+        prevented="no (guard n/a)",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, after, CANARY),
+        next_sync=(
+            "the next sync leaves it corrupt: same size and time"
+            if still_corrupt
+            else "the next sync repaired it"
+        ),
     )
     result.made_worse = result.lost != "none"
     record("corrupt_layer", result)
@@ -264,12 +294,17 @@ def test_a_certificate_renewed_on_one_node_only(run: Drill) -> None:
     since = time.time()
     pair.renew_certificate(pair.standby)
     alerts = (Alert("RegistryStandbyNotReady", "page", "parity"),)
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
-    result = Result("a certificate renewed on one node only", alerts, guard_applies=False)
-    result.prevented = "no (guard n/a)"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, snapshot(pair.active, pair.standby), CANARY)
-    result.next_sync = "the sync does not carry certificates"
+    detected, arrived = run.watch(since, alerts)
+    result = Result(
+        "a certificate renewed on one node only",
+        alerts,
+        guard_applies=False,
+        prevented="no (guard n/a)",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, snapshot(pair.active, pair.standby), CANARY),
+        next_sync="the sync does not carry certificates",
+    )
     record("cert_one_node", result)
 
 
@@ -288,15 +323,20 @@ def test_the_active_host_gone(run: Drill) -> None:
         daemon.stop()
     at_gone = snapshot(pair.standby)
     alerts = (Alert("RegistryExporterDown", "page", "scrape"),)
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
+    detected, arrived = run.watch(since, alerts)
     guard, rsync = run.unit_run(pair.standby)
     assert guard.exit_code == 0, guard.stdout  # cannot measure: when_unknown allow
     assert rsync == 10  # no source: rsync cannot connect, and erases nothing
-    result = Result("the active host gone", alerts, guard_applies=False)
-    result.prevented = "no (guard n/a)"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, snapshot(pair.standby), CANARY)  # what a failover loses
-    result.next_sync = "the next sync fails to connect; it deletes nothing"
+    result = Result(
+        "the active host gone",
+        alerts,
+        guard_applies=False,
+        prevented="no (guard n/a)",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, snapshot(pair.standby), CANARY),  # what a failover loses
+        next_sync="the next sync fails to connect; it deletes nothing",
+    )
     result.made_worse = lost(at_gone, snapshot(pair.standby), CANARY) != "none"
     record("active_gone", result)
     assert result.lost == "1 tag, 3 blobs"  # the push since the last sync: manifest, config, layer
@@ -320,12 +360,17 @@ def test_a_blob_deleted_by_hand_on_the_active(run: Drill) -> None:
     reasons = refusal_reasons(pair.standby)
     assert reasons == ["source_missing_referenced"]  # 1 blob: under max_delete_percent
     alerts = (Alert("RegistryDanglingReferences", "page", "full_scan"), GUARD_REFUSED)
-    detected, arrived = run.watch(since, {a.name: a.severity for a in alerts})
-    result = Result("a blob deleted by hand on the active", alerts, guard_applies=True)
-    result.prevented = f"yes: guard refused ({', '.join(reasons)})"
-    result.detected_s, result.arrived_s = detected, arrived
-    result.lost = lost(before, snapshot(pair.active, pair.standby), CANARY)
-    result.next_sync = "the next sync refused; the standby's copy kept, the active's repair source"
+    detected, arrived = run.watch(since, alerts)
+    result = Result(
+        "a blob deleted by hand on the active",
+        alerts,
+        guard_applies=True,
+        prevented=f"yes: guard refused ({', '.join(reasons)})",
+        detected_s=detected,
+        arrived_s=arrived,
+        lost=lost(before, snapshot(pair.active, pair.standby), CANARY),
+        next_sync="the next sync refused; the standby's copy kept, the active's repair source",
+    )
     record("blob_deleted", result)
     assert result.lost == "none"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,6 +25,7 @@ from testbed.registry import Registry
 from testbed.rsync import SyncUnit
 from testbed.waiting import wait_until
 from tests.support.check import CheckRun, run_check, write_config
+from tests.support.drill_table import Alert
 from tests.support.fast_pair import FAST
 from tests.support.paging import alert_named, paging
 
@@ -125,11 +126,12 @@ class Drill:
         return alert is not None
 
     def watch(
-        self, since: float, alerts: dict[str, str], timeout: float = 90
+        self, since: float, expected: Iterable[Alert], timeout: float = 90
     ) -> tuple[float, dict[str, float]]:
-        """Poll until every alert (name -> severity) is at Alertmanager: the seconds from
+        """Poll until every alert is at Alertmanager with its severity: the seconds from
         `since` to the first of them pending in Prometheus (its expression true on a scrape
         of the probes' readings), and to each one's arrival at Alertmanager."""
+        alerts = {a.name: a.severity for a in expected}
         detected: float | None = None
         arrived: dict[str, float] = {}
         assert self.baseline is not None, "settled() first: a fault's alerts must be new"
