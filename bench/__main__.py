@@ -18,6 +18,7 @@ import time
 
 FULL = {
     "check_startup": ["bench/check_startup.py", "--runs", "20"],
+    "check_path": ["bench/check_path.py", "--runs", "25"],
     "scrape": ["-m", "bench.scrape", "--requests", "1000", "small", "toolforge", "large"],
     "storage_scan": ["-m", "bench.storage_scan", "--runs", "3", "small", "toolforge", "large"],
     "standby": ["-m", "bench.standby", "large"],
@@ -36,6 +37,7 @@ FULL = {
 }
 QUICK = {
     "check_startup": ["bench/check_startup.py", "--runs", "5"],
+    "check_path": ["bench/check_path.py", "--runs", "5"],
     "scrape": ["-m", "bench.scrape", "--requests", "200", "small", "toolforge"],
     "storage_scan": ["-m", "bench.storage_scan", "--runs", "1", "toolforge"],
     "standby": ["-m", "bench.standby", "--interval", "15", "toolforge"],
