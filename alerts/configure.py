@@ -21,7 +21,6 @@ windows and burn rates stay the workbook's).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,7 +71,7 @@ def config_thresholds(paths: Sequence[Path]) -> Thresholds:
         return Thresholds()
     first, chosen = found[0]
     for path, thresholds in found[1:]:
-        for name in (f.name for f in dataclasses.fields(thresholds)):
+        for name in thresholds._fields:
             ours, theirs = getattr(thresholds, name), getattr(chosen, name)
             if ours != theirs:
                 raise ConfigError(

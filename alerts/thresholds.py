@@ -19,7 +19,6 @@ Two kinds, each written once:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 from collections.abc import Sequence
@@ -73,10 +72,10 @@ HEADER = """\
 def config_levels(thresholds: Thresholds) -> list[AlertLevel]:
     """The config's thresholds as rules' levels, in the config's order."""
     found = []
-    for f in dataclasses.fields(thresholds):
-        levels: Levels = getattr(thresholds, f.name)
-        found.append(AlertLevel(f.name, "warning", levels.warning))
-        found.append(AlertLevel(f.name, "critical", levels.critical))
+    for name in thresholds._fields:
+        levels: Levels = getattr(thresholds, name)
+        found.append(AlertLevel(name, "warning", levels.warning))
+        found.append(AlertLevel(name, "critical", levels.critical))
     return found
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shutil
 import subprocess
@@ -197,7 +196,7 @@ def thresholds_in_rules() -> dict[tuple[str, str], float]:
 def test_thresholds_equal_the_check_commands_defaults() -> None:
     in_rules = thresholds_in_rules()
     defaults = Thresholds()
-    for name in (f.name for f in dataclasses.fields(Thresholds)):
+    for name in Thresholds._fields:
         levels = getattr(defaults, name)
         assert in_rules[(name, "warning")] == levels.warning, name
         assert in_rules[(name, "critical")] == levels.critical, name

@@ -3,7 +3,6 @@ is where operators read the levels, the config the one place they are set."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -26,8 +25,7 @@ def as_documented(levels: Levels) -> str:
 def test_the_configuration_page_gives_the_config_defaults() -> None:
     defaults = Thresholds()
     assert documented_thresholds(ROOT) == {
-        field.name: as_documented(getattr(defaults, field.name))
-        for field in dataclasses.fields(Thresholds)
+        name: as_documented(getattr(defaults, name)) for name in Thresholds._fields
     }
 
 

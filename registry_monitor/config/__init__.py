@@ -1,22 +1,24 @@
 """The configuration shared by the exporter and the check command: its types.
 
 Every key is optional; the defaults describe the Toolforge registry pair
-(DESIGN.md). The types are frozen dataclasses; validating a parsed document
-against them is msgspec's, in config/validation.py, loaded only by a run
-that validates. check_registry mostly reuses the Config it validated on an
-earlier run (checks/config_cache.py), and msgspec costs about 30 ms to import,
-as much as the rest of a disk check. So the constraints below are written in
-msgspec's terms (`Meta`) inside annotations that stay strings until
-config/validation.py reads them.
+(DESIGN.md). The types are NamedTuples: check_registry defines them on every
+start, where a dataclass compiles its generated methods with exec and needs
+the dataclasses module (inspect, ast, dis: together about half the floor of
+a local check, bench/README.md). Validating a parsed document against them is
+msgspec's, in config/validation.py, loaded only by a run that validates.
+check_registry mostly reuses the Config it validated on an earlier run
+(checks/config_cache.py), and msgspec costs about 30 ms to import, as much as
+the rest of a disk check. So the constraints below are written in msgspec's
+terms (`Meta`) inside annotations that stay strings until config/validation.py
+reads them.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import collections
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from registry_monitor import probe_catalog
 from registry_monitor.config.file_bounds import MAX_CONFIG_BYTES
@@ -46,16 +48,14 @@ class ConfigError(Exception):
     """A configuration file that cannot be used; the message names file and key."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Levels:
+class Levels(NamedTuple):
     """A warning and a critical level; how they compare is the probe's to say."""
 
     warning: float
     critical: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Thresholds:
+class Thresholds(NamedTuple):
     """The one place of these levels: check_registry and the status page judge by them.
 
     alerts/thresholds.yaml (the alert rules' constants) and the dashboards' colours are
@@ -88,19 +88,22 @@ class _PerProbe:
 
 
 def _per_probe(name: str, default: str, doc: str) -> type[_PerProbe]:
-    """A dataclass with a field per probe, its default the catalog's `default` attribute."""
-    fields = [
-        (spec.name, SECONDS, field(default=getattr(spec, default))) for spec in probe_catalog.PROBES
-    ]
-    cls: type[_PerProbe] = dataclasses.make_dataclass(
-        name,
-        fields,
-        bases=(_PerProbe,),
-        namespace={"__doc__": doc, "__module__": __name__},
-        frozen=True,
-        slots=True,
-        kw_only=True,
+    """A NamedTuple with a field per probe, its default the catalog's `default` attribute."""
+    specs = probe_catalog.PROBES
+    fields = collections.namedtuple(  # type: ignore[misc]  # fields from the catalog
+        f"_{name}Fields",
+        [spec.name for spec in specs],
+        defaults=[getattr(spec, default) for spec in specs],  # type: ignore[misc]
+        module=__name__,
     )
+    namespace = {
+        "__slots__": (),
+        "__doc__": doc,
+        "__module__": __name__,
+        # what config/validation.py validates each field against
+        "__annotations__": {spec.name: SECONDS for spec in specs},
+    }
+    cls: type[_PerProbe] = type(name, (fields, _PerProbe), namespace)
     return cls
 
 
@@ -118,8 +121,7 @@ else:
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AccessLog:
+class AccessLog(NamedTuple):
     """nginx's access log, followed by the traffic probe (docs/traffic.md)."""
 
     path: Path
@@ -152,8 +154,7 @@ ROLE_SERVICES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SyncGuard:
+class SyncGuard(NamedTuple):
     """`check_registry sync-guard`, run by the sync unit before rsync (docs/sync-guard.md)."""
 
     # refuse a run that deletes more than this share of this node's tags or blobs
@@ -171,13 +172,19 @@ def _default_node() -> str:
     return os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Config:
-    """One node's configuration (docs/configuration.md)."""
+# parity_files' default, copied into each Config that does not set it
+PARITY_FILES: dict[str, Path] = {
+    "registry_config": Path("/etc/docker/registry/config.yml"),
+    "nginx_site": Path("/etc/nginx/sites-enabled/registry"),
+    "htpasswd": Path("/etc/nginx/htpasswd.registry"),
+}
 
-    # The docstring also spares every start an inspect.signature of these ~45 fields,
-    # which dataclasses computes for a class without one (about 1.5 ms).
-    node: Annotated[str, Meta(min_length=1)] = field(default_factory=_default_node)
+
+class _ConfigFields(NamedTuple):
+    """Config's keys, their types and defaults; Config adds the checks and methods."""
+
+    # "": this host's name, set when a Config is built (Config.__new__)
+    node: Annotated[str, Meta(min_length=1)] = ""
     role: Role = "active"
     data_dir: Path = Path("/srv/registry")
     # data_dir on a mounted volume, not the root filesystem (config/mount_rule.py); null: on for
@@ -230,26 +237,38 @@ class Config:
     pull_max_bytes_per_run: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
     # parity probe: files whose sha256 must be the same on both nodes (name -> path), lines
     # of them left out on purpose (name -> regular expressions), the registry's binary
-    parity_files: dict[str, Path] = field(
-        default_factory=lambda: {
-            "registry_config": Path("/etc/docker/registry/config.yml"),
-            "nginx_site": Path("/etc/nginx/sites-enabled/registry"),
-            "htpasswd": Path("/etc/nginx/htpasswd.registry"),
-        }
-    )
-    parity_ignore_lines: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # (the dicts' defaults are copied by Config.__new__: no two Configs share one)
+    parity_files: dict[str, Path] = PARITY_FILES
+    parity_ignore_lines: dict[str, tuple[str, ...]] = {}
     registry_binary: str = "/usr/bin/docker-registry"
     thresholds: Thresholds = Thresholds()
     sync_guard: SyncGuard = SyncGuard()
-    intervals: Intervals = field(default_factory=Intervals)
-    timeouts: Timeouts = field(default_factory=Timeouts)
+    intervals: Intervals = Intervals()
+    timeouts: Timeouts = Timeouts()
 
-    def __post_init__(self) -> None:
+
+class Config(_ConfigFields):
+    """One node's configuration (docs/configuration.md), held to config/rules.py when built."""
+
+    __slots__ = ()
+
+    def __new__(cls, **fields: Any) -> Config:
+        """Keys by name only, as in a config file; ValueError names every broken rule."""
         from registry_monitor.config.rules import problems_of
 
-        problems = problems_of(self)
+        if not fields.get("node"):
+            fields["node"] = _default_node()
+        fields.setdefault("parity_files", dict(PARITY_FILES))
+        fields.setdefault("parity_ignore_lines", {})
+        built = super().__new__(cls, **fields)
+        normalised, problems = problems_of(built)
         if problems:
             raise ValueError("\n".join(problems))
+        return built._replace(**normalised) if normalised else built
+
+    def __reduce__(self) -> tuple[Any, tuple[tuple[Any, ...]]]:
+        # unpickled as it was pickled: checked when built, not again on every cached run
+        return (_unchecked, (tuple(self),))
 
     @property
     def watched_services(self) -> tuple[str, ...]:
@@ -258,7 +277,7 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some keys changed (and checked again)."""
-        return dataclasses.replace(self, **changes)
+        return Config(**{**self._asdict(), **changes})
 
     def runs(self, probe: str) -> bool:
         """Whether this node runs the probe: its switch when set, else its roles."""
@@ -274,3 +293,9 @@ class Config:
     def probes_for_role(self) -> tuple[str, ...]:
         """The probes this node runs, in the catalog's order."""
         return tuple(name for name in probe_catalog.NAMES if self.runs(name))
+
+
+def _unchecked(values: tuple[Any, ...]) -> Config:
+    """A pickled Config back, as it was when it was checked."""
+    config: Config = tuple.__new__(Config, values)
+    return config

@@ -1,6 +1,6 @@
 """What is wrong with a Config beyond its types: values of a key, and keys against each other.
 
-Run by Config itself when it is built (Config.__post_init__), so a Config made in
+Run by Config itself when it is built (Config.__new__), so a Config made in
 code is held to the same rules as one read from a file; needs no msgspec.
 """
 
@@ -69,17 +69,22 @@ _CHECKS: dict[str, Callable[[Any], object]] = {
 }
 
 
-def problems_of(config: Config) -> list[str]:
-    """What is wrong with a Config beyond its types (normalising some values in place)."""
+def problems_of(config: Config) -> tuple[dict[str, Any], list[str]]:
+    """What is wrong with a Config beyond its types, and the values its checks normalise
+    (key -> value, for the Config to be built with)."""
+    normalised: dict[str, Any] = {}
     problems = []
     for key, check in _CHECKS.items():
         value = getattr(config, key)
         if value is None:
             continue
         try:
-            object.__setattr__(config, key, check(value))  # frozen: set once, while built
+            checked = check(value)
         except ValueError as exc:
             problems.append(f"{key}: {exc}{shown(key, value)}")
+            continue
+        if checked != value:
+            normalised[key] = checked
     for name in probe_catalog.NAMES:
         timeout, interval = config.timeouts.of(name), config.intervals.of(name)
         if timeout > interval and not probe_catalog.spec(name).quick_runs:
@@ -116,7 +121,7 @@ def problems_of(config: Config) -> list[str]:
                     f"parity_ignore_lines.{name}[{i}]: not a regular expression: {exc} "
                     f"(got {pattern!r})"
                 )
-    return problems
+    return normalised, problems
 
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s'\"]*@")

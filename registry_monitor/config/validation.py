@@ -10,8 +10,9 @@ Config it validated before (checks/config_cache.py).
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import re
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,11 @@ _GOT_TYPE = re.compile(r", got `[^`]*`$")  # said better by the value itself
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
-def _dataclass_in(kind: Any) -> type | None:
-    """The dataclass a field's type is, or is one of (`AccessLog | None`), if any."""
+def _record_in(kind: Any) -> type | None:
+    """The record type (a config NamedTuple) a field's type is, or is one of
+    (`AccessLog | None`), if any."""
     for k in (kind, *typing.get_args(kind)):
-        if isinstance(k, type) and dataclasses.is_dataclass(k):
+        if isinstance(k, type) and issubclass(k, tuple) and hasattr(k, "_fields"):
             return k
     return None
 
@@ -40,22 +42,22 @@ def _field_type(key: str, where: str) -> Any:
     """The type of the key that msgspec's `$.a.b` path points to, through nested types."""
     kind = _FIELDS[key]
     for name, _ in _PATH_PART.findall(where):
-        struct = _dataclass_in(kind)
-        if not name or struct is None:
+        record = _record_in(kind)
+        if not name or record is None:
             break
-        kind = typing.get_type_hints(struct, include_extras=True).get(name, kind)
+        kind = typing.get_type_hints(record, include_extras=True).get(name, kind)
     return kind
 
 
 def _unknown_key(kind: Any, value: object, path: str) -> str | None:
-    """The first key of a nested mapping its dataclass does not have, as a problem line.
+    """The first key of a nested mapping its record type does not have, as a problem line.
 
-    msgspec refuses unknown fields only in its own Structs; the types are dataclasses.
+    Named here rather than by msgspec, in the same words as an unknown top-level key.
     """
-    struct = _dataclass_in(kind)
-    if struct is None or not isinstance(value, dict):
+    record = _record_in(kind)
+    if record is None or not isinstance(value, dict):
         return None
-    hints = typing.get_type_hints(struct, include_extras=True)
+    hints = typing.get_type_hints(record, include_extras=True)
     for name, inner in value.items():
         if name not in hints:
             return f"{path}.{name}: unknown key (not one this program reads; check its spelling)"
@@ -63,6 +65,44 @@ def _unknown_key(kind: Any, value: object, path: str) -> str | None:
         if found is not None:
             return found
     return None
+
+
+# msgspec reads a NamedTuple from an array, and a config's nested records are mappings:
+# each is validated as a Struct of the same fields, types and defaults, then built.
+_RECORDS: dict[type, type] = {}  # the Struct -> the record it stands for
+
+
+@functools.cache
+def _struct_of(record: type) -> type:
+    hints = typing.get_type_hints(record, include_extras=True)
+    defaults: dict[str, Any] = record._field_defaults  # type: ignore[attr-defined]
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+        (name, as_validated(hints[name]), defaults[name])
+        if name in defaults
+        else (name, as_validated(hints[name]))
+        for name in record._fields  # type: ignore[attr-defined]
+    ]
+    struct: type = msgspec.defstruct(record.__name__, fields, kw_only=True)
+    _RECORDS[struct] = record
+    return struct
+
+
+def as_validated(kind: Any) -> Any:
+    """The type msgspec validates a field against: records as their Structs."""
+    if isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
+        return _struct_of(kind)
+    if isinstance(kind, types.UnionType) and _record_in(kind) is not None:
+        return functools.reduce(lambda a, b: a | b, map(as_validated, typing.get_args(kind)))
+    return kind
+
+
+def _built(value: object) -> object:
+    """A validated value with its Structs built into the records they stand for."""
+    record = _RECORDS.get(type(value))
+    if record is None:
+        return value
+    fields = record._fields  # type: ignore[attr-defined]
+    return record(**{name: _built(getattr(value, name)) for name in fields})
 
 
 def _given(value: object, path: str) -> object:
@@ -115,7 +155,8 @@ def parse_config(data: object, source: str = "<config>") -> Config:
             problems.append(unknown)
             continue
         try:
-            values[key] = msgspec.convert(value, _FIELDS[key], dec_hook=_dec_hook)
+            converted = msgspec.convert(value, as_validated(_FIELDS[key]), dec_hook=_dec_hook)
+            values[key] = _built(converted)
         except msgspec.ValidationError as exc:
             problems.append(_describe(key, value, exc))
     if not problems:

@@ -64,7 +64,7 @@ def refresh_seconds(source: str) -> float:
     if source == "scrape":
         return 0.0
     if source == "full_scan":
-        return float(Config.__dataclass_fields__["storage_full_scan_seconds"].default)  # type: ignore[arg-type]
+        return float(Config._field_defaults["storage_full_scan_seconds"])
     return Intervals().of(source)
 
 

@@ -17,13 +17,14 @@ import msgspec
 import yaml
 
 from registry_monitor.config import Config
+from registry_monitor.config.validation import as_validated
 
 
 def msgspec_reason(key: str, value: object) -> str:
     """msgspec's reason for refusing `value` as the config key `key`, as the config's
     error shows it: without where (the error names the key) and without its ", got
     `type`" (the error shows the value instead)."""
-    kind = typing.get_type_hints(Config, include_extras=True)[key]
+    kind = as_validated(typing.get_type_hints(Config, include_extras=True)[key])
     try:
         msgspec.convert(value, kind)
     except msgspec.ValidationError as exc:
