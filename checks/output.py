@@ -7,7 +7,6 @@ folded into the one line they belong to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +19,58 @@ from registry_monitor.judging.verdicts import Limits
 from registry_monitor.probes.reading import Reading
 
 
-# repr and eq are never used: a builder filled in place, rendered once (each generated
-# method is code compiled on every start of check_registry)
-@dataclass(repr=False, eq=False)
 class Answer:
-    """What check_registry prints and exits with, before it is rendered."""
+    """What check_registry prints and exits with, before it is rendered.
 
-    target: str | None  # the probe asked, or None if the arguments did not say
-    state: State
-    summary: str
-    verbosity: int = 0
-    verdicts: list[Verdict] = field(default_factory=list)
-    readings: dict[str, Reading[Any]] = field(default_factory=dict)
-    limits: dict[str, Limits] = field(default_factory=dict)
-    timeouts: dict[str, float] = field(default_factory=dict)
-    waiting_for: tuple[str, ...] = ()  # probes still running at the -t deadline
-    run_timeout: float | None = None
-    config_path: Path | None = None
-    node: str | None = None
-    role: str | None = None
+    A plain class, not a dataclass: a builder filled in place and rendered once, and
+    check_registry defines it on every start (no generated code, no dataclasses import).
+    """
+
+    __slots__ = (
+        "config_path",
+        "limits",
+        "node",
+        "readings",
+        "role",
+        "run_timeout",
+        "state",
+        "summary",
+        "target",
+        "timeouts",
+        "verbosity",
+        "verdicts",
+        "waiting_for",
+    )
+
+    def __init__(
+        self,
+        target: str | None,  # the probe asked, or None if the arguments did not say
+        state: State,
+        summary: str,
+        verbosity: int = 0,
+        verdicts: list[Verdict] | None = None,
+        readings: dict[str, Reading[Any]] | None = None,
+        limits: dict[str, Limits] | None = None,
+        timeouts: dict[str, float] | None = None,
+        waiting_for: tuple[str, ...] = (),  # probes still running at the -t deadline
+        run_timeout: float | None = None,
+        config_path: Path | None = None,
+        node: str | None = None,
+        role: str | None = None,
+    ) -> None:
+        self.target = target
+        self.state = state
+        self.summary = summary
+        self.verbosity = verbosity
+        self.verdicts: list[Verdict] = [] if verdicts is None else verdicts
+        self.readings: dict[str, Reading[Any]] = {} if readings is None else readings
+        self.limits: dict[str, Limits] = {} if limits is None else limits
+        self.timeouts: dict[str, float] = {} if timeouts is None else timeouts
+        self.waiting_for = waiting_for
+        self.run_timeout = run_timeout
+        self.config_path = config_path
+        self.node = node
+        self.role = role
 
     @property
     def title(self) -> str:

@@ -147,6 +147,6 @@ def test_the_exporter_judges_the_followed_log_by_its_state_not_its_ratios(
         State.OK,
         f"following {log} (registry_monitor): 1 lines parsed, 1 skipped, 0 rotations followed",
     )
-    noted = replace(reading, value=replace(reading.value, note="cannot keep the position"))
+    noted = reading._replace(value=replace(reading.value, note="cannot keep the position"))
     verdict = judge(noted, {})
     assert (verdict.state, verdict.summary) == (State.WARNING, f"{log}: cannot keep the position")

@@ -11,7 +11,6 @@ neither imports the other.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -47,9 +46,11 @@ def _time(value: Any) -> float | None:
     return float(value) if math.isfinite(value) and value > 0 else None
 
 
-@dataclass
-class State:
-    """What the state file keeps (whole seconds, as systemd shows them)."""
+class State(NamedTuple):
+    """What the state file keeps (whole seconds, as systemd shows them).
+
+    A NamedTuple, not a dataclass: `check_registry sync` defines it on every start.
+    """
 
     last_run_started: float | None = None
     last_exit_at: float | None = None
@@ -89,7 +90,7 @@ def load_state(path: Path, unit: str) -> tuple[State, str | None]:
 
 
 def save_state(path: Path, unit: str, state: State) -> str | None:
-    return statefile.save(path, {"unit": unit, **asdict(state)})
+    return statefile.save(path, {"unit": unit, **state._asdict()})
 
 
 class Observed(NamedTuple):
@@ -110,8 +111,8 @@ def observe(unit: str, systemctl: str, path: Path, timeout: float) -> Observed:
         timeout=timeout,
         unix_timestamps=True,
     )
-    state, note = load_state(path, unit)
-    before = replace(state)
+    before, note = load_state(path, unit)
+    state = before
     active_state = service.get("ActiveState", "unknown")
     sub_state = service.get("SubState", "unknown")
     # a oneshot is "activating" while it runs; a simple service would be active/running
@@ -121,18 +122,20 @@ def observe(unit: str, systemctl: str, path: Path, timeout: float) -> Observed:
     started = systemd.realtime_to_unix(service.get("ExecMainStartTimestamp"))
     exited = systemd.realtime_to_unix(service.get("ExecMainExitTimestamp"))
     if _newer(started, state.last_run_started):
-        state.last_run_started = started
+        state = state._replace(last_run_started=started)
     if not running and _newer(exited, state.last_exit_at):
         status = systemd.int_or_none(service.get("ExecMainStatus")) or 0
         how = service.get("ExecMainCode") or CLD_EXITED
-        state.last_exit_at = exited
-        state.last_exit_code = status if how == CLD_EXITED else 128 + status
-        state.last_duration = (
-            max(0.0, exited - started) if started is not None and exited is not None else None
+        code = status if how == CLD_EXITED else 128 + status
+        state = state._replace(
+            last_exit_at=exited,
+            last_exit_code=code,
+            last_duration=(
+                max(0.0, exited - started) if started is not None and exited is not None else None
+            ),
         )
-        if state.last_exit_code in SUCCESS_CODES:
-            state.last_success = exited
-            state.last_success_started = started
+        if code in SUCCESS_CODES:
+            state = state._replace(last_success=exited, last_success_started=started)
     if state != before:
         # a good save replaces whatever was unusable in the file before
         note = save_state(path, unit, state)

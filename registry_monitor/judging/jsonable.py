@@ -3,19 +3,21 @@
 A record (a dataclass, or a NamedTuple: cheaper to define, for the types a
 one-shot check loads) becomes an object of its fields in their order. A
 value with a `json_fields()` method gives its own fields (to leave out
-internal data too large to show).
+internal data too large to show). dataclasses is imported only for a
+dataclass: `check_registry --json` on a local probe has none.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import PurePath
 from typing import Any
 
 
 def jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+        import dataclasses  # is_dataclass(value), tested without importing the module
+
         return {
             f.name: jsonable(getattr(value, f.name))
             for f in dataclasses.fields(value)

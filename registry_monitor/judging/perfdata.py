@@ -14,7 +14,7 @@ floats with str(), so 1e-05.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from registry_monitor.judging.numerals import numeral
 from registry_monitor.judging.ranges import Range
@@ -30,10 +30,7 @@ def quote_label(label: str) -> str:
     return label
 
 
-@dataclass(frozen=True)
-class Perf:
-    """One perfdata figure: label=value[uom];warning;critical;minimum;maximum."""
-
+class _Fields(NamedTuple):
     label: str
     value: float
     uom: str = ""
@@ -42,11 +39,32 @@ class Perf:
     minimum: float | None = None
     maximum: float | None = None
 
-    def __post_init__(self) -> None:
-        if self.uom not in UNITS:
-            raise ValueError(f"{self.uom!r} is not a perfdata unit ({' '.join(UNITS[1:])})")
-        if not self.label.strip():
+
+class Perf(_Fields):
+    """One perfdata figure: label=value[uom];warning;critical;minimum;maximum.
+
+    A NamedTuple, not a dataclass: check_registry defines it on every start, and
+    generated code would be compiled each time. Checked when built (_make and
+    _replace, which nothing uses, skip the check).
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        label: str,
+        value: float,
+        uom: str = "",
+        warning: Range | None = None,
+        critical: Range | None = None,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> Perf:
+        if uom not in UNITS:
+            raise ValueError(f"{uom!r} is not a perfdata unit ({' '.join(UNITS[1:])})")
+        if not label.strip():
             raise ValueError("a perfdata label needs a non-space character")
+        return super().__new__(cls, label, value, uom, warning, critical, minimum, maximum)
 
     def __str__(self) -> str:
         fields = [

@@ -1,12 +1,12 @@
 """What judging a reading produces: a state, a summary, one line per item, perfdata.
 
-The immutable records are NamedTuples, not dataclasses: check_registry builds
-these classes on every run, and a dataclass costs about ten times as much.
+The immutable records are NamedTuples and the builder a plain class, not
+dataclasses: check_registry builds these classes on every run, and a dataclass
+costs about ten times as much (and the dataclasses module itself more).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from registry_monitor.judging.perfdata import Perf
@@ -47,13 +47,18 @@ class Verdict(NamedTuple):
         return sorted(bad, key=lambda i: -SEVERITY[i.state])
 
 
-@dataclass(repr=False, eq=False)  # a builder, never compared or printed: no code for those
 class VerdictBuilder:
-    """Collects items and perfdata while a verdict module walks a reading."""
+    """Collects items and perfdata while a verdict module walks a reading (a plain
+    class: filled in place, never compared or printed)."""
 
-    probe: str
-    items: list[Item] = field(default_factory=list)
-    perfdata: list[Perf] = field(default_factory=list)
+    __slots__ = ("items", "perfdata", "probe")
+
+    def __init__(
+        self, probe: str, items: list[Item] | None = None, perfdata: list[Perf] | None = None
+    ) -> None:
+        self.probe = probe
+        self.items: list[Item] = [] if items is None else items
+        self.perfdata: list[Perf] = [] if perfdata is None else perfdata
 
     def add(self, state: State, text: str) -> State:
         self.items.append(Item(state, text))

@@ -5,14 +5,17 @@ dataclass or NamedTuple (the local probes': check_registry defines it on every
 start, where a NamedTuple costs a tenth). It may raise: `run_probe` turns any
 exception, and a run that overstays its time-out, into a Reading with an error,
 so neither face ever sees a probe crash or hang.
+
+Reading and Measured are NamedTuples, not dataclasses: every check_registry
+defines them, and a local check imports no dataclasses (its import alone costs
+more than a quarter of the start-up budget).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from registry_monitor.base import Deadline, ProbeFailed
 
@@ -26,8 +29,7 @@ class Probe(Protocol[T_co]):
     def __call__(self, deadline: Deadline) -> T_co: ...
 
 
-@dataclass(frozen=True)
-class Reading(Generic[T]):
+class Reading(NamedTuple, Generic[T]):
     """One run of a probe: what it read, or the error that stopped it."""
 
     probe: str
@@ -41,14 +43,16 @@ class Reading(Generic[T]):
         return self.error is None
 
 
-@dataclass(frozen=True)
 class Measured(Reading[T]):
     """A reading that carries its probe's value: a whole one, or a partial one with an error.
 
     What the verdicts and the exporter's renderers take: a reading without a
     value is handled once, before them (judging/judge.py, exporter/metrics).
+    The same fields as a Reading (and equal to one with the same fields).
     """
 
+    __slots__ = ()
+    # only narrows the type: the field is Reading's, never None in a Measured
     value: T
 
 
@@ -58,7 +62,9 @@ def measured(reading: Reading[T]) -> Measured[T] | None:
         return None
     if isinstance(reading, Measured):
         return reading
-    return Measured(**vars(reading))
+    return Measured(
+        reading.probe, reading.started_at, reading.duration_seconds, reading.value, reading.error
+    )
 
 
 def _describe(exc: BaseException) -> str:
