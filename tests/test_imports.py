@@ -185,19 +185,9 @@ RECORD_MODULES = """
 import json, os, runpy, sys
 record, script = sys.argv[1], sys.argv[2]
 sys.argv = sys.argv[2:]
-def ours():  # the dataclasses the project's loaded modules define
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] in ("registry_monitor", "checks"):
-            for value in list(vars(module).values()):
-                if isinstance(value, type) and value.__module__ == name and (
-                    "__dataclass_fields__" in vars(value)
-                ):
-                    yield f"{name}.{value.__qualname__}"
 def dump():
     with open(record, "w") as f:
         json.dump(sorted(sys.modules), f)
-    with open(record + ".dataclasses", "w") as f:
-        json.dump(sorted(set(ours())), f)
 real_exit = os._exit
 def exit_now(code):
     dump()
@@ -208,11 +198,6 @@ try:
 finally:
     dump()
 """
-
-
-def dataclasses_defined(tmp_path: Path) -> list[str]:
-    """The project's dataclasses the last check_path_modules run had defined."""
-    return list(json.loads((tmp_path / "modules.json.dataclasses").read_text()))
 
 
 def check_path_modules(tmp_path: Path, *argv: str) -> tuple[str, set[str]]:
@@ -290,6 +275,10 @@ LOCAL_NEVER = (
     "logging",
     "yaml",
     "msgspec",  # the Config is cached validated
+    # its types and the readings' are NamedTuples: dataclasses compile their methods with
+    # exec on every start, and the module loads inspect, ast and dis (bench/check_path.py)
+    "dataclasses",
+    "inspect",
     "registry_monitor.config.validation",
     "shutil",
     "bz2",
@@ -313,33 +302,6 @@ NOT_LOADED: dict[str, tuple[str, ...]] = {
         "_hashlib",
         "datetime",  # only to read an upload's start time
     ),
-}
-
-
-# The dataclasses a local probe's check may define: each costs its generated methods'
-# compiling on every start (about 1 ms, against a tenth of that for a NamedTuple). The
-# Config and its parts are what msgspec validates into and what the config cache holds;
-# Reading and Measured are generic over the probe's value; Perf checks its fields; the
-# rest are builders (no repr or eq generated).
-SHARED_DATACLASSES = (
-    "checks.output.Answer",
-    "registry_monitor.config.AccessLog",
-    "registry_monitor.config.Config",
-    "registry_monitor.config.Intervals",
-    "registry_monitor.config.Levels",
-    "registry_monitor.config.SyncGuard",
-    "registry_monitor.config.Thresholds",
-    "registry_monitor.config.Timeouts",
-    "registry_monitor.judging.perfdata.Perf",
-    "registry_monitor.judging.verdict.VerdictBuilder",
-    "registry_monitor.probes.reading.Measured",
-    "registry_monitor.probes.reading.Reading",
-)
-DATACLASSES: dict[str, tuple[str, ...]] = {
-    "disk": SHARED_DATACLASSES,
-    "services": SHARED_DATACLASSES,
-    "sync": (*SHARED_DATACLASSES, "registry_monitor.files.sync_state.State"),  # mutable
-    "storage": SHARED_DATACLASSES,
 }
 
 
@@ -370,7 +332,6 @@ def test_a_local_probes_check_loads_nothing_it_does_not_use(
         assert f"registry_monitor.probes.{probe}" in modules
         loaded = sorted(m for m in modules if m in never or m.split(".")[0] in never)
         assert loaded == [], f"check_registry {probe} loaded {loaded}"
-        assert dataclasses_defined(tmp_path) == sorted(DATACLASSES[probe]), probe
 
 
 def test_a_healthy_cert_checks_next_run_loads_no_cryptography(
