@@ -10,8 +10,8 @@ check_startup.py (this tree and deploy/requirements.txt, installed
 non-editably), so each rung's step is what that group costs a real start:
 import, class definitions and all, without `-X importtime`'s own overhead.
 
-A rung whose modules the disk check no longer loads is flagged, so the ladder
-cannot quietly measure a path the check has left.
+A rung whose modules the disk check does not load is left out of the ladder
+(and named), so that the ladder measures the path the check takes.
 
     python bench/check_path.py [--runs N]
 """
@@ -99,7 +99,11 @@ def main() -> int:
         loaded = loaded_by_disk(python, config, work)
         rows: dict[str, list[str]] = {"python -c pass": [python, "-c", "pass"]}
         modules: list[str] = []
+        left: list[str] = []  # rungs whose modules the check no longer loads
         for label, added in RUNGS:
+            if not all(m in loaded for m in added):
+                left.append(label)
+                continue
             modules.extend(added)
             rows[label] = [python, "-c", "import " + ", ".join(modules)]
         rows["check_registry disk (cached config)"] = [check, f"--config={config}", "disk"]
@@ -113,9 +117,8 @@ def main() -> int:
         step = "" if previous is None else f"{value - previous:8.1f}"
         print(f"{label:<50} {value:8.1f} {step:>8} {value / floor:8.2f}")
         previous = value
-    missing = [m for _, added in RUNGS for m in added if m not in loaded]
-    if missing:
-        print(f"\nnot loaded by the disk check any more: {', '.join(missing)}")
+    if left:
+        print(f"\nleft out, as the disk check does not load them: {'; '.join(left)}")
     goal = LOCAL_GOAL * floor
     disk = ms["check_registry disk (cached config)"]
     print(f"\ndisk: {disk:.1f} ms against {LOCAL_GOAL}x floor = {goal:.1f} ms: ", end="")
