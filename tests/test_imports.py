@@ -290,8 +290,9 @@ LOCAL_NEVER = (
 )
 NOT_LOADED: dict[str, tuple[str, ...]] = {
     "disk": (*LOCAL_NEVER, "hashlib", "zlib", "registry_monitor.clients.systemd"),
-    "services": (*LOCAL_NEVER, "hashlib", "zlib"),
-    "sync": (*LOCAL_NEVER, "hashlib", "zlib", "psutil"),
+    "services": (*LOCAL_NEVER, "hashlib", "zlib"),  # datetime: psutil's
+    # systemd's timestamps come as "@<unix>": no datetime to read them
+    "sync": (*LOCAL_NEVER, "hashlib", "zlib", "psutil", "datetime"),
     "storage": (
         *LOCAL_NEVER,
         "psutil",

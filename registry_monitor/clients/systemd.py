@@ -3,10 +3,11 @@
 A stalled systemd or D-Bus is the classic hang of systemd collectors, so
 every call is bounded. systemctl runs with TZ=UTC and LC_ALL=C, so its
 realtime timestamps have one form ("Sun 2026-11-29 06:38:59 UTC"): read as
-they are, they give the same value on every run (`timestamp()`; the services
-probe's start time). `show(..., unix_timestamps=True)` asks for them as unix
-seconds (`--timestamp=unix`, "@1764577139"), which `realtime_to_unix` reads
-too: the sync probe's form, free of zones and locales. The `...Monotonic`
+they are, they give the same value on every run (`timestamp()`).
+`show(..., unix_timestamps=True)` asks for them as unix seconds
+(`--timestamp=unix`, "@1764577139"), which `realtime_to_unix` reads too: the
+form the services and sync probes ask for, free of zones and locales, and
+read without the datetime module. The `...Monotonic`
 properties (microseconds on CLOCK_MONOTONIC) need this process's clocks to
 become unix time and so move by up to a second between runs, and cannot name
 a time before boot: `timestamp()` falls back to them only where the realtime
@@ -20,7 +21,6 @@ import re
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 
 from registry_monitor.base import ProbeFailed
 
@@ -124,6 +124,8 @@ def realtime_to_unix(value: str | None) -> float | None:
     if match is None:
         return None
     year, month, day, hour, minute, second = map(int, match.groups())
+    from datetime import UTC, datetime  # here: the probes ask for "@<unix>" (2 ms a start)
+
     try:
         return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
     except ValueError:  # a day or time that does not exist

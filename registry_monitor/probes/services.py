@@ -77,7 +77,11 @@ class ServicesProbe:
 
     def __call__(self, deadline: Deadline) -> ServicesStatus:
         blocks = systemd.show(
-            self.units, PROPERTIES, systemctl=self.systemctl, timeout=deadline.io_timeout()
+            self.units,
+            PROPERTIES,
+            systemctl=self.systemctl,
+            timeout=deadline.io_timeout(),
+            unix_timestamps=True,
         )
         units = [unit_status(u, p) for u, p in zip(self.units, blocks, strict=True)]
         return ServicesStatus(
