@@ -77,6 +77,15 @@ def test_services_read_through_dbus_from_inside_the_sandbox(active: RealNode) ->
         "[OK] nginx.service active",
         "[OK] rsync.service active",
     ]
+    # each unit's start as systemd has it, to the second (asked as unix seconds)
+    text = installed.api_status(active.host, "/metrics")
+    for unit in ("docker-registry.service", "nginx.service", "rsync.service"):
+        shown = active.host.systemctl(
+            "show", unit, "--timestamp=unix", "--property=ActiveEnterTimestamp"
+        ).stdout.strip()
+        assert shown.startswith("ActiveEnterTimestamp=@"), shown
+        started = metrics.value(text, "registry_monitor_service_start_time_seconds", unit=unit)
+        assert started == float(shown.split("@", 1)[1]), unit
 
 
 def test_the_active_has_no_sync_unit_and_says_so(active: RealNode) -> None:
