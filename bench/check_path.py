@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for bench and testbed
 
-from bench.check_startup import LOCAL_GOAL, deployed_install
+from bench.check_startup import LOCAL_GOAL, deployed_install, in_turns
 
 # (label, modules added by the rung), in the order the disk check loads them
 RUNGS: list[tuple[str, tuple[str, ...]]] = [
@@ -64,23 +62,6 @@ def loaded_by_disk(python: str, config: Path, work: Path) -> set[str]:
     return set(done.stderr.split())
 
 
-def in_turns(
-    rows: dict[str, list[str]], runs: int, env: dict[str, str], work: Path
-) -> dict[str, float]:
-    """Median wall ms of each command, all run in turns after a warm-up round, from `work`:
-    `python -c` puts its working directory first on sys.path, and this tree's sources
-    (uncompiled where bytecode is not written) must not stand in for the installed ones."""
-    times: dict[str, list[float]] = {label: [] for label in rows}
-    for argv in rows.values():
-        subprocess.run(argv, capture_output=True, check=True, env=env, cwd=work)
-    for _ in range(runs):
-        for label, argv in rows.items():
-            began = time.perf_counter()
-            subprocess.run(argv, capture_output=True, check=True, env=env, cwd=work)
-            times[label].append(1000 * (time.perf_counter() - began))
-    return {label: statistics.median(t) for label, t in times.items()}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=25)
@@ -107,7 +88,10 @@ def main() -> int:
             modules.extend(added)
             rows[label] = [python, "-c", "import " + ", ".join(modules)]
         rows["check_registry disk (cached config)"] = [check, f"--config={config}", "disk"]
-        ms = in_turns(rows, args.runs, env, work)
+        # from `work`: `python -c` puts its working directory first on sys.path, and this
+        # tree's sources (uncompiled where bytecode is not written) must not stand in for
+        # the installed ones
+        ms, _ = in_turns(rows, args.runs, env, cwd=work)
 
     print(f"{args.runs} rounds, each command once a round, after a warm-up round")
     floor = ms["floor: psutil"]

@@ -80,21 +80,22 @@ def handshake_ms(port: int, ca_file: Path, runs: int) -> float:
 
 
 def in_turns(
-    rows: dict[str, list[str]], runs: int, env: dict[str, str]
+    rows: dict[str, list[str]], runs: int, env: dict[str, str], cwd: Path | None = None
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(median wall ms, mean CPU ms: user + system) of each command, all run in turns,
     after one warm-up round (which also fills check_registry's cache of the parsed
-    config). CPU time, counted in clock ticks, is the steadier figure on a busy host."""
+    config). CPU time, counted in clock ticks, is the steadier figure on a busy host.
+    `cwd`: where `python -c` runs, first on its sys.path."""
     times: dict[str, list[float]] = {label: [] for label in rows}
     cpu: dict[str, list[float]] = {label: [] for label in rows}
     for label, argv in rows.items():
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env, cwd=cwd)
         print(f"  warm-up {label}: exit {done.returncode} {done.stdout[:60]!r}")
     for _ in range(runs):
         for label, argv in rows.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             began = time.perf_counter()
-            subprocess.run(argv, capture_output=True, check=False, env=env)
+            subprocess.run(argv, capture_output=True, check=False, env=env, cwd=cwd)
             times[label].append(1000 * (time.perf_counter() - began))
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
