@@ -204,6 +204,56 @@ def test_urls_lose_a_trailing_slash() -> None:
     assert (c.backend_url, c.data_dir) == ("http://127.0.0.1:5000", Path("/data"))
 
 
+def test_a_config_built_in_code_is_checked_and_normalised_as_a_file_is() -> None:
+    with pytest.raises(ValueError, match=r"^backend_url: expected an http:// or https:// URL"):
+        Config(backend_url="ftp://x")
+    changed = Config(node="n").replace(backend_url="http://x/")
+    assert changed.backend_url == "http://x"
+    # the NamedTuple's own _replace goes through the same checks
+    assert Config(node="n")._replace(public_url="https://y/").public_url == "https://y"
+    with pytest.raises(ValueError, match=r"^listen: expected HOST:PORT"):
+        Config(node="n")._replace(listen="9623")
+
+
+def test_no_two_configs_share_a_default_dict() -> None:
+    first, second = Config(node="a"), Config(node="b")
+    first.parity_files["extra"] = Path("/x")
+    first.parity_ignore_lines["extra"] = ("^#",)
+    assert "extra" not in second.parity_files
+    assert "extra" not in Config(node="c").parity_files
+    assert second.parity_ignore_lines == Config(node="c").parity_ignore_lines == {}
+
+
+def test_the_node_is_this_hosts_name_unless_given(tmp_path: Path) -> None:
+    import os
+
+    host = os.uname().nodename
+    assert (Config().node, Config(node="").node, Config(node="n").node) == (host, host, "n")
+    path = tmp_path / "c.yaml"
+    path.write_text('node: ""\n')
+    with pytest.raises(ConfigError, match=r"\n  node: "):  # a file that names it must fill it
+        load_config(path)
+
+
+def test_a_pickled_config_comes_back_unchanged_without_being_checked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pickle
+
+    from registry_monitor.config import rules
+
+    config = Config(node="n", role="standby", parity_ignore_lines={"nginx_site": ("^#",)})
+    data = pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def refuse(_: Config) -> None:
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(rules, "problems_of", refuse)
+    back = pickle.loads(data)
+    assert (type(back), back) == (Config, config)
+    assert (type(back.intervals), back.intervals) == (type(config.intervals), config.intervals)
+
+
 def test_parse_keeps_values() -> None:
     c = parse_config(
         {"node": "tools-docker-registry-04", "role": "standby", "canary_images": ["a:b"]}, "x"

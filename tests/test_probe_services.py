@@ -123,6 +123,24 @@ def test_start_time_whatever_the_exporters_time_zone(
     assert registry_unit().started_at == started
 
 
+def test_start_times_are_asked_as_unix_seconds(systemd: FakeSystemd, tmp_path: Path) -> None:
+    """`--timestamp=unix` (systemd 247 and later, as the sync probe asks): "@<seconds>",
+    read without the datetime module or any zone or locale."""
+    asked = tmp_path / "asked"
+    wrapper = tmp_path / "systemctl"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {asked}\nexec {systemd.systemctl} "$@"\n')
+    wrapper.chmod(0o755)
+    started = systemd.ago(3600)
+    systemd.set_unit("docker-registry.service", started_at=started)
+    reading = run_probe(
+        probe(services=["docker-registry.service"], systemctl=str(wrapper)), Deadline(5)
+    )
+    assert reading.ok, reading.error
+    assert reading.value.units[0].started_at == started
+    (argv,) = asked.read_text().splitlines()
+    assert "--timestamp=unix" in argv.split(), argv
+
+
 @pytest.mark.parametrize(
     "realtime",
     ["", "n/a", "So 2026-11-29 07:38:59 CET", "Sun 2026-11-29 06:38:59"],

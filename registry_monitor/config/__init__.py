@@ -183,7 +183,8 @@ PARITY_FILES: dict[str, Path] = {
 class _ConfigFields(NamedTuple):
     """Config's keys, their types and defaults; Config adds the checks and methods."""
 
-    # "": this host's name, set when a Config is built (Config.__new__)
+    # "" or left out: this host's name, filled in when a Config is built (Config.__new__);
+    # a config file that names the key must give a name
     node: Annotated[str, Meta(min_length=1)] = ""
     role: Role = "active"
     data_dir: Path = Path("/srv/registry")
@@ -237,7 +238,7 @@ class _ConfigFields(NamedTuple):
     pull_max_bytes_per_run: Annotated[int, Meta(ge=1024)] = 256 * 1024 * 1024
     # parity probe: files whose sha256 must be the same on both nodes (name -> path), lines
     # of them left out on purpose (name -> regular expressions), the registry's binary
-    # (the dicts' defaults are copied by Config.__new__: no two Configs share one)
+    # (a Config built without these keys gets its own copy of their defaults)
     parity_files: dict[str, Path] = PARITY_FILES
     parity_ignore_lines: dict[str, tuple[str, ...]] = {}
     registry_binary: str = "/usr/bin/docker-registry"
@@ -248,7 +249,9 @@ class _ConfigFields(NamedTuple):
 
 
 class Config(_ConfigFields):
-    """One node's configuration (docs/configuration.md), held to config/rules.py when built."""
+    """One node's configuration (docs/configuration.md), held to config/rules.py whenever
+    it is built by keyword (`Config(...)`, `replace`, `_replace`); `_make` from a tuple of
+    values is not checked (how a pickled Config comes back)."""
 
     __slots__ = ()
 
@@ -264,7 +267,7 @@ class Config(_ConfigFields):
         normalised, problems = problems_of(built)
         if problems:
             raise ValueError("\n".join(problems))
-        return built._replace(**normalised) if normalised else built
+        return _ConfigFields._replace(built, **normalised) if normalised else built
 
     def __reduce__(self) -> tuple[Any, tuple[tuple[Any, ...]]]:
         # unpickled as it was pickled: checked when built, not again on every cached run
@@ -278,6 +281,8 @@ class Config(_ConfigFields):
     def replace(self, **changes: Any) -> Config:
         """A copy with some keys changed (and checked again)."""
         return Config(**{**self._asdict(), **changes})
+
+    _replace = replace  # the NamedTuple's own would skip the checks
 
     def runs(self, probe: str) -> bool:
         """Whether this node runs the probe: its switch when set, else its roles."""
@@ -297,5 +302,5 @@ class Config(_ConfigFields):
 
 def _unchecked(values: tuple[Any, ...]) -> Config:
     """A pickled Config back, as it was when it was checked."""
-    config: Config = tuple.__new__(Config, values)
+    config: Config = Config._make(values)
     return config
