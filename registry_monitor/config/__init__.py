@@ -270,8 +270,9 @@ class Config(_ConfigFields):
         return _ConfigFields._replace(built, **normalised) if normalised else built
 
     def __reduce__(self) -> tuple[Any, tuple[tuple[Any, ...]]]:
-        # unpickled as it was pickled: checked when built, not again on every cached run
-        return (_unchecked, (tuple(self),))
+        # unpickled by _make, as it was pickled: checked when built, not again on every
+        # cached run
+        return (Config._make, (tuple(self),))
 
     @property
     def watched_services(self) -> tuple[str, ...]:
@@ -298,9 +299,3 @@ class Config(_ConfigFields):
     def probes_for_role(self) -> tuple[str, ...]:
         """The probes this node runs, in the catalog's order."""
         return tuple(name for name in probe_catalog.NAMES if self.runs(name))
-
-
-def _unchecked(values: tuple[Any, ...]) -> Config:
-    """A pickled Config back, as it was when it was checked."""
-    config: Config = Config._make(values)
-    return config

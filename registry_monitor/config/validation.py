@@ -29,11 +29,15 @@ _GOT_TYPE = re.compile(r", got `[^`]*`$")  # said better by the value itself
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
+def _is_record(kind: Any) -> typing.TypeGuard[type]:
+    """Whether a type is one of the config's records (a NamedTuple)."""
+    return isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields")
+
+
 def _record_in(kind: Any) -> type | None:
-    """The record type (a config NamedTuple) a field's type is, or is one of
-    (`AccessLog | None`), if any."""
+    """The record type a field's type is, or is one of (`AccessLog | None`), if any."""
     for k in (kind, *typing.get_args(kind)):
-        if isinstance(k, type) and issubclass(k, tuple) and hasattr(k, "_fields"):
+        if _is_record(k):
             return k
     return None
 
@@ -89,7 +93,7 @@ def _struct_of(record: type) -> type:
 
 def as_validated(kind: Any) -> Any:
     """The type msgspec validates a field against: records as their Structs."""
-    if isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
+    if _is_record(kind):
         return _struct_of(kind)
     if isinstance(kind, types.UnionType) and _record_in(kind) is not None:
         return functools.reduce(lambda a, b: a | b, map(as_validated, typing.get_args(kind)))

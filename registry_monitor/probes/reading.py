@@ -62,9 +62,7 @@ def measured(reading: Reading[T]) -> Measured[T] | None:
         return None
     if isinstance(reading, Measured):
         return reading
-    return Measured(
-        reading.probe, reading.started_at, reading.duration_seconds, reading.value, reading.error
-    )
+    return Measured._make(reading)
 
 
 def _describe(exc: BaseException) -> str:
