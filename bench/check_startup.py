@@ -106,21 +106,13 @@ def in_turns(
     )
 
 
-COUNTER = """#!/bin/sh
-echo run >> {log}
-exec {systemctl} "$@"
-"""
-
-
-def fake_runs(argv: list[str], env: dict[str, str], systemctl: Path, work: Path) -> int:
-    """How many times one run of argv starts the fake systemctl (a wrapper ahead on PATH)."""
-    wrapper_dir, log = work / "counting", work / "counting.log"
-    wrapper_dir.mkdir(exist_ok=True)
-    wrapper = wrapper_dir / "systemctl"
-    wrapper.write_text(COUNTER.format(log=log, systemctl=systemctl))
-    wrapper.chmod(0o755)
+def fake_runs(argv: list[str], env: dict[str, str], systemd: FakeSystemd, work: Path) -> int:
+    """How many times one run of argv starts the fake systemctl (a recording one ahead on
+    PATH)."""
+    log = work / "counting.log"
+    wrapper = systemd.recorded_systemctl(work / "counting", log)
     log.unlink(missing_ok=True)
-    counted = {**env, "PATH": f"{wrapper_dir}{os.pathsep}{env['PATH']}"}
+    counted = {**env, "PATH": f"{wrapper.parent}{os.pathsep}{env['PATH']}"}
     subprocess.run(argv, capture_output=True, check=False, env=counted)
     return len(log.read_text().splitlines()) if log.exists() else 0
 
@@ -258,7 +250,7 @@ def main() -> int:
             ms, cpu = in_turns(rows, args.runs, env)
             # counted once more after the rounds, in the state the rounds ran in
             runs_of_fake = {
-                probe: fake_runs(rows[f"check_registry {probe}"], env, systemd.systemctl, work)
+                probe: fake_runs(rows[f"check_registry {probe}"], env, systemd, work)
                 for probe in ("services", "sync")
             }
         finally:

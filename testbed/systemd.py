@@ -61,6 +61,15 @@ class FakeSystemd:
         )
         self.systemctl.chmod(0o755)
 
+    def recorded_systemctl(self, directory: Path, log: Path) -> Path:
+        """A `systemctl` in directory that appends each run's arguments, one line a run, to
+        log, then runs this fake: what a caller asked of systemd, and how often."""
+        directory.mkdir(parents=True, exist_ok=True)
+        wrapper = directory / "systemctl"
+        wrapper.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {self.systemctl} "$@"\n')
+        wrapper.chmod(0o755)
+        return wrapper
+
     def ago(self, seconds: float) -> float:
         """Like `ago`, but held back to a whole second after this systemd booted: "up for
         an hour" on a host up that long, "up since boot" on a freshly booted one."""

@@ -127,9 +127,7 @@ def test_start_times_are_asked_as_unix_seconds(systemd: FakeSystemd, tmp_path: P
     """`--timestamp=unix` (systemd 247 and later, as the sync probe asks): "@<seconds>",
     read without the datetime module or any zone or locale."""
     asked = tmp_path / "asked"
-    wrapper = tmp_path / "systemctl"
-    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {asked}\nexec {systemd.systemctl} "$@"\n')
-    wrapper.chmod(0o755)
+    wrapper = systemd.recorded_systemctl(tmp_path / "recording", asked)
     started = systemd.ago(3600)
     systemd.set_unit("docker-registry.service", started_at=started)
     reading = run_probe(
